@@ -1,0 +1,116 @@
+'use strict';
+// The control API tests drive the emulator with (JSON over HTTP):
+//   POST /calls                          place an inbound call -> {session_id, access_url}
+//   POST /callees, DELETE /callees       script how dialled addresses behave
+//   GET  /sessions, GET /sessions/{id}   session log, phase and legs
+//   GET  /sessions/{id}/wait?kind=&match=&after=&timeout_ms=   long-poll for a log entry
+//   POST /sessions/{id}/hangup_caller    the caller hangs up
+//   POST /sessions/{id}/legs/{leg}/hangup  a leg's remote party hangs up (leg id or address)
+
+const http = require('node:http');
+const { readBody, sendJson } = require('./http-util');
+
+const MAX_WAIT_MS = 120 * 1000;
+
+class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function parseJson(text) {
+  if (!text) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'body is not valid JSON');
+  }
+}
+
+function createControlServer(emulator) {
+  const session = (id) => {
+    const found = emulator.sessions.get(id);
+    if (!found) throw new HttpError(404, `no session ${id}`);
+    return found;
+  };
+
+  const routes = [
+    ['GET', /^\/health$/, () => ({ ok: true })],
+    ['POST', /^\/calls$/, async (req, body) => emulator.placeCall(parseJson(body))],
+    ['POST', /^\/callees$/, async (req, body) => {
+      const spec = parseJson(body);
+      try {
+        emulator.callees.set(spec.address, spec);
+      } catch (err) {
+        throw new HttpError(400, err.message);
+      }
+      return { ok: true };
+    }],
+    ['DELETE', /^\/callees$/, () => {
+      emulator.callees.reset();
+      return { ok: true };
+    }],
+    ['GET', /^\/sessions$/, () => [...emulator.sessions.values()].map((s) => ({ session_id: s.id, phase: s.phase }))],
+    ['GET', /^\/sessions\/([^/]+)$/, (req, body, [id]) => session(id).snapshot()],
+    ['GET', /^\/sessions\/([^/]+)\/wait$/, async (req, body, [id], query) => {
+      const s = session(id);
+      let match = {};
+      if (query.get('match')) {
+        match = parseJson(query.get('match'));
+        if (!match || typeof match !== 'object') throw new HttpError(400, 'match must be a JSON object');
+      }
+      const timeoutMs = Math.min(MAX_WAIT_MS, Number(query.get('timeout_ms')) || 10000);
+      const entry = await s.waitFor({
+        kind: query.get('kind') || undefined,
+        match,
+        after: Number(query.get('after')) || 0,
+        timeoutMs,
+      });
+      if (!entry) {
+        throw Object.assign(new HttpError(408, `no ${query.get('kind') || 'entry'} matching ${JSON.stringify(match)} within ${timeoutMs} ms`), {
+          extra: { phase: s.phase, last: s.entries.slice(-15) },
+        });
+      }
+      return entry;
+    }],
+    ['POST', /^\/sessions\/([^/]+)\/hangup_caller$/, (req, body, [id]) => {
+      const s = session(id);
+      if (!s.caller || !s.caller.alive) throw new HttpError(409, 'the caller is not on the line');
+      s.log('remote_hangup', { leg: s.caller.id, by: 'caller' });
+      s.caller.remoteHangup('caller');
+      return { ok: true, leg: s.caller.id };
+    }],
+    ['POST', /^\/sessions\/([^/]+)\/legs\/([^/]+)\/hangup$/, (req, body, [id, ref]) => {
+      const s = session(id);
+      const leg = s.findLeg(decodeURIComponent(ref));
+      if (!leg) throw new HttpError(404, `no leg ${ref}`);
+      if (!leg.alive) throw new HttpError(409, `leg ${leg.id} has already ended`);
+      s.log('remote_hangup', { leg: leg.id, by: leg.direction === 'in' ? 'caller' : 'callee' });
+      leg.remoteHangup(leg.direction === 'in' ? 'caller' : 'callee');
+      return { ok: true, leg: leg.id };
+    }],
+  ];
+
+  return http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://control.invalid');
+    try {
+      const body = await readBody(req);
+      for (const [method, pattern, handler] of routes) {
+        const m = pattern.exec(url.pathname);
+        if (!m) continue;
+        if (req.method !== method) continue;
+        const result = await handler(req, body, m.slice(1), url.searchParams);
+        sendJson(res, 200, result);
+        return;
+      }
+      throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    } catch (err) {
+      const status = err.status || 500;
+      if (status === 500) process.stderr.write(`control API error: ${err.stack}\n`);
+      sendJson(res, status, { error: err.message, ...(err.extra || {}) });
+    }
+  });
+}
+
+module.exports = { createControlServer, HttpError };

@@ -1,0 +1,61 @@
+'use strict';
+// Who hears whom. Each leg receives exactly one stream (leg.hearing); a new
+// playback, TTS or sendMediaTo replaces the previous one.
+
+class MediaGraph {
+  constructor(session) {
+    this.session = session;
+  }
+
+  check(from, to, what) {
+    if (!from.alive || !to.alive) {
+      this.session.violation('media_with_ended_call', { what, from: from.id, to: to.id });
+      return false;
+    }
+    return true;
+  }
+
+  sendMediaTo(from, to) {
+    if (!this.check(from, to, 'sendMediaTo')) return;
+    to.setHearing({ kind: 'call', from: from.id });
+    this.session.log('media', { from: from.id, to: to.id });
+  }
+
+  stopMediaTo(from, to) {
+    if (to.hearing && to.hearing.kind === 'call' && to.hearing.from === from.id) {
+      to.hearing = null;
+      this.session.log('media_stopped', { from: from.id, to: to.id });
+    }
+  }
+
+  sendMediaBetween(a, b) {
+    if (!this.check(a, b, 'sendMediaBetween')) return;
+    a.setHearing({ kind: 'call', from: b.id });
+    b.setHearing({ kind: 'call', from: a.id });
+    this.session.log('bridged', { legs: [a.id, b.id] });
+  }
+
+  stopMediaBetween(a, b) {
+    this.stopMediaTo(a, b);
+    this.stopMediaTo(b, a);
+    this.session.log('unbridged', { legs: [a.id, b.id] });
+  }
+
+  /** Called before a leg's hearing is replaced: nothing to undo for calls. */
+  clearSenderTo(leg) {
+    if (leg.hearing && leg.hearing.kind === 'call') leg.hearing = null;
+  }
+
+  /** A leg ended: whoever heard it now hears silence. */
+  detach(leg) {
+    for (const other of this.session.legs) {
+      if (other !== leg && other.hearing && other.hearing.kind === 'call' && other.hearing.from === leg.id) {
+        other.hearing = null;
+        this.session.log('unbridged', { legs: [leg.id, other.id], reason: 'call_ended' });
+      }
+    }
+    leg.hearing = null;
+  }
+}
+
+module.exports = { MediaGraph };
