@@ -1,0 +1,16 @@
+// Deployment settings for inbound.voxengine.js. Copy to config.voxengine.js
+// (never commit the real token), upload it as its own scenario, and list it
+// before "inbound" in the routing rule (see rules.config.json): the platform
+// concatenates a rule's scenarios into one session, so this runs first.
+// Any key left out keeps the default from inbound.voxengine.js.
+
+/** @type {Partial<SwitchboardConfig>} */
+var SWITCHBOARD_CONFIG = {
+  backendUrl: 'https://switchboard.example.com',
+  platformToken: 'CHANGE_ME',
+  musicUrl: 'https://switchboard.example.com/static/hold-music.mp3',
+  language: 'en-US',
+  announceEverySec: 30,
+  ringTimeoutSec: 25,
+  httpRetries: 4,
+};

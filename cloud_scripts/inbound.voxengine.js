@@ -1,0 +1,564 @@
+// Switchboard inbound call scenario (VoxEngine, plain ES2020, no modules).
+//
+// The scenario owns media; the backend owns decisions. It answers the caller,
+// plays music on hold, records, registers the call with the backend, speaks
+// queue announcements, and dials whichever operator the backend names through
+// a `connect` command sent to this session's access URL.
+//
+// Deployment: a routing rule runs config.voxengine.js (defining
+// SWITCHBOARD_CONFIG, see config.example.voxengine.js) before this file.
+
+const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
+  backendUrl: 'https://switchboard.example.com',
+  platformToken: 'CHANGE_ME',
+  musicUrl: 'https://switchboard.example.com/static/hold-music.mp3',
+  voice: null, // e.g. VoiceList.Google.en_US_Neural2_C; null means the platform default
+  language: 'en-US', // sent as Accept-Language so the backend can choose its texts
+  announceEverySec: 30,
+  ringTimeoutSec: 25,
+  goodbyeText: 'The operator has ended the call. Thank you for calling. Goodbye.',
+  sorryText: 'We are sorry, we cannot take your call right now. Please try again later.',
+  httpRetries: 4,
+  httpTimeoutSec: 8,
+  recordCalls: true,
+  pstnCallerId: '', // caller id for PSTN legs; '' uses the caller's own number
+}), (typeof SWITCHBOARD_CONFIG !== 'undefined') ? SWITCHBOARD_CONFIG : {});
+
+const API = '/api/v1/calls';
+const MAX_IN_FLIGHT = 3; // the platform's limit of concurrent requests
+const MAX_QUEUED = 30; // stay below the platform's 35 pending requests
+const MAX_BACKOFF_SEC = 8;
+const SAY_SAFETY_SEC = 20; // when PlaybackFinished never arrives
+const DRAIN_LIMIT_SEC = 20; // how long to wait for reports before terminating
+
+/**
+ * @typedef {{leg: Call, offerId: string, connected: boolean, cancelled: boolean, timer: number | null}} Offer
+ * @typedef {{method: string, path: string, body?: object, attempts: number, retries: number,
+ *   onDone: (result: Net.HttpRequestResult) => void}} Job
+ */
+
+const state = {
+  sessionId: '',
+  accessURL: '',
+  accessSecureURL: '',
+  /** @type {Call | null} */ customer: null,
+  /** @type {AppEvents.CallAlertingEvent | null} */ alerting: null,
+  callId: '',
+  /** @type {Offer | null} */ offer: null,
+  playing: '', // '' | 'music' | 'say'
+  /** @type {(() => void) | null} */ afterSay: null,
+  /** @type {number | null} */ sayTimer: null,
+  /** @type {number | null} */ announceTimer: null,
+  customerGone: false,
+  closing: false, // hangup decided: no more reports about legs we end ourselves
+  /** @type {Array<Record<string, string | number>>} */ pendingEvents: [],
+  /** @type {Job[]} */ queue: [],
+  inFlight: 0,
+  retrying: 0, // jobs waiting out a back-off
+  terminateWhenDrained: false,
+};
+
+// ---------------------------------------------------------------- HTTP to the backend
+
+function backendHeaders() {
+  return {
+    'Content-Type': 'application/json',
+    'Authorization': 'Bearer ' + CONFIG.platformToken,
+    'Accept-Language': CONFIG.language,
+  };
+}
+
+/** @param {Net.HttpRequestResult} result */
+function isRetryable(result) {
+  return result.code <= 0 || result.code >= 500;
+}
+
+/**
+ * Queues a request; at most MAX_IN_FLIGHT run at once.
+ * @param {string} method
+ * @param {string} path
+ * @param {object | undefined} body
+ * @param {number} retries
+ * @param {(result: Net.HttpRequestResult) => void} onDone
+ */
+function enqueue(method, path, body, retries, onDone) {
+  if (state.queue.length >= MAX_QUEUED) {
+    Logger.write('switchboard: request queue full, dropping ' + method + ' ' + path);
+    return;
+  }
+  state.queue.push({ method: method, path: path, body: body, attempts: 0, retries: retries, onDone: onDone });
+  pump();
+}
+
+function pump() {
+  while (state.inFlight < MAX_IN_FLIGHT && state.queue.length > 0) {
+    const job = /** @type {Job} */ (state.queue.shift());
+    send(job);
+  }
+  if (state.terminateWhenDrained && state.inFlight === 0 && state.queue.length === 0 && state.retrying === 0) {
+    terminate();
+  }
+}
+
+/** @param {Job} job */
+function send(job) {
+  state.inFlight += 1;
+  job.attempts += 1;
+  /** @type {Net.HttpRequestOptions} */
+  const options = {
+    method: job.method,
+    headers: backendHeaders(),
+    timeout: CONFIG.httpTimeoutSec,
+  };
+  if (job.body !== undefined) options.postData = JSON.stringify(job.body);
+  Net.httpRequestAsync(CONFIG.backendUrl + job.path, options).then(function (result) {
+    state.inFlight -= 1;
+    if (isRetryable(result) && job.attempts <= job.retries) {
+      // Back off 1, 2, 4, 8 s; the job holds no in-flight slot meanwhile.
+      const delay = Math.min(MAX_BACKOFF_SEC, Math.pow(2, job.attempts - 1));
+      Logger.write('switchboard: ' + job.method + ' ' + job.path + ' got ' + result.code + ', retry in ' + delay + ' s');
+      state.retrying += 1;
+      setTimeout(function () {
+        state.retrying -= 1;
+        state.queue.unshift(job);
+        pump();
+      }, delay * 1000);
+    } else {
+      job.onDone(result);
+    }
+    pump();
+  });
+}
+
+/** @param {string} text */
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    return null;
+  }
+}
+
+/**
+ * Reports an event about this call; queued until the backend has given a call_id.
+ * @param {string} type
+ * @param {Record<string, string | number>} [fields]
+ */
+function report(type, fields) {
+  const body = Object.assign({ type: type }, fields || {});
+  if (!state.callId) {
+    state.pendingEvents.push(body);
+    return;
+  }
+  postEvent(body);
+}
+
+/** @param {object} body */
+function postEvent(body) {
+  enqueue('POST', API + '/' + encodeURIComponent(state.callId) + '/events', body, CONFIG.httpRetries, function (result) {
+    if (result.code < 200 || result.code >= 300) {
+      Logger.write('switchboard: event ' + JSON.stringify(body) + ' failed with ' + result.code + ' ' + result.error);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- call registration
+
+/** @param {AppEvents.CallAlertingEvent} e */
+function isVideo(e) {
+  // The codec scheme names video codecs when the caller offers video.
+  const scheme = typeof e.scheme === 'string' ? e.scheme : JSON.stringify(e.scheme || '');
+  return /video/i.test(scheme);
+}
+
+/** @param {Record<string, string> | undefined} headers */
+function xHeaders(headers) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  Object.keys(headers || {}).forEach(function (key) {
+    if (/^x-/i.test(key)) out[key] = String((headers || {})[key]);
+  });
+  return out;
+}
+
+/** @param {AppEvents.CallAlertingEvent} e */
+function registerCall(e) {
+  const body = {
+    session_id: state.sessionId,
+    access_url: state.accessURL,
+    access_secure_url: state.accessSecureURL,
+    caller: String(e.callerid || ''),
+    destination: String(e.destination || ''),
+    display_name: String(e.displayName || ''),
+    media: isVideo(e) ? 'video' : 'voice',
+    custom_data: e.customData ? String(e.customData) : '',
+    headers: xHeaders(e.headers),
+  };
+  enqueue('POST', API, body, CONFIG.httpRetries, function (result) {
+    const reply = result.code === 200 || result.code === 201 ? parseJson(result.text) : null;
+    if (!reply || !reply.call_id) {
+      Logger.write('switchboard: cannot register the call: ' + result.code + ' ' + (result.error || result.text));
+      giveUp();
+      return;
+    }
+    state.callId = String(reply.call_id);
+    state.pendingEvents.splice(0).forEach(postEvent);
+    if (state.customerGone || state.closing) return;
+    if (reply.say) say(String(reply.say));
+    scheduleAnnouncement();
+  });
+}
+
+// ---------------------------------------------------------------- caller media
+
+function startMusic() {
+  const customer = state.customer;
+  if (!customer || state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
+  customer.startPlayback(CONFIG.musicUrl, { loop: true });
+  state.playing = 'music';
+}
+
+/** The caller hears the operator again, or music while waiting. */
+function resumeAudio() {
+  const customer = state.customer;
+  if (!customer || state.customerGone) return;
+  if (state.offer && state.offer.connected) {
+    state.offer.leg.sendMediaTo(customer);
+    state.playing = '';
+  } else {
+    startMusic();
+  }
+}
+
+/**
+ * Speaks to the caller. A call hears one stream, so TTS replaces the music
+ * (or the operator) until PlaybackFinished.
+ * @param {string} text
+ * @param {() => void} [then] runs instead of resuming audio
+ */
+function say(text, then) {
+  const customer = state.customer;
+  if (!customer || state.customerGone) return;
+  state.playing = 'say';
+  state.afterSay = then || null;
+  if (state.sayTimer !== null) clearTimeout(state.sayTimer);
+  state.sayTimer = setTimeout(sayFinished, SAY_SAFETY_SEC * 1000);
+  customer.say(text, CONFIG.voice ? { voice: CONFIG.voice } : {});
+}
+
+function sayFinished() {
+  if (state.sayTimer !== null) clearTimeout(state.sayTimer);
+  state.sayTimer = null;
+  state.playing = '';
+  const next = state.afterSay;
+  state.afterSay = null;
+  if (next) next();
+  else resumeAudio();
+}
+
+/** @param {CallEvents.PlaybackFinishedEvent} e */
+function onPlaybackFinished(e) {
+  if (state.playing === 'say') {
+    sayFinished();
+  } else if (state.playing === 'music') {
+    // Looped music only ends on an error; do not retry in a tight loop.
+    state.playing = '';
+    Logger.write('switchboard: music stopped: ' + (e.error || 'finished'));
+  }
+}
+
+// ---------------------------------------------------------------- queue announcements
+
+function scheduleAnnouncement() {
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = setTimeout(announce, CONFIG.announceEverySec * 1000);
+}
+
+function announce() {
+  state.announceTimer = null;
+  if (state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
+  enqueue('GET', API + '/' + encodeURIComponent(state.callId), undefined, 0, function (result) {
+    const call = result.code === 200 ? parseJson(result.text) : null;
+    if (state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
+    if (call && call.state === 'queued' && call.position && state.playing !== 'say') {
+      say(positionText(Number(call.position), call.estimated_wait_s));
+    }
+    scheduleAnnouncement();
+  });
+}
+
+/**
+ * @param {number} position
+ * @param {number | undefined} waitSeconds
+ */
+function positionText(position, waitSeconds) {
+  let text = 'You are number ' + position + ' in the queue.';
+  if (typeof waitSeconds === 'number' && waitSeconds >= 0) {
+    const minutes = Math.max(1, Math.ceil(waitSeconds / 60));
+    text += ' Estimated wait: about ' + minutes + (minutes === 1 ? ' minute.' : ' minutes.');
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------- operator legs
+
+/**
+ * @param {string} text
+ * @param {number} fallback
+ */
+function ringTimeout(text, fallback) {
+  const n = Number(text);
+  return Math.min(400, Math.max(10, Number.isFinite(n) && n > 0 ? Math.round(n) : fallback));
+}
+
+/**
+ * @param {any} cmd the connect command
+ * @returns {Call}
+ */
+function dial(cmd) {
+  const e = /** @type {AppEvents.CallAlertingEvent} */ (state.alerting);
+  const target = cmd.target;
+  const address = String(target.address);
+  const video = cmd.video === true;
+  const timeoutSec = ringTimeout(cmd.ring_timeout_s, CONFIG.ringTimeoutSec);
+  const headers = xHeaders(cmd.headers);
+  if (target.type === 'user') {
+    return VoxEngine.callUser({
+      username: address,
+      callerid: e.callerid,
+      displayName: e.displayName,
+      video: video,
+      scheme: e.scheme,
+      extraHeaders: Object.assign({}, headers, { 'VI-CallTimeout': String(timeoutSec) }),
+    });
+  }
+  if (target.type === 'sip') {
+    return VoxEngine.callSIP(address, {
+      callerid: e.callerid,
+      displayName: e.displayName,
+      headers: headers,
+      video: video,
+      scheme: e.scheme,
+    });
+  }
+  return VoxEngine.callPSTN(address, CONFIG.pstnCallerId || e.callerid);
+}
+
+/** @param {any} cmd */
+function connect(cmd) {
+  const target = cmd.target;
+  if (!cmd.offer_id || !target || ['user', 'sip', 'pstn'].indexOf(target.type) < 0 || !target.address) {
+    return { ok: false, command: 'connect', error: 'bad_request' };
+  }
+  const offerId = String(cmd.offer_id);
+  if (!state.customer || state.customerGone || state.closing) {
+    return { ok: false, command: 'connect', offer_id: offerId, error: 'call_ended' };
+  }
+  if (state.offer && state.offer.offerId === offerId) {
+    return { ok: true, command: 'connect', offer_id: offerId, duplicate: true };
+  }
+  if (state.offer && state.offer.connected) {
+    return { ok: false, command: 'connect', offer_id: offerId, error: 'already_connected' };
+  }
+  // A call never rings two targets: drop the leg that is still ringing.
+  if (state.offer) dropOffer(state.offer);
+
+  const leg = dial(cmd);
+  /** @type {Offer} */
+  const offer = { leg: leg, offerId: offerId, connected: false, cancelled: false, timer: null };
+  state.offer = offer;
+  // callUser ends itself after VI-CallTimeout; SIP and PSTN legs need our own timer.
+  const timeoutSec = ringTimeout(cmd.ring_timeout_s, CONFIG.ringTimeoutSec) + (target.type === 'user' ? 5 : 0);
+  offer.timer = setTimeout(function () { ringTimedOut(offer); }, timeoutSec * 1000);
+  leg.addEventListener(CallEvents.Connected, function () { onOperatorConnected(offer); });
+  leg.addEventListener(CallEvents.Failed, function (e) { onOperatorFailed(offer, e); });
+  leg.addEventListener(CallEvents.Disconnected, function () { onOperatorDisconnected(offer); });
+  return { ok: true, command: 'connect', offer_id: offerId };
+}
+
+/**
+ * Hangs up a leg we no longer want; its Failed/Disconnected is not reported.
+ * @param {Offer} offer
+ */
+function dropOffer(offer) {
+  offer.cancelled = true;
+  if (offer.timer !== null) clearTimeout(offer.timer);
+  if (state.offer === offer) state.offer = null;
+  offer.leg.hangup();
+}
+
+/** @param {Offer} offer */
+function ringTimedOut(offer) {
+  offer.timer = null;
+  if (offer.connected || offer.cancelled) return;
+  dropOffer(offer);
+  report('operator_failed', { offer_id: offer.offerId, code: 408, reason: 'Ring timeout' });
+}
+
+/** @param {Offer} offer */
+function onOperatorConnected(offer) {
+  if (offer.cancelled || state.offer !== offer || state.customerGone || state.closing) {
+    offer.cancelled = true;
+    offer.leg.hangup();
+    return;
+  }
+  if (offer.timer !== null) clearTimeout(offer.timer);
+  offer.timer = null;
+  offer.connected = true;
+  const customer = /** @type {Call} */ (state.customer);
+  customer.stopPlayback();
+  state.playing = '';
+  state.afterSay = null;
+  VoxEngine.sendMediaBetween(customer, offer.leg);
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  report('operator_connected', { offer_id: offer.offerId });
+}
+
+/**
+ * @param {Offer} offer
+ * @param {CallEvents.FailedEvent} e
+ */
+function onOperatorFailed(offer, e) {
+  if (offer.timer !== null) clearTimeout(offer.timer);
+  if (state.offer === offer) state.offer = null;
+  if (offer.cancelled || state.closing) return;
+  // The caller keeps hearing music; the backend decides what comes next.
+  report('operator_failed', { offer_id: offer.offerId, code: e.code, reason: String(e.reason || '') });
+}
+
+/** @param {Offer} offer */
+function onOperatorDisconnected(offer) {
+  if (state.offer === offer) state.offer = null;
+  if (offer.cancelled || state.closing || state.customerGone || !offer.connected) return;
+  report('operator_hung_up', { offer_id: offer.offerId });
+  state.closing = true;
+  say(CONFIG.goodbyeText, hangUpAll);
+}
+
+// ---------------------------------------------------------------- ending
+
+/** Ends both legs, sends what is queued, then terminates. */
+function hangUpAll() {
+  state.closing = true;
+  if (state.offer) dropOffer(state.offer);
+  if (state.customer && !state.customerGone) state.customer.hangup();
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  if (state.terminateWhenDrained) return;
+  state.terminateWhenDrained = true;
+  // Reports still queued or retrying get a bounded time before we give up on them.
+  setTimeout(terminate, DRAIN_LIMIT_SEC * 1000);
+  pump();
+}
+
+let terminated = false;
+function terminate() {
+  if (terminated) return;
+  terminated = true;
+  VoxEngine.terminate();
+}
+
+/** The backend is unreachable: apologise and end the call. */
+function giveUp() {
+  if (state.closing || state.customerGone) {
+    hangUpAll();
+    return;
+  }
+  state.closing = true;
+  say(CONFIG.sorryText, hangUpAll);
+}
+
+/** @param {CallEvents.DisconnectedEvent} e */
+function onCustomerDisconnected(e) {
+  if (state.customerGone) return;
+  state.customerGone = true;
+  if (state.closing) {
+    hangUpAll();
+    return;
+  }
+  /** @type {Record<string, string>} */
+  const fields = {};
+  if (state.offer) fields.offer_id = state.offer.offerId;
+  report('caller_hung_up', fields);
+  Logger.write('switchboard: caller hung up: ' + e.reason);
+  hangUpAll();
+}
+
+// ---------------------------------------------------------------- commands from the backend
+
+/**
+ * @param {AppEvents.HttpRequestEvent} e
+ * @returns {object} the HTTP reply body
+ */
+function onHttpRequest(e) {
+  const cmd = parseJson(e.content);
+  if (!cmd || typeof cmd !== 'object' || Array.isArray(cmd)) return { ok: false, error: 'bad_json' };
+  switch (cmd.command) {
+    case 'connect':
+      return connect(cmd);
+    case 'cancel':
+      return cancel(cmd);
+    case 'say':
+      if (typeof cmd.text !== 'string' || !cmd.text) return { ok: false, command: 'say', error: 'bad_request' };
+      if (!state.customer || state.customerGone || state.closing) return { ok: false, command: 'say', error: 'call_ended' };
+      say(cmd.text);
+      return { ok: true, command: 'say' };
+    case 'hangup':
+      Logger.write('switchboard: backend hangs up: ' + (cmd.reason || ''));
+      hangUpAll();
+      return { ok: true, command: 'hangup' };
+    default:
+      return { ok: false, command: String(cmd.command), error: 'unknown_command' };
+  }
+}
+
+/** @param {any} cmd */
+function cancel(cmd) {
+  const offerId = String(cmd.offer_id || '');
+  if (!offerId) return { ok: false, command: 'cancel', error: 'bad_request' };
+  const offer = state.offer;
+  if (!offer || offer.offerId !== offerId) return { ok: true, command: 'cancel', offer_id: offerId, found: false };
+  if (offer.connected) return { ok: false, command: 'cancel', offer_id: offerId, error: 'already_connected' };
+  dropOffer(offer);
+  return { ok: true, command: 'cancel', offer_id: offerId };
+}
+
+// ---------------------------------------------------------------- platform events
+
+VoxEngine.addEventListener(AppEvents.Started, function (e) {
+  state.sessionId = String(e.sessionId);
+  state.accessURL = e.accessURL;
+  state.accessSecureURL = e.accessSecureURL;
+});
+
+VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
+  const customer = e.call;
+  state.customer = customer;
+  state.alerting = e;
+  customer.addEventListener(CallEvents.Connected, function () {
+    if (CONFIG.recordCalls) customer.record({ stereo: true });
+  });
+  customer.addEventListener(CallEvents.RecordStarted, function (r) {
+    report('recording_started', { url: r.url });
+  });
+  customer.addEventListener(CallEvents.PlaybackFinished, onPlaybackFinished);
+  customer.addEventListener(CallEvents.Disconnected, onCustomerDisconnected);
+  // Passing the scheme on keeps a video caller's video.
+  customer.answer({}, { scheme: e.scheme });
+  startMusic();
+  registerCall(e);
+});
+
+VoxEngine.addEventListener(AppEvents.HttpRequest, onHttpRequest);
+
+VoxEngine.addEventListener(AppEvents.Terminating, function () {
+  // The one request the platform still allows after Terminating.
+  if (!state.callId) return;
+  Net.httpRequestAsync(CONFIG.backendUrl + API + '/' + encodeURIComponent(state.callId) + '/events', {
+    method: 'POST',
+    headers: backendHeaders(),
+    postData: JSON.stringify({ type: 'session_ended' }),
+    timeout: CONFIG.httpTimeoutSec,
+  });
+});

@@ -1,0 +1,275 @@
+// Declarations for the part of the VoxEngine API that Switchboard's scenarios
+// use, written for this project from the platform reference
+// (shared brief voximplant.md, sections 0-3). Not the official typings: only
+// what we call, so that tsc catches misspelt methods, options and events.
+
+/** Headers as the platform passes them: X- names (plus a few VI- controls). */
+type VoxHeaders = { [name: string]: string };
+
+declare namespace AppEvents {
+  const Started: 'Application.Started';
+  const CallAlerting: 'Application.CallAlerting';
+  const HttpRequest: 'Application.HttpRequest';
+  const Terminating: 'Application.Terminating';
+  const Terminated: 'Application.Terminated';
+
+  interface StartedEvent {
+    name: 'Application.Started';
+    accessURL: string;
+    accessSecureURL: string;
+    accountId: number;
+    applicationId: number;
+    logURL: string;
+    sessionId: number;
+  }
+
+  interface CallAlertingEvent {
+    name: 'Application.CallAlerting';
+    call: Call;
+    callerid: string;
+    destination: string;
+    displayName: string;
+    toURI: string;
+    fromURI: string;
+    headers: VoxHeaders;
+    customData?: string;
+    /** Codec description; pass it on so video survives. */
+    scheme: string;
+  }
+
+  interface HttpRequestEvent {
+    name: 'Application.HttpRequest';
+    method: string;
+    path: string;
+    /** The raw request body. */
+    content: string;
+    /** Only X- headers. */
+    headers: Array<{ key: string; value: string }> | VoxHeaders;
+  }
+
+  interface TerminatingEvent {
+    name: 'Application.Terminating';
+    systemError?: boolean;
+  }
+
+  interface TerminatedEvent {
+    name: 'Application.Terminated';
+    systemError?: boolean;
+  }
+}
+
+interface AppEventMap {
+  'Application.Started': AppEvents.StartedEvent;
+  'Application.CallAlerting': AppEvents.CallAlertingEvent;
+  /** The handler's return value is the HTTP reply body. */
+  'Application.HttpRequest': AppEvents.HttpRequestEvent;
+  'Application.Terminating': AppEvents.TerminatingEvent;
+  'Application.Terminated': AppEvents.TerminatedEvent;
+}
+
+declare namespace CallEvents {
+  const Connected: 'Call.Connected';
+  const Disconnected: 'Call.Disconnected';
+  const Failed: 'Call.Failed';
+  const Ringing: 'Call.Ringing';
+  const PlaybackStarted: 'Call.PlaybackStarted';
+  const PlaybackFinished: 'Call.PlaybackFinished';
+  const RecordStarted: 'Call.RecordStarted';
+  const RecordStopped: 'Call.RecordStopped';
+  const MessageReceived: 'Call.MessageReceived';
+
+  interface CallEvent {
+    call: Call;
+    name: string;
+    id: string;
+    headers?: VoxHeaders;
+  }
+
+  interface ConnectedEvent extends CallEvent {
+    /** Custom data the Web SDK sent when it answered. */
+    customData?: string;
+    scheme?: string;
+  }
+
+  interface DisconnectedEvent extends CallEvent {
+    internalCode: number;
+    reason: string;
+    /** Seconds. */
+    duration: number;
+    cost: number;
+    direction?: string;
+  }
+
+  interface FailedEvent extends CallEvent {
+    /** SIP code: 486 busy, 487 cancelled, 404, 480 unavailable, 402, 603 declined, 408 no answer. */
+    code: number;
+    reason: string;
+  }
+
+  interface PlaybackStartedEvent extends CallEvent {
+    duration: number;
+  }
+
+  interface PlaybackFinishedEvent extends CallEvent {
+    error?: string;
+  }
+
+  interface RecordStartedEvent extends CallEvent {
+    url: string;
+  }
+
+  interface RecordStoppedEvent extends CallEvent {
+    url: string;
+    cost: number;
+    duration: number;
+  }
+
+  interface MessageReceivedEvent extends CallEvent {
+    text: string;
+  }
+}
+
+interface CallEventMap {
+  'Call.Connected': CallEvents.ConnectedEvent;
+  'Call.Disconnected': CallEvents.DisconnectedEvent;
+  'Call.Failed': CallEvents.FailedEvent;
+  'Call.Ringing': CallEvents.CallEvent;
+  'Call.PlaybackStarted': CallEvents.PlaybackStartedEvent;
+  'Call.PlaybackFinished': CallEvents.PlaybackFinishedEvent;
+  'Call.RecordStarted': CallEvents.RecordStartedEvent;
+  'Call.RecordStopped': CallEvents.RecordStoppedEvent;
+  'Call.MessageReceived': CallEvents.MessageReceivedEvent;
+}
+
+interface CallAnswerParameters {
+  displayName?: string;
+  scheme?: string;
+  maxVideoBitrate?: number;
+}
+
+interface StartPlaybackParameters {
+  loop?: boolean;
+  progressivePlayback?: boolean;
+}
+
+interface SayParameters {
+  /** A voice from the platform's VoiceList; omitted means the default voice. */
+  voice?: unknown;
+  progressivePlayback?: boolean;
+}
+
+interface CallRecordParameters {
+  hd_audio?: boolean;
+  lossless?: boolean;
+  stereo?: boolean;
+  transcribe?: boolean;
+  language?: string;
+  video?: boolean;
+  recordNamePrefix?: string;
+}
+
+declare class Call {
+  private constructor();
+  answer(extraHeaders?: VoxHeaders, params?: CallAnswerParameters): void;
+  reject(code: number, extraHeaders?: VoxHeaders): void;
+  hangup(extraHeaders?: VoxHeaders): void;
+  ring(extraHeaders?: VoxHeaders): void;
+  /** Replaces whatever the call hears; `loop: true` for music on hold. */
+  startPlayback(url: string, params?: StartPlaybackParameters): void;
+  /** Stops playback or TTS without a PlaybackFinished event. */
+  stopPlayback(): void;
+  /** TTS; replaces whatever the call hears until PlaybackFinished. */
+  say(text: string, params?: SayParameters): void;
+  record(params?: CallRecordParameters): void;
+  sendMediaTo(unit: Call): void;
+  stopMediaTo(unit: Call): void;
+  sendMessage(text: string): void;
+  addEventListener<K extends keyof CallEventMap>(event: K, handler: (event: CallEventMap[K]) => any): void;
+  removeEventListener<K extends keyof CallEventMap>(event: K, handler?: (event: CallEventMap[K]) => any): void;
+  callerid(): string;
+  displayName(): string;
+  number(): string;
+  id(): string;
+  incoming(): boolean;
+  state(): 'TERMINATED' | 'CONNECTED' | 'PROGRESSING' | 'ALERTING';
+  customData(value?: string): string;
+  headers(): VoxHeaders;
+}
+
+interface CallUserParameters {
+  username: string;
+  callerid: string;
+  displayName?: string;
+  /** X- headers, plus 'VI-CallTimeout': seconds (10..400) to ring before giving up. */
+  extraHeaders?: VoxHeaders;
+  video?: boolean;
+  scheme?: string;
+  pushNotificationTimeout?: number;
+}
+
+interface CallSIPParameters {
+  callerid?: string;
+  displayName?: string;
+  password?: string;
+  authUser?: string;
+  headers?: VoxHeaders;
+  video?: boolean;
+  outProxy?: string;
+  scheme?: string;
+}
+
+interface CallPSTNParameters {
+  followDiversion?: boolean;
+}
+
+declare namespace VoxEngine {
+  function addEventListener<K extends keyof AppEventMap>(event: K, handler: (event: AppEventMap[K]) => any): void;
+  function removeEventListener<K extends keyof AppEventMap>(event: K, handler?: (event: AppEventMap[K]) => any): void;
+  function callUser(params: CallUserParameters): Call;
+  function callSIP(to: string, params?: CallSIPParameters): Call;
+  function callPSTN(number: string, callerid: string, params?: CallPSTNParameters): Call;
+  function sendMediaBetween(a: Call, b: Call): void;
+  function stopMediaBetween(a: Call, b: Call): void;
+  function easyProcess(call1: Call, call2: Call, onEstablished?: (call1: Call, call2: Call) => void): void;
+  /** Ends the session; the current callback keeps running, so return after it. */
+  function terminate(): void;
+  function customData(value?: string): string;
+}
+
+declare namespace Net {
+  interface HttpRequestOptions {
+    method?: string;
+    postData?: string | number[];
+    headers?: VoxHeaders | string[];
+    params?: { [name: string]: string };
+    rawOutput?: boolean;
+    /** Total timeout in seconds; 90 at most. */
+    timeout?: number;
+    /** TCP connect timeout in seconds; 6 at most. */
+    connectionTimeout?: number;
+    enableSystemLog?: boolean;
+  }
+
+  interface HttpRequestResult {
+    /** HTTP status, or 0 (limits), -1 … -9 for transport failures (-7 timeout). */
+    code: number;
+    text: string;
+    data?: number[];
+    headers: Array<{ key: string; value: string }>;
+    raw_headers: string;
+    error: string;
+  }
+
+  /** Resolves (never rejects) on any outcome; check `code`. */
+  function httpRequestAsync(url: string, options?: HttpRequestOptions): Promise<HttpRequestResult>;
+  function httpRequest(url: string, callback: (result: HttpRequestResult) => void, options?: HttpRequestOptions): void;
+}
+
+declare namespace Logger {
+  function write(text: string): void;
+}
+
+declare function setTimeout(callback: (...args: any[]) => void, ms?: number, ...args: any[]): number;
+declare function clearTimeout(id: number | undefined | null): void;
+declare function setInterval(callback: (...args: any[]) => void, ms?: number, ...args: any[]): number;
+declare function clearInterval(id: number | undefined | null): void;
