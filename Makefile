@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit node-test scenario-check bench clean browser
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[embedded,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m backend
+
+cloud_scripts/node_modules/.package-lock.json: cloud_scripts/package-lock.json
+	npm ci --prefix cloud_scripts --no-audit --no-fund --loglevel=error
+
+# Debian's chromium for the browser tests (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+lint: $(STAMP)
+	$(PY) -m ruff check backend tests bench
+	$(PY) -m ruff format --check backend tests bench
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+node-test:
+	node --test tests/voxengine/
+
+scenario-check: cloud_scripts/node_modules/.package-lock.json
+	npm run --silent --prefix cloud_scripts check
+
+test: $(STAMP) cloud_scripts/node_modules/.package-lock.json browser lint typecheck node-test scenario-check
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/dispatch.py
+
+clean:
+	rm -rf $(VENV) var cloud_scripts/node_modules

@@ -1,0 +1,1 @@
+"""Switchboard: a call-routing backend for Voximplant cloud telephony."""

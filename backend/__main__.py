@@ -1,0 +1,96 @@
+"""Procfile entry point: `python -m backend`. Starts the embedded database when MONGODB_URL is unset."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from backend.adapters.embedded_db import EmbeddedDBError, EmbeddedMongo
+from backend.adapters.mongo import Store, connect
+from backend.app import create_app, database_name
+from backend.settings import ROOT, ConfigError, Settings, load_settings
+
+log = logging.getLogger("switchboard")
+
+
+def _announce(settings: Settings, secrets: dict[str, str], embedded: bool) -> None:
+    url = f"http://localhost:{settings.port}"
+    lines = [
+        f"Switchboard is listening on {url} (public URL {settings.public_url})",
+        f"Database: {'embedded SecantusDB under ' + settings.config.server.embedded_db_path if embedded else settings.mongodb_url}",
+    ]
+    if settings.mode == "development":
+        lines += [
+            "Development secrets (generated once, kept in the database; set them in the "
+            "environment for production):",
+            f"  PLATFORM_TOKEN={secrets['platform_token']}",
+            f"  ADMIN_TOKEN={secrets['admin_token']}",
+            "Create an operator:",
+            f"  curl -X PUT {url}/api/v1/operators/alice -H 'Authorization: Bearer "
+            f"{secrets['admin_token']}' -H 'Content-Type: application/json' -d "
+            "'{\"name\": \"Alice\", \"password\": \"change-me-please\", "
+            "\"address\": {\"type\": \"user\", \"address\": \"alice\"}, "
+            "\"groups\": [{\"name\": \"default\", \"level\": 3}]}'",
+        ]
+    print("\n".join(lines), flush=True)
+
+
+async def _dev_secrets(settings: Settings) -> dict[str, str]:
+    assert settings.mongodb_url
+    client = connect(settings.mongodb_url)
+    try:
+        found = await Store(client, database_name(settings.mongodb_url)).dev_secrets()
+    finally:
+        await client.close()
+    return {
+        "platform_token": settings.platform_token or found["platform_token"],
+        "admin_token": settings.admin_token or found["admin_token"],
+    }
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # APScheduler logs every run of the sweep at INFO; only its problems matter here.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+    except ConfigError as e:
+        print(f"switchboard: invalid configuration: {e}", file=sys.stderr)
+        return 2
+    embedded: EmbeddedMongo | None = None
+    if not settings.mongodb_url:
+        server = settings.config.server
+        db_path = Path(server.embedded_db_path)
+        if not db_path.is_absolute():
+            db_path = ROOT / db_path
+        embedded = EmbeddedMongo(db_path, port=server.embedded_db_port, log_path=db_path.parent / "secantus.log")
+        try:
+            url = embedded.start()
+        except EmbeddedDBError as e:
+            print(f"switchboard: {e}", file=sys.stderr)
+            return 3
+        settings = settings.model_copy(update={"mongodb_url": url.replace("/?", "/switchboard?")})
+    try:
+        secrets = (
+            asyncio.run(_dev_secrets(settings))
+            if settings.mode == "development"
+            else {"platform_token": "(from the environment)", "admin_token": "(from the environment)"}
+        )
+        _announce(settings, secrets, embedded is not None)
+        web.run_app(create_app(settings), port=settings.port, print=None)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

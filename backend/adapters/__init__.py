@@ -1,0 +1,1 @@
+"""One adapter per outside system: MongoDB, the access URL, timers, WebSocket push."""

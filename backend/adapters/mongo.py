@@ -1,0 +1,286 @@
+"""MongoDB storage on PyMongo's async API: guarded (compare-and-set) updates, indexed queries."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from backend.adapters.documents import (
+    Doc,
+    call_doc,
+    call_from,
+    changed_fields,
+    operator_doc,
+    operator_from,
+)
+from backend.domain.actions import StatusInterval
+from backend.domain.model import Call, Operator, Strategy
+
+CALL_LOG_KEEP = 200
+
+_ROUTE_PREFIX = [("group_names", ASCENDING), ("presence", ASCENDING), ("activity", ASCENDING)]
+_STRATEGY_SORT: dict[Strategy, list[tuple[str, int]]] = {
+    Strategy.LONGEST_IDLE: [("idle_since", ASCENDING)],
+    Strategy.FEWEST_CALLS: [("stats.answers", ASCENDING), ("idle_since", ASCENDING)],
+    Strategy.BEST_SCORE: [("score", DESCENDING), ("idle_since", ASCENDING)],
+}
+_QUEUE_SORT = [("priority", DESCENDING), ("enqueued_at", ASCENDING)]
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "operators": [
+        *(
+            IndexModel(_ROUTE_PREFIX + sort, name=f"route_{strategy.value}")
+            for strategy, sort in _STRATEGY_SORT.items()
+        ),
+        IndexModel([("activity_until", ASCENDING)], name="due"),
+        IndexModel([("presence", ASCENDING), ("last_seen", ASCENDING)], name="presence_seen"),
+    ],
+    "calls": [
+        IndexModel([("session_id", ASCENDING)], unique=True, name="session"),
+        IndexModel(
+            [("state", ASCENDING), ("group", ASCENDING), *_QUEUE_SORT], name="queue_order"
+        ),
+        IndexModel([("deadline", ASCENDING)], name="due"),
+        IndexModel([("caller", ASCENDING), ("created_at", DESCENDING)], name="contact_history"),
+        IndexModel([("group", ASCENDING), ("created_at", DESCENDING)], name="group_day"),
+    ],
+    "status_log": [
+        IndexModel([("operator", ASCENDING), ("start", ASCENDING)], name="operator_time"),
+        IndexModel([("end", ASCENDING)], name="end"),
+    ],
+}
+
+
+class Store:
+    """Every read and write the services make. Writes to routing state are guarded by `rev`."""
+
+    def __init__(self, client: AsyncMongoClient[Doc], db_name: str) -> None:
+        self.client = client
+        self.db: AsyncDatabase[Doc] = client[db_name]
+        self.operators = self.db["operators"]
+        self.calls = self.db["calls"]
+        self.status_log = self.db["status_log"]
+        self.meta = self.db["meta"]
+
+    async def ensure_indexes(self) -> None:
+        for name, models in INDEXES.items():
+            await self.db[name].create_indexes(models)
+
+    # -- secrets for development mode -------------------------------------------------
+
+    async def dev_secrets(self) -> dict[str, str]:
+        """Generated once per database; every process sharing it reads the same values."""
+        generated = {
+            "secret_key": secrets.token_urlsafe(32),
+            "platform_token": "pt_" + secrets.token_urlsafe(24),
+            "admin_token": "at_" + secrets.token_urlsafe(24),
+        }
+        await self.meta.update_one(
+            {"_id": "dev_secrets"}, {"$setOnInsert": generated}, upsert=True
+        )
+        doc = await self.meta.find_one({"_id": "dev_secrets"})
+        assert doc is not None
+        return {k: str(doc[k]) for k in generated}
+
+    # -- operators -------------------------------------------------------------------
+
+    async def operator_doc(self, login: str) -> Doc | None:
+        return await self.operators.find_one({"_id": login})
+
+    async def operator(self, login: str) -> Operator | None:
+        doc = await self.operators.find_one({"_id": login})
+        return operator_from(doc) if doc else None
+
+    async def save_operator(self, old: Operator, new: Operator, now: datetime) -> Operator | None:
+        """Write `new` only if the stored operator is still at `old.rev`; None when it is not."""
+        changes = changed_fields(operator_doc(old), operator_doc(new))
+        changes.update(rev=old.rev + 1, updated_at=now)
+        result = await self.operators.update_one(
+            {"_id": old.login, "rev": old.rev}, {"$set": changes}
+        )
+        return replace(new, rev=old.rev + 1) if result.modified_count == 1 else None
+
+    async def insert_operator(self, op: Operator, profile: Doc, now: datetime) -> bool:
+        doc = {"_id": op.login, **operator_doc(op), **profile, "rev": 0, "created_at": now}
+        doc["updated_at"] = now
+        try:
+            await self.operators.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def update_operator_profile(
+        self, old: Operator, new: Operator, profile: Doc, now: datetime
+    ) -> bool:
+        changes = changed_fields(operator_doc(old), operator_doc(new))
+        changes.update(profile, rev=old.rev + 1, updated_at=now)
+        result = await self.operators.update_one(
+            {"_id": old.login, "rev": old.rev}, {"$set": changes}
+        )
+        return result.modified_count == 1
+
+    async def routable_operators(
+        self, group: str, strategy: Strategy, limit: int
+    ) -> list[Operator]:
+        cursor = (
+            self.operators.find({"group_names": group, "presence": "ready", "activity": "idle"})
+            .sort(_STRATEGY_SORT[strategy])
+            .limit(limit)
+        )
+        return [operator_from(d) async for d in cursor]
+
+    async def list_operator_docs(self) -> list[Doc]:
+        return await self.operators.find({}, {"password_hash": 0}).sort("_id", 1).to_list(None)
+
+    async def touch_operators(self, logins: Sequence[str], now: datetime) -> None:
+        if logins:
+            await self.operators.update_many(
+                {"_id": {"$in": list(logins)}}, {"$set": {"last_seen": now}}
+            )
+
+    async def absent_ready_operators(self, seen_before: datetime) -> list[Operator]:
+        cursor = self.operators.find({"presence": "ready", "last_seen": {"$lt": seen_before}})
+        return [operator_from(d) async for d in cursor]
+
+    async def due_operators(self, now: datetime, limit: int = 200) -> list[str]:
+        cursor = self.operators.find({"activity_until": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def staffing(self, group: str) -> dict[str, int]:
+        """How many operators of the group are in each activity, counting only those Ready."""
+        pipeline: list[Doc] = [
+            {"$match": {"group_names": group, "presence": "ready"}},
+            {"$group": {"_id": "$activity", "n": {"$sum": 1}}},
+        ]
+        rows = await (await self.operators.aggregate(pipeline)).to_list(None)
+        return {r["_id"]: int(r["n"]) for r in rows}
+
+    async def presence_counts(self, group: str) -> dict[str, int]:
+        pipeline: list[Doc] = [
+            {"$match": {"group_names": group}},
+            {"$group": {"_id": "$presence", "n": {"$sum": 1}}},
+        ]
+        rows = await (await self.operators.aggregate(pipeline)).to_list(None)
+        return {r["_id"]: int(r["n"]) for r in rows}
+
+    # -- calls -----------------------------------------------------------------------
+
+    async def insert_call(self, call: Call, extra: Doc, now: datetime) -> bool:
+        """False when a call with this session_id already exists (the scenario retried)."""
+        doc = {"_id": call.call_id, **call_doc(call), **extra, "rev": 0, "updated_at": now}
+        try:
+            await self.calls.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def call_doc(self, call_id: str) -> Doc | None:
+        return await self.calls.find_one({"_id": call_id})
+
+    async def call_doc_by_session(self, session_id: str) -> Doc | None:
+        return await self.calls.find_one({"session_id": session_id})
+
+    async def call(self, call_id: str) -> Call | None:
+        doc = await self.calls.find_one({"_id": call_id})
+        return call_from(doc) if doc else None
+
+    async def save_call(
+        self, old: Call, new: Call, now: datetime, log: Iterable[Doc] = ()
+    ) -> Call | None:
+        changes = changed_fields(call_doc(old), call_doc(new))
+        changes.update(rev=old.rev + 1, updated_at=now)
+        update: Doc = {"$set": changes}
+        entries = list(log)
+        if entries:
+            update["$push"] = {"log": {"$each": entries, "$slice": -CALL_LOG_KEEP}}
+        result = await self.calls.update_one({"_id": old.call_id, "rev": old.rev}, update)
+        return replace(new, rev=old.rev + 1) if result.modified_count == 1 else None
+
+    async def append_call_log(self, call_id: str, entries: Sequence[Doc], extra: Doc | None = None) -> None:
+        """Unguarded: the log and facts such as the recording URL never conflict with routing."""
+        update: Doc = {"$push": {"log": {"$each": list(entries), "$slice": -CALL_LOG_KEEP}}}
+        if extra:
+            update["$set"] = extra
+        await self.calls.update_one({"_id": call_id}, update)
+
+    async def queued_calls(self, groups: Sequence[str], limit: int) -> list[Call]:
+        cursor = (
+            self.calls.find({"state": "queued", "group": {"$in": list(groups)}})
+            .sort(_QUEUE_SORT)
+            .limit(limit)
+        )
+        return [call_from(d) async for d in cursor]
+
+    async def oldest_queued(self, group: str) -> Call | None:
+        doc = await self.calls.find_one({"state": "queued", "group": group}, sort=_QUEUE_SORT)
+        return call_from(doc) if doc else None
+
+    async def queue_position(self, call: Call) -> int:
+        """1 = next: waiting calls of the group served before this one, plus one."""
+        ahead = await self.calls.count_documents(
+            {
+                "state": "queued",
+                "group": call.group,
+                "$or": [
+                    {"priority": {"$gt": call.priority}},
+                    {"priority": call.priority, "enqueued_at": {"$lt": call.enqueued_at}},
+                ],
+            }
+        )
+        return ahead + 1
+
+    async def due_calls(self, now: datetime, limit: int = 200) -> list[str]:
+        cursor = self.calls.find({"deadline": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def group_day_figures(self, group: str, since: datetime) -> list[Doc]:
+        cursor = self.calls.find(
+            {"group": group, "created_at": {"$gte": since}},
+            {"state": 1, "outcome": 1, "enqueued_at": 1, "connected_at": 1, "ended_at": 1,
+             "created_at": 1},
+        )
+        return await cursor.to_list(None)
+
+    async def queued_summary(self, group: str) -> tuple[int, datetime | None]:
+        waiting = await self.calls.count_documents({"state": "queued", "group": group})
+        oldest = await self.calls.find_one(
+            {"state": "queued", "group": group}, sort=[("enqueued_at", ASCENDING)]
+        )
+        return waiting, (oldest["enqueued_at"] if oldest else None)
+
+    # -- status history --------------------------------------------------------------
+
+    async def log_status(self, intervals: Sequence[StatusInterval]) -> None:
+        if intervals:
+            await self.status_log.insert_many(
+                [
+                    {
+                        "operator": i.operator,
+                        "field": i.field,
+                        "value": i.value,
+                        "reason": i.reason,
+                        "start": i.start,
+                        "end": i.end,
+                        "seconds": (i.end - i.start).total_seconds(),
+                    }
+                    for i in intervals
+                ],
+                ordered=False,
+            )
+
+    async def status_history(self, login: str, since: datetime) -> list[Doc]:
+        cursor = self.status_log.find(
+            {"operator": login, "end": {"$gte": since}}, {"_id": 0}
+        ).sort("start", ASCENDING)
+        return await cursor.to_list(None)
+
+
+def connect(url: str, **options: Any) -> AsyncMongoClient[Doc]:
+    return AsyncMongoClient(url, tz_aware=True, connect=False, **options)

@@ -1,0 +1,117 @@
+"""The app factory: settings in, a wired aiohttp application out; resources in cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from backend.adapters.mongo import Store, connect
+from backend.adapters.platform import PlatformClient
+from backend.adapters.push import ChangeFeed, PushHub
+from backend.adapters.scheduler import Timers
+from backend.auth import TokenSigner
+from backend.keys import ENGINE, FEED, HTTP, HUB, SECRETS, SETTINGS, SIGNER, STORE, SWEEPER, TIMERS
+from backend.routes import setup_routes
+from backend.services.engine import Engine
+from backend.services.sweeper import Sweeper
+from backend.settings import Settings
+from backend.views.errors import error_middleware
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+
+
+def database_name(url: str) -> str:
+    path = urlsplit(url).path.strip("/")
+    return path or "switchboard"
+
+
+async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.mongodb_url:
+        raise RuntimeError("MONGODB_URL is not set (python -m backend starts the embedded one)")
+    client = connect(settings.mongodb_url)
+    store = Store(client, database_name(settings.mongodb_url))
+    await store.ensure_indexes()
+    app[STORE] = store
+    yield
+    await client.close()
+
+
+async def secrets_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Secrets from the environment; in development, missing ones are generated and shared via the DB."""
+    settings = app[SETTINGS]
+    given = {
+        "secret_key": settings.secret_key,
+        "platform_token": settings.platform_token,
+        "admin_token": settings.admin_token,
+    }
+    missing = [k for k, v in given.items() if not v]
+    if missing and settings.mode == "production":
+        names = ", ".join(k.upper() for k in missing)
+        raise RuntimeError(f"production mode needs {names} in the environment")
+    generated = await app[STORE].dev_secrets() if missing else {}
+    app[SECRETS] = {k: v or generated[k] for k, v in given.items()}
+    app[SIGNER] = TokenSigner(app[SECRETS]["secret_key"])
+    yield
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    session = aiohttp.ClientSession(raise_for_status=False)
+    app[HTTP] = session
+    yield
+    await session.close()
+
+
+async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    timers = Timers()
+    timers.start()
+    app[TIMERS] = timers
+    p = settings.config.platform
+    platform = PlatformClient(
+        app[HTTP], timeout_s=p.request_timeout_s, attempts=p.attempts, backoff_s=p.backoff_s
+    )
+    engine = Engine(settings, app[STORE], platform, timers)
+    app[ENGINE] = engine
+    yield
+    timers.stop()
+    await engine.close()
+
+
+async def push_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub = PushHub()
+    feed = ChangeFeed(app[STORE], hub)
+    app[HUB], app[FEED] = hub, feed
+    task = asyncio.create_task(feed.run())
+    yield
+    await hub.close_all()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
+    routing = app[SETTINGS].config.routing
+    sweeper = Sweeper(app[ENGINE], app[HUB])
+    app[SWEEPER] = sweeper
+    timers = app[TIMERS]
+    timers.every("sweep", routing.sweep_interval_s, sweeper.sweep)
+    timers.every("heartbeat", routing.heartbeat_interval_s, sweeper.heartbeat)
+    # A process that starts picks up at once whatever a dead one left due.
+    await sweeper.sweep()
+    yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([mongo_ctx, secrets_ctx, http_ctx, engine_ctx, push_ctx, sweeper_ctx])
+    setup_routes(app)
+    return app

@@ -1,0 +1,130 @@
+"""What the core asks the shell to do. The shell executes; the core never does I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from backend.domain.model import Address
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInterval:
+    """A finished stretch of one operator status field, for time-in-status reports."""
+
+    operator: str
+    field: str  # "presence" or "activity"
+    value: str
+    reason: str | None
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SendConnect:
+    call_id: str
+    offer_id: str
+    target: Address
+    video: bool
+    ring_timeout_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendCancel:
+    """Stop ringing the operator of a dead offer so the call never rings two targets."""
+
+    call_id: str
+    offer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendHangup:
+    call_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchCall:
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchOperator:
+    login: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAnswered:
+    operator: str
+    offer_id: str
+    call_id: str
+    answer_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class OfferMissed:
+    operator: str
+    offer_id: str
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferReleased:
+    """The offer ended through no fault of the operator: no penalty."""
+
+    operator: str
+    offer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallFinished:
+    operator: str
+    call_id: str
+    talk_s: float
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSession:
+    """Ask the scenario whether the session is still alive (a stuck call is repaired)."""
+
+    call_id: str
+
+
+Action = (
+    StatusInterval
+    | SendConnect
+    | SendCancel
+    | SendHangup
+    | DispatchCall
+    | DispatchOperator
+    | OfferAnswered
+    | OfferMissed
+    | OfferReleased
+    | CallFinished
+    | CheckSession
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Step(Generic[T]):
+    """A transition's result: the new state (None when nothing changes) and the actions."""
+
+    state: T | None
+    actions: tuple[Action, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.state is not None
+
+
+class Refused(Exception):
+    """A requested change that is not allowed now (the API answers 409)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -1,0 +1,188 @@
+"""The state the routing core reasons about: operators, calls and offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Presence(StrEnum):
+    """What the operator chose."""
+
+    OFFLINE = "offline"
+    READY = "ready"
+    NOT_READY = "not_ready"
+
+
+class Activity(StrEnum):
+    """What the system is doing with the operator."""
+
+    IDLE = "idle"
+    OFFERED = "offered"
+    IN_CALL = "in_call"
+    WRAP_UP = "wrap_up"
+    VIDEO_RESERVED = "video_reserved"
+    PAUSED_NO_ANSWER = "paused_no_answer"
+    BANNED = "banned"
+
+
+class CallState(StrEnum):
+    QUEUED = "queued"
+    OFFERING = "offering"
+    CONNECTED = "connected"
+    OVERFLOW_OFFERING = "overflow_offering"
+    OVERFLOW_CONNECTED = "overflow_connected"
+    ENDED = "ended"
+
+
+class Outcome(StrEnum):
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"
+    OVERFLOWED = "overflowed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+class Party(StrEnum):
+    """Who ended a call."""
+
+    CALLER = "caller"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+class Strategy(StrEnum):
+    LONGEST_IDLE = "longest_idle"
+    FEWEST_CALLS = "fewest_calls"
+    BEST_SCORE = "best_score"
+
+
+class Media(StrEnum):
+    VOICE = "voice"
+    VIDEO = "video"
+
+
+class TargetType(StrEnum):
+    USER = "user"
+    SIP = "sip"
+    PSTN = "pstn"
+
+
+@dataclass(frozen=True, slots=True)
+class Skill:
+    name: str
+    level: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    type: TargetType
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorStats:
+    """Lifetime counters; the score and the fewest_calls strategy read them."""
+
+    offers: int = 0
+    answers: int = 0
+    misses: int = 0
+    answer_s_total: float = 0.0
+    talk_s_total: float = 0.0
+
+    @property
+    def avg_answer_s(self) -> float:
+        return self.answer_s_total / self.answers if self.answers else 0.0
+
+    @property
+    def answer_rate(self) -> float:
+        # Laplace-smoothed so a new operator starts at 0.5 rather than 0 or 1.
+        return (self.answers + 1) / (self.offers + 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    login: str
+    address: Address
+    groups: tuple[Skill, ...]
+    presence: Presence
+    presence_since: datetime
+    activity: Activity
+    activity_since: datetime
+    idle_since: datetime
+    reason: str | None = None
+    # When the current activity must be looked at again (pause end, ban end,
+    # wrap-up end, offer expiry, in-call health check). None only when idle.
+    activity_until: datetime | None = None
+    offer_id: str | None = None
+    call_id: str | None = None
+    misses_in_row: int = 0
+    ban_level: int = 0
+    stats: OperatorStats = field(default_factory=OperatorStats)
+    rev: int = 0
+
+    @property
+    def routable(self) -> bool:
+        return self.presence is Presence.READY and self.activity is Activity.IDLE
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.groups)
+
+    def level_in(self, group: str) -> int:
+        for skill in self.groups:
+            if skill.name == group:
+                return skill.level
+        return 0
+
+    @property
+    def score(self) -> float:
+        return score_of(self.stats)
+
+
+def score_of(stats: OperatorStats) -> float:
+    """0..100: answer rate in percent, less a point per two seconds of average answer time."""
+    penalty = min(stats.avg_answer_s, 60.0) / 2.0
+    return round(max(0.0, 100.0 * stats.answer_rate - penalty), 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    offer_id: str
+    operator: str
+    target: Address
+    created_at: datetime
+    expires_at: datetime
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    call_id: str
+    group: str
+    priority: int
+    media: Media
+    state: CallState
+    created_at: datetime
+    enqueued_at: datetime
+    offer: Offer | None = None
+    operator: str | None = None
+    connected_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: Outcome | None = None
+    hung_up_by: Party | None = None
+    end_reason: str | None = None
+    attempts: int = 0
+    # When the call must be looked at again: offer expiry, or a periodic
+    # liveness check while it waits or talks.
+    deadline: datetime | None = None
+    rev: int = 0
+
+    @property
+    def waiting(self) -> bool:
+        return self.state is CallState.QUEUED
+
+    @property
+    def ended(self) -> bool:
+        return self.state is CallState.ENDED

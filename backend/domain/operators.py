@@ -1,0 +1,209 @@
+"""Operator state transitions. Each takes the state, the event and `now`; each returns a Step."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from backend.domain.actions import (
+    Action,
+    DispatchOperator,
+    Refused,
+    StatusInterval,
+    Step,
+)
+from backend.domain.model import Activity, Address, Operator, OperatorStats, Presence, Skill
+from backend.domain.policy import RoutingPolicy
+
+DISCONNECTED = "disconnected"
+
+
+def _step(old: Operator, new: Operator, now: datetime, *extra: Action) -> Step[Operator]:
+    """Close the status intervals that changed, and dispatch when the operator became routable."""
+    actions: list[Action] = []
+    if (old.presence, old.reason) != (new.presence, new.reason):
+        actions.append(
+            StatusInterval(
+                old.login, "presence", old.presence.value, old.reason, old.presence_since, now
+            )
+        )
+        new = replace(new, presence_since=now)
+    if old.activity is not new.activity:
+        actions.append(
+            StatusInterval(old.login, "activity", old.activity.value, None, old.activity_since, now)
+        )
+        new = replace(new, activity_since=now)
+    actions.extend(extra)
+    if new.routable and not old.routable:
+        actions.append(DispatchOperator(new.login))
+    return Step(new, tuple(actions))
+
+
+def _to_idle(op: Operator, now: datetime, *, reset_idle: bool = True) -> Operator:
+    return replace(
+        op,
+        activity=Activity.IDLE,
+        activity_until=None,
+        offer_id=None,
+        call_id=None,
+        idle_since=now if reset_idle else op.idle_since,
+    )
+
+
+def set_presence(
+    op: Operator, presence: Presence, reason: str | None, now: datetime
+) -> Step[Operator]:
+    """The operator clicked Ready, Not ready (with a reason) or Offline."""
+    if presence is not Presence.NOT_READY:
+        reason = None
+    if presence is Presence.OFFLINE and op.activity in (Activity.OFFERED, Activity.IN_CALL):
+        raise Refused("busy", f"cannot go offline while {op.activity.value}: finish the call first")
+    if (op.presence, op.reason) == (presence, reason):
+        return Step(None)
+    new = replace(op, presence=presence, reason=reason)
+    return _step(op, new, now)
+
+
+def presence_lost(op: Operator, now: datetime) -> Step[Operator]:
+    """The operator's last WebSocket has been gone too long: no call may ring them."""
+    if op.presence is not Presence.READY:
+        return Step(None)
+    return _step(op, replace(op, presence=Presence.NOT_READY, reason=DISCONNECTED), now)
+
+
+def offer(
+    op: Operator, call_id: str, offer_id: str, expires_at: datetime, now: datetime
+) -> Step[Operator]:
+    if not op.routable:
+        raise Refused("not_routable", f"operator {op.login} is not routable")
+    new = replace(
+        op,
+        activity=Activity.OFFERED,
+        activity_until=expires_at,
+        offer_id=offer_id,
+        call_id=call_id,
+        stats=replace(op.stats, offers=op.stats.offers + 1),
+    )
+    return _step(op, new, now)
+
+
+def release_offer(op: Operator, offer_id: str, now: datetime) -> Step[Operator]:
+    """The offer ended through no fault of the operator: back to idle, place kept."""
+    if op.activity is not Activity.OFFERED or op.offer_id != offer_id:
+        return Step(None)
+    new = _to_idle(op, now, reset_idle=False)
+    new = replace(new, stats=replace(op.stats, offers=max(0, op.stats.offers - 1)))
+    return _step(op, new, now)
+
+
+def offer_answered(
+    op: Operator, offer_id: str, answer_s: float, now: datetime, policy: RoutingPolicy
+) -> Step[Operator]:
+    if op.activity is not Activity.OFFERED or op.offer_id != offer_id:
+        return Step(None)
+    stats = op.stats
+    new = replace(
+        op,
+        activity=Activity.IN_CALL,
+        activity_until=now + timedelta(seconds=policy.in_call_check_s),
+        offer_id=None,
+        misses_in_row=0,
+        ban_level=0,
+        stats=replace(
+            stats, answers=stats.answers + 1, answer_s_total=stats.answer_s_total + answer_s
+        ),
+    )
+    return _step(op, new, now)
+
+
+def offer_missed(
+    op: Operator, offer_id: str, now: datetime, policy: RoutingPolicy, *, counted: bool = True
+) -> Step[Operator]:
+    """No answer, busy, decline or cancel: count the miss, pause, and ban after N in a row.
+
+    An uncounted failure (the operator's address is wrong, say) pauses without a miss.
+    """
+    if op.activity is not Activity.OFFERED or op.offer_id != offer_id:
+        return Step(None)
+    stats = replace(op.stats, misses=op.stats.misses + (1 if counted else 0))
+    misses = op.misses_in_row + (1 if counted else 0)
+    base = replace(op, offer_id=None, call_id=None, stats=stats)
+    if misses >= policy.max_no_answer:
+        until = now + timedelta(seconds=policy.ban_duration_s(op.ban_level))
+        new = replace(
+            base,
+            activity=Activity.BANNED,
+            activity_until=until,
+            misses_in_row=0,
+            ban_level=op.ban_level + 1,
+        )
+    elif policy.no_answer_delay_s > 0:
+        new = replace(
+            base,
+            activity=Activity.PAUSED_NO_ANSWER,
+            activity_until=now + timedelta(seconds=policy.no_answer_delay_s),
+            misses_in_row=misses,
+        )
+    else:
+        new = replace(_to_idle(base, now), misses_in_row=misses)
+    return _step(op, new, now)
+
+
+def call_finished(
+    op: Operator, call_id: str, talk_s: float, now: datetime, wrap_up_s: int
+) -> Step[Operator]:
+    """The call this operator handled has ended: wrap-up, then idle by itself."""
+    if op.call_id != call_id or op.activity not in (Activity.IN_CALL, Activity.OFFERED):
+        return Step(None)
+    stats = replace(op.stats, talk_s_total=op.stats.talk_s_total + talk_s)
+    if wrap_up_s > 0:
+        new = replace(
+            op,
+            activity=Activity.WRAP_UP,
+            activity_until=now + timedelta(seconds=wrap_up_s),
+            offer_id=None,
+            stats=stats,
+        )
+    else:
+        new = replace(_to_idle(op, now), stats=stats)
+    return _step(op, new, now)
+
+
+def in_call_checked(op: Operator, now: datetime, policy: RoutingPolicy) -> Step[Operator]:
+    """The call is still going: look again later."""
+    if op.activity is not Activity.IN_CALL:
+        return Step(None)
+    until = now + timedelta(seconds=policy.in_call_check_s)
+    return Step(replace(op, activity_until=until))
+
+
+def finish_wrap_up(op: Operator, now: datetime) -> Step[Operator]:
+    """The operator ends wrap-up early (or the timer does)."""
+    if op.activity is not Activity.WRAP_UP:
+        return Step(None)
+    return _step(op, _to_idle(op, now), now)
+
+
+def deadline_reached(op: Operator, now: datetime) -> Step[Operator]:
+    """A pause, ban or wrap-up has run out. Offers and calls are settled through the call."""
+    if op.activity_until is None or op.activity_until > now:
+        return Step(None)
+    if op.activity in (Activity.PAUSED_NO_ANSWER, Activity.BANNED, Activity.WRAP_UP):
+        return _step(op, _to_idle(op, now), now)
+    return Step(None)
+
+
+def new_operator(
+    login: str, address: Address, groups: tuple[Skill, ...], now: datetime
+) -> Operator:
+    return Operator(
+        login=login,
+        address=address,
+        groups=groups,
+        presence=Presence.OFFLINE,
+        presence_since=now,
+        activity=Activity.IDLE,
+        activity_since=now,
+        idle_since=now,
+        stats=OperatorStats(),
+    )

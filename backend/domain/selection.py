@@ -1,0 +1,55 @@
+"""Who takes what: the operator for a call, and the call for an operator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from backend.domain.model import Call, Operator, Strategy
+
+
+def operator_order(strategy: Strategy, group: str) -> Any:
+    """Sort key for candidates; skill level in the group breaks ties."""
+
+    def key(op: Operator) -> tuple[Any, ...]:
+        tie = (-op.level_in(group), op.login)
+        if strategy is Strategy.FEWEST_CALLS:
+            return (op.stats.answers, op.idle_since, *tie)
+        if strategy is Strategy.BEST_SCORE:
+            return (-op.score, op.idle_since, *tie)
+        return (op.idle_since, *tie)
+
+    return key
+
+
+def choose_operator(
+    call: Call, candidates: Iterable[Operator], strategy: Strategy, exclude: Sequence[str] = ()
+) -> Operator | None:
+    """The best routable operator of the call's group, or None: the call waits."""
+    fitting = [
+        op
+        for op in candidates
+        if op.routable and call.group in op.group_names and op.login not in exclude
+    ]
+    if not fitting:
+        return None
+    return min(fitting, key=operator_order(strategy, call.group))
+
+
+def call_order(call: Call) -> tuple[Any, ...]:
+    """Highest priority first, then the longest wait."""
+    return (-call.priority, call.enqueued_at, call.call_id)
+
+
+def choose_call(op: Operator, candidates: Iterable[Call]) -> Call | None:
+    """The call a newly routable operator takes, or None."""
+    groups = set(op.group_names)
+    fitting = [c for c in candidates if c.waiting and c.group in groups]
+    if not fitting:
+        return None
+    return min(fitting, key=call_order)
+
+
+def wait_seconds(call: Call, now: datetime) -> float:
+    return max(0.0, (now - call.enqueued_at).total_seconds())

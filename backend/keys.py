@@ -1,0 +1,26 @@
+"""Every web.AppKey in one place."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from backend.adapters.mongo import Store
+from backend.adapters.push import ChangeFeed, PushHub
+from backend.adapters.scheduler import Timers
+from backend.auth import TokenSigner
+from backend.services.engine import Engine
+from backend.services.sweeper import Sweeper
+from backend.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+TIMERS = web.AppKey("timers", Timers)
+ENGINE = web.AppKey("engine", Engine)
+HUB = web.AppKey("hub", PushHub)
+FEED = web.AppKey("feed", ChangeFeed)
+SWEEPER = web.AppKey("sweeper", Sweeper)
+SIGNER = web.AppKey("signer", TokenSigner)
+# Secrets in force (from the environment, or generated for development and kept in the DB).
+SECRETS = web.AppKey("secrets", dict[str, str])

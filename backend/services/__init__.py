@@ -1,0 +1,1 @@
+"""The shell: load state, ask the core, apply its actions through the adapters."""

@@ -1,0 +1,123 @@
+"""Platform use cases: a call arrives, the scenario reports, the scenario asks how long."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.adapters.documents import Doc, call_from
+from backend.clock import new_id
+from backend.domain import calls as call_rules
+from backend.domain.context import CallContext, choose_group, parse_custom_data
+from backend.domain.estimates import estimated_wait_s
+from backend.domain.model import Call, CallState, Media
+from backend.presenters import call_view
+from backend.services.engine import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    session_id: str
+    access_url: str
+    access_secure_url: str | None
+    caller: str
+    destination: str
+    display_name: str
+    media: Media
+    custom_data: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
+    """Create (or, for a repeated session_id, find) the call and try to route it at once."""
+    store = engine.store
+    existing = await store.call_doc_by_session(a.session_id)
+    if existing is not None:
+        return existing, False
+    settings = engine.settings
+    data = parse_custom_data(a.custom_data)
+    ctx = CallContext(a.caller, a.destination, a.media, a.headers, data)
+    rules = tuple(r.to_rule() for r in settings.config.rules)
+    priorities = {g.name: g.priority for g in settings.config.groups}
+    group, priority = choose_group(ctx, rules, settings.config.routing.default_group, priorities)
+    now = engine.clock()
+    step = call_rules.new_call(new_id(), group, priority, a.media, now, settings.policy(group))
+    call = step.state
+    assert call is not None
+    extra: Doc = {
+        "session_id": a.session_id,
+        "access_url": a.access_url,
+        "access_secure_url": a.access_secure_url,
+        "caller": a.caller,
+        "destination": a.destination,
+        "display_name": a.display_name,
+        "custom_data": a.custom_data,
+        "context": data,
+        "headers": a.headers,
+        "log": [{"at": now, "kind": "arrived", "group": group, "priority": priority}],
+    }
+    if not await store.insert_call(call, extra, now):
+        # The scenario retried while the first request was still being served.
+        again = await store.call_doc_by_session(a.session_id)
+        assert again is not None
+        return again, False
+    engine._arm_call(call)
+    # Written first, then matched: an operator going Ready at the same moment either
+    # sees this call or is seen by this dispatch (the two writes cannot both miss).
+    await engine.run(step.actions)
+    doc = await store.call_doc(call.call_id)
+    assert doc is not None
+    return doc, True
+
+
+async def call_status(engine: Engine, doc: Doc) -> dict[str, Any]:
+    """What the scenario needs: state, and while queued the position and estimated wait."""
+    view = call_view(doc)
+    out: dict[str, Any] = {
+        "call_id": view["call_id"],
+        "state": view["state"],
+        "group": view["group"],
+        "media": view["media"],
+        "outcome": view["outcome"],
+    }
+    if doc["state"] == CallState.QUEUED.value:
+        call: Call = call_from(doc)
+        position = await engine.store.queue_position(call)
+        staffing = await engine.store.staffing(call.group)
+        staffed = sum(staffing.values())
+        handle = engine.settings.policy(call.group).default_handle_time_s
+        out["position"] = position
+        out["estimated_wait_s"] = estimated_wait_s(position, staffed, handle)
+    return out
+
+
+async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> bool:
+    """Apply one scenario report; stale or repeated reports change nothing. True if applied."""
+    kind = event["type"]
+    now = engine.clock()
+    entry: Doc = {"at": now, "kind": "event", **{k: v for k, v in event.items() if v is not None}}
+    policy_for = engine.settings.policy
+    offer_id = event.get("offer_id") or ""
+    if kind == "recording_started":
+        await engine.store.append_call_log(call_id, [entry], {"recording_url": event.get("url")})
+        return True
+    if kind == "manager_pin_answer":
+        await engine.store.append_call_log(call_id, [entry], {"pin_answer": event.get("answer")})
+        return True
+
+    def transition(call: Call, at: Any) -> Any:
+        policy = policy_for(call.group)
+        if kind == "operator_connected":
+            return call_rules.offer_connected(call, offer_id, at, policy)
+        if kind == "operator_failed":
+            return call_rules.offer_failed(call, offer_id, int(event.get("code") or 0), at, policy)
+        if kind == "caller_hung_up":
+            return call_rules.caller_hung_up(call, at)
+        if kind == "operator_hung_up":
+            return call_rules.operator_hung_up(call, at)
+        if kind == "session_ended":
+            return call_rules.session_ended(call, at)
+        raise ValueError(kind)
+
+    _, applied = await engine.apply_call(call_id, transition, entry)
+    return applied

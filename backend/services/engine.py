@@ -1,0 +1,426 @@
+"""The routing shell: guarded state changes, dispatch, deadlines and commands to the scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any
+
+from backend.adapters.documents import Doc
+from backend.adapters.mongo import Store
+from backend.adapters.platform import (
+    CommandRejected,
+    PlatformClient,
+    PlatformUnavailable,
+    Reply,
+    SessionGone,
+)
+from backend.adapters.scheduler import Timers
+from backend.clock import new_id, utcnow
+from backend.domain import calls as call_rules
+from backend.domain import operators as op_rules
+from backend.domain.actions import (
+    Action,
+    CallFinished,
+    CheckSession,
+    DispatchCall,
+    DispatchOperator,
+    OfferAnswered,
+    OfferMissed,
+    OfferReleased,
+    SendCancel,
+    SendConnect,
+    SendHangup,
+    StatusInterval,
+    Step,
+)
+from backend.domain.model import Activity, Call, CallState, Media, Offer, Operator
+from backend.domain.selection import choose_call, choose_operator
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How many candidates one query brings back: enough to survive a few lost races.
+CANDIDATES = 8
+# How often a guarded write is retried after losing a race before giving up for now
+# (the sweep and the next event pick the work up again).
+MAX_RACES = 12
+
+OperatorTransition = Callable[[Operator, datetime], Step[Operator]]
+CallTransition = Callable[[Call, datetime], Step[Call]]
+
+
+class Contention(Exception):
+    """A document kept changing under us; the caller may answer 503 and the sweep repairs."""
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        platform: PlatformClient,
+        timers: Timers | None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.platform = platform
+        self.timers = timers
+        self.clock = clock
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- background work -------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("background task failed", exc_info=exc)
+
+    async def drain(self) -> None:
+        """Wait for the commands in flight (tests and graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- guarded state changes -------------------------------------------------------
+
+    async def apply_operator(self, login: str, transition: OperatorTransition) -> Operator | None:
+        """Load, decide, write guarded by rev; on a lost race decide again. Refused propagates.
+
+        Returns the operator as it now stands (None if there is no such operator).
+        """
+        for _ in range(MAX_RACES):
+            op = await self.store.operator(login)
+            if op is None:
+                return None
+            now = self.clock()
+            step = transition(op, now)
+            if step.state is None:
+                return op
+            saved = await self.store.save_operator(op, step.state, now)
+            if saved is not None:
+                self._arm_operator(saved)
+                await self.run(step.actions)
+                return saved
+        raise Contention(f"operator {login} kept changing")
+
+    async def apply_call(
+        self, call_id: str, transition: CallTransition, log_entry: Doc | None = None
+    ) -> tuple[Call | None, bool]:
+        """Like apply_operator, for calls; also says whether the transition changed anything."""
+        for _ in range(MAX_RACES):
+            call = await self.store.call(call_id)
+            if call is None:
+                return None, False
+            now = self.clock()
+            step = transition(call, now)
+            if step.state is None:
+                if log_entry:
+                    await self.store.append_call_log(call_id, [{**log_entry, "ignored": True}])
+                return call, False
+            entries = [log_entry] if log_entry else []
+            saved = await self.store.save_call(call, step.state, now, entries)
+            if saved is not None:
+                self._arm_call(saved)
+                await self.run(step.actions)
+                return saved, True
+        raise Contention(f"call {call_id} kept changing")
+
+    # -- actions ---------------------------------------------------------------------
+
+    async def run(self, actions: tuple[Action, ...] | list[Action]) -> None:
+        intervals = [a for a in actions if isinstance(a, StatusInterval)]
+        if intervals:
+            await self.store.log_status(intervals)
+        for action in actions:
+            match action:
+                case StatusInterval():
+                    pass
+                case DispatchCall(call_id):
+                    await self.dispatch_call(call_id)
+                case DispatchOperator(login):
+                    await self.dispatch_operator(login)
+                case OfferAnswered(login, offer_id, _, answer_s):
+                    await self.apply_operator(
+                        login,
+                        lambda op, now, o=offer_id, s=answer_s: op_rules.offer_answered(
+                            op, o, s, now, self.settings.policy()
+                        ),
+                    )
+                case OfferMissed(login, offer_id, code):
+                    await self.apply_operator(
+                        login,
+                        lambda op, now, o=offer_id, c=code: op_rules.offer_missed(
+                            op,
+                            o,
+                            now,
+                            self.settings.policy(),
+                            counted=c in call_rules.OPERATOR_FAULT_CODES,
+                        ),
+                    )
+                case OfferReleased(login, offer_id):
+                    await self.apply_operator(
+                        login, lambda op, now, o=offer_id: op_rules.release_offer(op, o, now)
+                    )
+                case CallFinished(login, call_id, talk_s, group):
+                    wrap_up_s = self.settings.policy(group).wrap_up_s
+                    await self.apply_operator(
+                        login,
+                        lambda op, now, c=call_id, t=talk_s, w=wrap_up_s: op_rules.call_finished(
+                            op, c, t, now, w
+                        ),
+                    )
+                case SendConnect():
+                    self.spawn(self._send_connect(action))
+                case SendCancel(call_id, offer_id):
+                    self.spawn(
+                        self._command(call_id, {"command": "cancel", "offer_id": offer_id})
+                    )
+                case SendHangup(call_id, reason):
+                    self.spawn(self._command(call_id, {"command": "hangup", "reason": reason}))
+                case CheckSession(call_id):
+                    self.spawn(self._command(call_id, {"command": "status"}))
+
+    # -- dispatch --------------------------------------------------------------------
+
+    async def dispatch_call(self, call_id: str) -> bool:
+        """Offer a waiting call to the best routable operator of its group, if there is one."""
+        for _ in range(MAX_RACES):
+            call = await self.store.call(call_id)
+            if call is None or not call.waiting:
+                return False
+            strategy = self.settings.policy(call.group).strategy
+            candidates = await self.store.routable_operators(call.group, strategy, CANDIDATES)
+            op = choose_operator(call, candidates, strategy)
+            if op is None:
+                return False
+            if await self._claim(call, op):
+                return True
+        return False
+
+    async def dispatch_operator(self, login: str) -> bool:
+        """A newly routable operator takes the most urgent waiting call of their groups."""
+        for _ in range(MAX_RACES):
+            op = await self.store.operator(login)
+            if op is None or not op.routable:
+                return False
+            queued = await self.store.queued_calls(op.group_names, CANDIDATES)
+            call = choose_call(op, queued)
+            if call is None:
+                return False
+            if await self._claim(call, op):
+                return True
+        return False
+
+    async def _claim(self, call: Call, op: Operator) -> bool:
+        """Reserve the operator, then the call; undo the reservation if the call was taken."""
+        policy = self.settings.policy(call.group)
+        now = self.clock()
+        offer_id = new_id()
+        expires = now + timedelta(seconds=policy.ring_timeout_s + policy.offer_grace_s)
+        op_step = op_rules.offer(op, call.call_id, offer_id, expires, now)
+        assert op_step.state is not None
+        reserved = await self.store.save_operator(op, op_step.state, now)
+        if reserved is None:
+            return False
+        the_offer = Offer(offer_id, op.login, op.address, now, expires)
+        call_step = call_rules.offer(call, the_offer)
+        claimed = (
+            await self.store.save_call(call, call_step.state, now, [_entry(now, "offer", the_offer)])
+            if call_step.state is not None
+            else None
+        )
+        if claimed is None:
+            # Another process took the call first: give the operator back, place kept.
+            await self.apply_operator(
+                op.login, lambda o, t: op_rules.release_offer(o, offer_id, t)
+            )
+            return False
+        self._arm_operator(reserved)
+        self._arm_call(claimed)
+        await self.run(op_step.actions)
+        self.spawn(
+            self._send_connect(
+                SendConnect(
+                    call.call_id,
+                    offer_id,
+                    op.address,
+                    call.media is Media.VIDEO,
+                    policy.ring_timeout_s,
+                )
+            )
+        )
+        return True
+
+    # -- commands to the scenario ----------------------------------------------------
+
+    async def _access_url(self, call_id: str) -> str | None:
+        doc = await self.store.call_doc(call_id)
+        if doc is None:
+            return None
+        return str(doc.get("access_secure_url") or doc["access_url"])
+
+    async def _send_connect(self, action: SendConnect) -> None:
+        command = {
+            "command": "connect",
+            "call_id": action.call_id,
+            "offer_id": action.offer_id,
+            "target": {"type": action.target.type.value, "address": action.target.address},
+            "video": action.video,
+            "ring_timeout_s": action.ring_timeout_s,
+            "headers": {"X-Call-Id": action.call_id, "X-Offer-Id": action.offer_id},
+        }
+        reply = await self._command(action.call_id, command)
+        if reply is None:
+            return
+        acknowledged = not isinstance(reply.body, dict) or reply.body.get("ok", True) is not False
+        if acknowledged:
+            await self.apply_call(
+                action.call_id, lambda c, now: call_rules.offer_sent(c, action.offer_id, now)
+            )
+        else:
+            # The scenario refused the command itself: retrying would loop on the same refusal.
+            await self.apply_call(
+                action.call_id,
+                lambda c, now: call_rules.session_gone(c, now, "connect_refused"),
+            )
+
+    async def _command(self, call_id: str, command: dict[str, Any]) -> Reply | None:
+        """Send one command and record it with its reply; a gone session ends the call."""
+        url = await self._access_url(call_id)
+        if url is None:
+            return None
+        sent_at = self.clock()
+        try:
+            reply = await self.platform.send(url, command)
+        except SessionGone as e:
+            await self._record(call_id, sent_at, command, error=str(e))
+            await self.apply_call(
+                call_id, lambda c, now: call_rules.session_gone(c, now, "session_gone")
+            )
+            return None
+        except (PlatformUnavailable, CommandRejected) as e:
+            await self._record(call_id, sent_at, command, error=str(e))
+            if command["command"] in ("connect", "status"):
+                # Unreachable after every retry: the session is as good as gone. Ending the
+                # call (rather than requeueing) avoids ringing loops against a dead URL.
+                await self.apply_call(
+                    call_id, lambda c, now: call_rules.session_gone(c, now, "platform_unreachable")
+                )
+            return None
+        await self._record(call_id, sent_at, command, reply=reply)
+        return reply
+
+    async def _record(
+        self,
+        call_id: str,
+        sent_at: datetime,
+        command: dict[str, Any],
+        *,
+        reply: Reply | None = None,
+        error: str | None = None,
+    ) -> None:
+        entry: Doc = {
+            "at": sent_at,
+            "kind": "command",
+            "command": command,
+            "replied_at": self.clock(),
+        }
+        if reply is not None:
+            entry.update(status=reply.status, reply=reply.body, attempts=reply.attempts)
+        if error is not None:
+            entry["error"] = error
+        await self.store.append_call_log(call_id, [entry])
+
+    # -- deadlines -------------------------------------------------------------------
+
+    def _arm_operator(self, op: Operator) -> None:
+        if self.timers is not None and op.activity_until is not None:
+            self.timers.at(
+                f"op:{op.login}", op.activity_until, lambda: self.operator_deadline(op.login)
+            )
+
+    def _arm_call(self, call: Call) -> None:
+        if self.timers is not None and call.deadline is not None:
+            self.timers.at(
+                f"call:{call.call_id}", call.deadline, lambda: self.call_deadline(call.call_id)
+            )
+
+    async def operator_deadline(self, login: str) -> None:
+        """Idempotent: acts only if the operator is still in the state that armed the deadline."""
+        op = await self.store.operator(login)
+        now = self.clock()
+        if op is None or op.activity_until is None or op.activity_until > now:
+            return
+        if op.activity in (Activity.OFFERED, Activity.IN_CALL) and op.call_id:
+            await self._settle_from_call(op)
+            return
+        await self.apply_operator(login, op_rules.deadline_reached)
+
+    async def _settle_from_call(self, op: Operator) -> None:
+        """The call is the record of truth for an offer or a conversation: make the operator agree."""
+        assert op.call_id is not None
+        call = await self.store.call(op.call_id)
+        policy = self.settings.policy(call.group if call else None)
+        if op.activity is Activity.OFFERED:
+            offer_id = op.offer_id or ""
+            if call and call.state is CallState.OFFERING and call.offer and (
+                call.offer.offer_id == offer_id
+            ):
+                await self.apply_call(
+                    call.call_id, lambda c, now: call_rules.offer_expired(c, offer_id, now, policy)
+                )
+                return
+            if call and call.state is CallState.CONNECTED and call.operator == op.login:
+                await self.apply_operator(
+                    op.login,
+                    lambda o, now: op_rules.offer_answered(o, offer_id, 0.0, now, policy),
+                )
+                return
+            await self.apply_operator(
+                op.login, lambda o, now: op_rules.release_offer(o, offer_id, now)
+            )
+            return
+        # In a call: is the call still going?
+        if call is None or call.ended or call.operator != op.login:
+            talk = 0.0
+            if call and call.connected_at and call.ended_at:
+                talk = (call.ended_at - call.connected_at).total_seconds()
+            cid = op.call_id
+            await self.apply_operator(
+                op.login,
+                lambda o, now: op_rules.call_finished(o, cid, talk, now, policy.wrap_up_s),
+            )
+        else:
+            await self.apply_operator(
+                op.login, lambda o, now: op_rules.in_call_checked(o, now, policy)
+            )
+
+    async def call_deadline(self, call_id: str) -> None:
+        call = await self.store.call(call_id)
+        if call is None or call.deadline is None or call.deadline > self.clock():
+            return
+        policy = self.settings.policy(call.group)
+        await self.apply_call(call_id, lambda c, now: call_rules.deadline_reached(c, now, policy))
+
+
+def _entry(at: datetime, kind: str, offer: Offer) -> Doc:
+    return {
+        "at": at,
+        "kind": kind,
+        "offer_id": offer.offer_id,
+        "operator": offer.operator,
+        "target": {"type": offer.target.type.value, "address": offer.target.address},
+    }

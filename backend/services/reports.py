@@ -1,0 +1,68 @@
+"""Live queue figures for supervisors (GET /api/v1/queues)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from backend.services.engine import Engine
+
+# Service level (Asterisk's SL2): calls answered or abandoned within this many seconds of
+# entering the queue, over all answered and abandoned calls. A caller who gives up after
+# longer counts against the level; one who hangs up within it does not.
+SERVICE_LEVEL_S = 20
+
+
+def _day_start(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+
+
+async def queue_figures(engine: Engine) -> list[dict[str, Any]]:
+    store = engine.store
+    now = engine.clock()
+    since = _day_start(now)
+    out = []
+    for group in engine.settings.config.groups:
+        waiting, oldest = await store.queued_summary(group.name)
+        ready_by_activity = await store.staffing(group.name)
+        presence = await store.presence_counts(group.name)
+        calls = await store.group_day_figures(group.name, since)
+        answered = [c for c in calls if c.get("connected_at")]
+        abandoned = [c for c in calls if c.get("outcome") == "abandoned"]
+        waits = [(c["connected_at"] - c["enqueued_at"]).total_seconds() for c in answered]
+        within = sum(1 for w in waits if w <= SERVICE_LEVEL_S)
+        abandoned_within = sum(
+            1
+            for c in abandoned
+            if c.get("ended_at") and (c["ended_at"] - c["enqueued_at"]).total_seconds()
+            <= SERVICE_LEVEL_S
+        )
+        settled = len(answered) + len(abandoned)
+        out.append(
+            {
+                "group": group.name,
+                "waiting": waiting,
+                "longest_wait_s": round((now - oldest).total_seconds(), 1) if oldest else 0,
+                "operators": {
+                    "ready": presence.get("ready", 0),
+                    "not_ready": presence.get("not_ready", 0),
+                    "offline": presence.get("offline", 0),
+                    "routable": ready_by_activity.get("idle", 0),
+                    "by_activity": ready_by_activity,
+                },
+                "today": {
+                    "calls": len(calls),
+                    "answered": len(answered),
+                    "abandoned": len(abandoned),
+                    "failed": sum(1 for c in calls if c.get("outcome") == "failed"),
+                    "in_progress": sum(1 for c in calls if c.get("state") != "ended"),
+                    "asa_s": round(sum(waits) / len(waits), 1) if waits else None,
+                    "service_level": round((within + abandoned_within) / settled, 3)
+                    if settled
+                    else None,
+                    "service_level_s": SERVICE_LEVEL_S,
+                    "abandon_rate": round(len(abandoned) / len(calls), 3) if calls else None,
+                },
+            }
+        )
+    return out

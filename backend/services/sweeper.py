@@ -1,0 +1,50 @@
+"""The safety net every process runs: due deadlines, absent operators, missed matches."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from backend.adapters.push import PushHub
+from backend.domain import operators as op_rules
+from backend.services.engine import Contention, Engine
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(self, engine: Engine, hub: PushHub) -> None:
+        self.engine = engine
+        self.hub = hub
+
+    async def heartbeat(self) -> None:
+        """Mark the operators with a live socket here as seen."""
+        await self.engine.store.touch_operators(self.hub.logins(), self.engine.clock())
+
+    async def sweep(self) -> None:
+        """Finish what a dead process left behind; every handler is idempotent."""
+        engine, store = self.engine, self.engine.store
+        now = engine.clock()
+        try:
+            for login in await store.due_operators(now):
+                await engine.operator_deadline(login)
+            for call_id in await store.due_calls(now):
+                await engine.call_deadline(call_id)
+            grace = timedelta(seconds=engine.settings.config.routing.presence_grace_s)
+            for op in await store.absent_ready_operators(now - grace):
+                if not self.hub.connected(op.login):
+                    await engine.apply_operator(op.login, op_rules.presence_lost)
+            await self.rebalance()
+        except Contention as e:
+            log.info("sweep deferred: %s", e)
+
+    async def rebalance(self) -> None:
+        """A last guard for "no call waits while a fitting operator is Ready"."""
+        engine = self.engine
+        for group in engine.settings.group_names:
+            oldest = await engine.store.oldest_queued(group)
+            if oldest is not None:
+                while await engine.dispatch_call(oldest.call_id):
+                    oldest = await engine.store.oldest_queued(group)
+                    if oldest is None:
+                        break

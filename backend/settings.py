@@ -1,0 +1,225 @@
+"""Settings: config/default.toml, then the file named by SWITCHBOARD_CONFIG, then the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from backend.domain.context import Rule
+from backend.domain.model import Media, Strategy
+from backend.domain.policy import RoutingPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "default.toml"
+ENV_KEYS = ("MONGODB_URL", "PORT", "PUBLIC_URL", "SECRET_KEY", "PLATFORM_TOKEN", "ADMIN_TOKEN")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = "http://localhost:8080"
+    embedded_db_path: str = "var/db"
+    embedded_db_port: int = Field(27817, ge=0, le=65535)
+
+
+class RoutingConfig(_Strict):
+    default_group: str = "default"
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    ring_timeout_s: int = Field(25, ge=5, le=400)
+    offer_grace_s: int = Field(5, ge=1, le=60)
+    no_answer_delay_s: int = Field(30, ge=0)
+    max_no_answer: int = Field(3, ge=1)
+    ban_minutes: float = Field(5, gt=0)
+    ban_cap_minutes: float = Field(120, gt=0)
+    wrap_up_s: int = Field(15, ge=0)
+    presence_grace_s: float = Field(30, gt=0)
+    heartbeat_interval_s: float = Field(10, gt=0)
+    sweep_interval_s: float = Field(2, gt=0)
+    queued_check_s: int = Field(60, ge=1)
+    in_call_check_s: int = Field(600, ge=10)
+    default_handle_time_s: int = Field(180, ge=1)
+
+
+class OperatorsConfig(_Strict):
+    not_ready_reasons: tuple[str, ...] = ("break", "lunch", "meeting", "training")
+
+
+class PlatformConfig(_Strict):
+    request_timeout_s: float = Field(5.0, gt=0, le=60)
+    attempts: int = Field(3, ge=1, le=10)
+    backoff_s: float = Field(0.25, ge=0, le=10)
+    callerid: str = ""
+
+
+class MessagesConfig(_Strict):
+    queued: str = ""
+
+
+class GroupConfig(_Strict):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    priority: int = Field(50, ge=1, le=100)
+    strategy: Strategy | None = None
+    wrap_up_s: int | None = Field(None, ge=0)
+
+
+class RuleConfig(_Strict):
+    group: str
+    priority: int | None = Field(None, ge=1, le=100)
+    category: str | None = None
+    page: str | None = None
+    customer_id: str | None = None
+    kiosk: str | None = None
+    destination: str | None = None
+    media: Media | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("category", "page", "customer_id", "kiosk", "destination")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+    def to_rule(self) -> Rule:
+        fields = {
+            name: re.compile(pattern)
+            for name in ("category", "page", "customer_id", "kiosk")
+            if (pattern := getattr(self, name)) is not None
+        }
+        return Rule(
+            group=self.group,
+            priority=self.priority,
+            fields=fields,
+            destination=re.compile(self.destination) if self.destination else None,
+            media=self.media,
+            headers={k: re.compile(v) for k, v in self.headers.items()},
+        )
+
+
+class AppConfig(_Strict):
+    server: ServerConfig = ServerConfig()
+    routing: RoutingConfig = RoutingConfig()
+    operators: OperatorsConfig = OperatorsConfig()
+    platform: PlatformConfig = PlatformConfig()
+    messages: MessagesConfig = MessagesConfig()
+    groups: tuple[GroupConfig, ...] = (GroupConfig(name="default"),)
+    rules: tuple[RuleConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _groups_known(self) -> Self:
+        names = [g.name for g in self.groups]
+        if len(set(names)) != len(names):
+            raise ValueError("groups: a group name appears twice")
+        if self.routing.default_group not in names:
+            raise ValueError(f"routing.default_group: no group named {self.routing.default_group!r}")
+        for i, rule in enumerate(self.rules):
+            if rule.group not in names:
+                raise ValueError(f"rules[{i}].group: no group named {rule.group!r}")
+        return self
+
+
+class Settings(_Strict):
+    """Everything the app factory needs. Secrets are None until development mode fills them."""
+
+    config: AppConfig
+    mongodb_url: str | None = None
+    port: int = 8080
+    public_url: str = "http://localhost:8080"
+    secret_key: str | None = None
+    platform_token: str | None = None
+    admin_token: str | None = None
+    mode: Literal["production", "development"] = "development"
+
+    def policy(self, group: str | None = None) -> RoutingPolicy:
+        r = self.config.routing
+        g = self.group(group) if group else None
+        return RoutingPolicy(
+            strategy=(g.strategy if g and g.strategy else r.strategy),
+            ring_timeout_s=r.ring_timeout_s,
+            offer_grace_s=r.offer_grace_s,
+            no_answer_delay_s=r.no_answer_delay_s,
+            max_no_answer=r.max_no_answer,
+            ban_minutes=r.ban_minutes,
+            ban_cap_minutes=r.ban_cap_minutes,
+            wrap_up_s=(g.wrap_up_s if g and g.wrap_up_s is not None else r.wrap_up_s),
+            in_call_check_s=r.in_call_check_s,
+            queued_check_s=r.queued_check_s,
+            default_handle_time_s=r.default_handle_time_s,
+        )
+
+    def group(self, name: str) -> GroupConfig | None:
+        for g in self.config.groups:
+            if g.name == name:
+                return g
+        return None
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.config.groups)
+
+
+class ConfigError(Exception):
+    """Invalid configuration: the message names the key."""
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file not found: {path}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from e
+
+
+def _describe(e: ValidationError) -> str:
+    lines = []
+    for err in e.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{key}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from the config files and the environment; ConfigError names the bad key."""
+    env = dict(os.environ if env is None else env)
+    raw = _read_toml(DEFAULT_CONFIG)
+    if extra := env.get("SWITCHBOARD_CONFIG"):
+        raw = _merge(raw, _read_toml(Path(extra)))
+    try:
+        config = AppConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_describe(e)) from e
+    values: dict[str, Any] = {
+        "config": config,
+        "port": config.server.port,
+        "public_url": config.server.public_url,
+    }
+    for key in ENV_KEYS:
+        if env.get(key):
+            values[key.lower()] = env[key]
+    if env.get("SWITCHBOARD_MODE"):
+        values["mode"] = env["SWITCHBOARD_MODE"]
+    values.update(overrides)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as e:
+        raise ConfigError(_describe(e)) from e

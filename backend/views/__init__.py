@@ -1,0 +1,1 @@
+"""HTTP and WebSocket entry points: validation and translation, no business rules."""

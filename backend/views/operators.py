@@ -1,0 +1,149 @@
+"""Operators: log in, see and set their own status; administrators manage them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from backend.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, password_stamp
+from backend.domain.model import Address, Presence, Skill, TargetType
+from backend.keys import ENGINE, SIGNER, STORE
+from backend.presenters import operator_view
+from backend.services import operators as op_service
+from backend.services.reports import queue_figures
+from backend.views.access import require_admin, require_operator, require_supervisor
+from backend.views.errors import ApiError, read_json
+from backend.views.schemas import LOGIN_PATTERN, LoginIn, OperatorIn, StatusIn
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await read_json(request, LoginIn)
+    doc = await op_service.authenticate(request.app[ENGINE], body.login, body.password)
+    if doc is None:
+        raise ApiError(401, "bad_credentials", "wrong login or password")
+    token = request.app[SIGNER].issue(doc["_id"], password_stamp(doc.get("password_hash")))
+    resp = web.json_response({"token": token, "operator": operator_view(doc)})
+    resp.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_MAX_AGE_S,
+        httponly=True,
+        samesite="Lax",
+        secure=request.secure,
+        path="/",
+    )
+    return resp
+
+
+async def logout(request: web.Request) -> web.Response:
+    resp = web.json_response({"ok": True})
+    resp.del_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+async def me(request: web.Request) -> web.Response:
+    doc = await require_operator(request)
+    return web.json_response(operator_view(doc))
+
+
+async def set_status(request: web.Request) -> web.Response:
+    doc = await require_operator(request)
+    body = await read_json(request, StatusIn)
+    engine = request.app[ENGINE]
+    reasons = engine.settings.config.operators.not_ready_reasons
+    if body.status == "not_ready" and body.reason is not None and body.reason not in reasons:
+        raise ApiError(
+            422, "invalid_field", f"reason: must be one of {', '.join(reasons)}", "reason"
+        )
+    if body.status != "not_ready" and body.reason is not None:
+        raise ApiError(422, "invalid_field", "reason: only 'not_ready' takes a reason", "reason")
+    await op_service.set_status(engine, doc["_id"], Presence(body.status), body.reason)
+    fresh = await request.app[STORE].operator_doc(doc["_id"])
+    assert fresh is not None
+    return web.json_response(operator_view(fresh))
+
+
+async def status_history(request: web.Request) -> web.Response:
+    """Time in each status, from the status log: the operator's own, or any for a supervisor."""
+    login_ = request.match_info.get("login")
+    if login_ is None:
+        login_ = (await require_operator(request))["_id"]
+    else:
+        await require_supervisor(request)
+    try:
+        hours = float(request.query.get("hours", "24"))
+    except ValueError:
+        raise ApiError(422, "invalid_field", "hours: not a number", "hours") from None
+    store = request.app[STORE]
+    now = request.app[ENGINE].clock()
+    since = now - timedelta(hours=hours)
+    rows = await store.status_history(login_, since)
+    totals: dict[str, dict[str, float]] = {"presence": {}, "activity": {}}
+    for r in rows:
+        start: datetime = max(r["start"], since)
+        seconds = (r["end"] - start).total_seconds()
+        bucket = totals.setdefault(r["field"], {})
+        bucket[r["value"]] = round(bucket.get(r["value"], 0.0) + seconds, 3)
+    doc = await store.operator_doc(login_)
+    if doc is None:
+        raise ApiError(404, "not_found", f"no operator {login_}", "login")
+    # The status in force now is an open interval: count it up to now.
+    for field, since_key in (("presence", "presence_since"), ("activity", "activity_since")):
+        start = max(doc[since_key], since)
+        bucket = totals[field]
+        bucket[doc[field]] = round(bucket.get(doc[field], 0.0) + (now - start).total_seconds(), 3)
+    intervals = [
+        {**r, "start": r["start"].isoformat(), "end": r["end"].isoformat()} for r in rows
+    ]
+    return web.json_response(
+        {"operator": login_, "since": since.isoformat(), "totals_s": totals, "intervals": intervals}
+    )
+
+
+async def put_operator(request: web.Request) -> web.Response:
+    await require_admin(request)
+    login_ = request.match_info["login"]
+    if not LOGIN_PATTERN.match(login_):
+        raise ApiError(422, "invalid_field", "login: letters, digits and _.@+- only", "login")
+    body = await read_json(request, OperatorIn)
+    engine = request.app[ENGINE]
+    known = set(engine.settings.group_names)
+    for i, g in enumerate(body.groups):
+        if g.name not in known:
+            raise ApiError(
+                422, "invalid_field", f"groups.{i}.name: no group named {g.name!r}",
+                f"groups.{i}.name",
+            )
+    profile = op_service.Profile(
+        name=body.name,
+        email=body.email,
+        role=body.role,
+        address=Address(TargetType(body.address.type), body.address.address),
+        groups=tuple(Skill(g.name, g.level) for g in body.groups),
+        password=body.password,
+    )
+    try:
+        doc, created = await op_service.upsert_operator(engine, login_, profile)
+    except op_service.MissingPassword as e:
+        raise ApiError(422, "invalid_field", f"password: {e}", "password") from None
+    return web.json_response(operator_view(doc), status=201 if created else 200)
+
+
+async def get_operator(request: web.Request) -> web.Response:
+    await require_supervisor(request)
+    doc = await request.app[STORE].operator_doc(request.match_info["login"])
+    if doc is None:
+        raise ApiError(404, "not_found", f"no operator {request.match_info['login']}", "login")
+    return web.json_response(operator_view(doc))
+
+
+async def list_operators(request: web.Request) -> web.Response:
+    await require_supervisor(request)
+    docs = await request.app[STORE].list_operator_docs()
+    return web.json_response({"operators": [operator_view(d) for d in docs]})
+
+
+async def queues(request: web.Request) -> web.Response:
+    await require_supervisor(request)
+    return web.json_response({"groups": await queue_figures(request.app[ENGINE])})

@@ -1,0 +1,61 @@
+"""Entry points the cloud scenario calls."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from backend.auth import same_secret
+from backend.domain.model import Media
+from backend.keys import ENGINE, SECRETS, STORE
+from backend.presenters import call_view
+from backend.services.calls import Arrival, call_arrived, call_event, call_status
+from backend.views.access import bearer, require_platform, require_supervisor
+from backend.views.errors import ApiError, read_json
+from backend.views.schemas import CallIn, EventIn
+
+
+async def post_call(request: web.Request) -> web.Response:
+    require_platform(request)
+    body = await read_json(request, CallIn)
+    engine = request.app[ENGINE]
+    arrival = Arrival(
+        session_id=body.session_id,
+        access_url=body.access_url,
+        access_secure_url=body.access_secure_url,
+        caller=body.caller,
+        destination=body.destination,
+        display_name=body.display_name,
+        media=Media(body.media),
+        custom_data=body.custom_data,
+        headers=dict(body.headers),
+    )
+    doc, created = await call_arrived(engine, arrival)
+    reply = await call_status(engine, doc)
+    queued_text = engine.settings.config.messages.queued
+    if created and reply["state"] == "queued" and queued_text:
+        reply["say"] = queued_text
+    return web.json_response(reply, status=201 if created else 200)
+
+
+async def post_event(request: web.Request) -> web.Response:
+    require_platform(request)
+    call_id = request.match_info["call_id"]
+    body = await read_json(request, EventIn)
+    engine = request.app[ENGINE]
+    if await engine.store.call_doc(call_id) is None:
+        raise ApiError(404, "not_found", f"no call {call_id}", "call_id")
+    applied = await call_event(engine, call_id, body.model_dump())
+    return web.json_response({"ok": True, "applied": applied})
+
+
+async def get_call(request: web.Request) -> web.Response:
+    token = bearer(request)
+    as_platform = same_secret(token, request.app[SECRETS]["platform_token"])
+    if not as_platform:
+        await require_supervisor(request)
+    call_id = request.match_info["call_id"]
+    doc = await request.app[STORE].call_doc(call_id)
+    if doc is None:
+        raise ApiError(404, "not_found", f"no call {call_id}", "call_id")
+    status = await call_status(request.app[ENGINE], doc)
+    return web.json_response({**call_view(doc, with_log=not as_platform), **status})

@@ -1,0 +1,57 @@
+"""GET /api/v1/ws: the operator's own state, offers and call updates, pushed as they happen."""
+
+from __future__ import annotations
+
+import contextlib
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from backend.adapters.push import operator_message
+from backend.auth import SESSION_COOKIE
+from backend.keys import ENGINE, HUB, STORE
+from backend.views.access import require_operator
+from backend.views.errors import ApiError
+
+HEARTBEAT_S = 20.0
+
+
+def _same_origin(request: web.Request) -> bool:
+    """Cookie-authenticated sockets must come from our own pages (cross-site WebSocket hijacking)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser
+    return urlsplit(origin).netloc == request.host
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    doc = await require_operator(request, allow_query=True)
+    uses_cookie = not request.headers.get("Authorization") and not request.query.get("token")
+    if uses_cookie and SESSION_COOKIE in request.cookies and not _same_origin(request):
+        raise ApiError(403, "forbidden", "WebSocket from another origin")
+    login = doc["_id"]
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
+    await ws.prepare(request)
+    hub, store, engine = request.app[HUB], request.app[STORE], request.app[ENGINE]
+    hub.add(login, ws)
+    try:
+        await store.touch_operators([login], engine.clock())
+        current = await store.operator_doc(login)
+        if current is not None:
+            await ws.send_json(await operator_message(store, current))
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                if msg.data == "ping":
+                    await ws.send_str("pong")
+                elif msg.data == "state":
+                    fresh = await store.operator_doc(login)
+                    if fresh is not None:
+                        await ws.send_json(await operator_message(store, fresh))
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        hub.remove(login, ws)
+        with contextlib.suppress(Exception):
+            # Seen until this moment: the grace period runs from the disconnect.
+            await store.touch_operators([login], engine.clock())
+    return ws
