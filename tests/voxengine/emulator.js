@@ -41,6 +41,7 @@ const SESSION_OPTIONS = {
   say_ms_per_word: 'sayMsPerWord',
   playback_ms: 'playbackMs',
   connect_delay_ms: 'connectDelayMs',
+  hard_callback_limit_ms: 'hardCallbackLimitMs',
 };
 
 // The emulator's stand-in for the codec description in CallAlerting.scheme:

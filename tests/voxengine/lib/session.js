@@ -158,7 +158,7 @@ class Session {
     const began = performance.now();
     let result;
     try {
-      result = script.runInContext(this.context, { timeout: this.options.hardCallbackLimitMs });
+      result = script.runInContext(this.context, { timeout: this.options.hardCallbackLimitMs, displayErrors: false });
     } catch (err) {
       this.scriptError(label, err);
     }
@@ -171,7 +171,6 @@ class Session {
     const message = err && err.message ? err.message : String(err);
     const stack = this.mapStack(err && err.stack ? String(err.stack) : '');
     this.log('error', { label, message, stack });
-    process.stderr.write(`[session ${this.id}] scenario error in ${label}: ${message}\n${stack}\n`);
   }
 
   /** Rewrites positions in the concatenated script back to the scenario files. */
