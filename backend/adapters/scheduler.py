@@ -20,11 +20,18 @@ class Timers:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    def at(self, key: str, when: datetime, fn: Callable[[], Awaitable[None]]) -> None:
-        """Run `fn` at `when`; a newer timer with the same key replaces the old one."""
+    def at(
+        self, key: str, when: datetime, fn: Callable[[str], Awaitable[None]], arg: str
+    ) -> None:
+        """Run `fn(arg)` at `when`; a newer timer with the same key replaces the old one.
+
+        `fn` must be a coroutine function itself (not a lambda returning a coroutine):
+        APScheduler decides by inspecting it whether to await it on the loop.
+        """
         self.scheduler.add_job(
             fn,
             "date",
+            args=[arg],
             run_date=when,
             id=key,
             replace_existing=True,

@@ -348,15 +348,11 @@ class Engine:
 
     def _arm_operator(self, op: Operator) -> None:
         if self.timers is not None and op.activity_until is not None:
-            self.timers.at(
-                f"op:{op.login}", op.activity_until, lambda: self.operator_deadline(op.login)
-            )
+            self.timers.at(f"op:{op.login}", op.activity_until, self.operator_deadline, op.login)
 
     def _arm_call(self, call: Call) -> None:
         if self.timers is not None and call.deadline is not None:
-            self.timers.at(
-                f"call:{call.call_id}", call.deadline, lambda: self.call_deadline(call.call_id)
-            )
+            self.timers.at(f"call:{call.call_id}", call.deadline, self.call_deadline, call.call_id)
 
     async def operator_deadline(self, login: str) -> None:
         """Idempotent: acts only if the operator is still in the state that armed the deadline."""

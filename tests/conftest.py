@@ -1,0 +1,206 @@
+"""Fixtures: one real SecantusDB server per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from pymongo import MongoClient
+
+from backend.adapters.embedded_db import EmbeddedMongo
+from backend.app import create_app
+from backend.keys import ENGINE, SECRETS
+from backend.services.engine import Engine
+from backend.settings import Settings, load_settings
+from tests.support.fake_platform import FakePlatform
+
+# Short timers so tests finish quickly; every value is still exercised through the same code.
+TEST_CONFIG = """
+[routing]
+ring_timeout_s = 5
+offer_grace_s = 1
+no_answer_delay_s = 1
+max_no_answer = 3
+ban_minutes = 0.05
+ban_cap_minutes = 0.2
+wrap_up_s = 0
+presence_grace_s = 600
+sweep_interval_s = 0.5
+heartbeat_interval_s = 5
+queued_check_s = 30
+"""
+
+
+@pytest.fixture(scope="session")
+def mongo_server_url() -> Iterator[str]:
+    """A real MongoDB-wire server: MONGODB_URL if given, else SecantusDB as a child process."""
+    if url := os.environ.get("MONGODB_URL"):
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="switchboard-test-db-") as tmp:
+        server = EmbeddedMongo(Path(tmp) / "data", log_path=Path(tmp) / "secantus.log")
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+
+def _with_db(server_url: str, name: str) -> str:
+    base, _, query = server_url.partition("?")
+    base = base.rstrip("/")
+    # A URL that already names a database keeps its host part only.
+    scheme, _, rest = base.partition("://")
+    hosts = rest.split("/")[0]
+    return f"{scheme}://{hosts}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def db_url(mongo_server_url: str) -> Iterator[str]:
+    name = "t_" + uuid.uuid4().hex[:12]
+    yield _with_db(mongo_server_url, name)
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_server_url)
+    try:
+        client.drop_database(name)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Callable[[str], Path]:
+    def write(extra: str = "") -> Path:
+        path = tmp_path / "test.toml"
+        path.write_text(TEST_CONFIG + "\n" + extra)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def make_settings(db_url: str, config_file: Callable[[str], Path]) -> Callable[..., Settings]:
+    def make(extra_config: str = "", **overrides: Any) -> Settings:
+        env = {
+            "SWITCHBOARD_CONFIG": str(config_file(extra_config)),
+            "MONGODB_URL": db_url,
+            "PLATFORM_TOKEN": "platform-secret",
+            "ADMIN_TOKEN": "admin-secret",
+            "SECRET_KEY": "test-secret-key",
+        }
+        return load_settings(env, **overrides)
+
+    return make
+
+
+class Backend:
+    """The app under test with helpers for the three kinds of caller."""
+
+    def __init__(self, client: TestClient[Any, Any], platform: FakePlatform) -> None:
+        self.client = client
+        self.platform = platform
+        self.app = client.app
+        assert self.app is not None
+        self.engine: Engine = self.app[ENGINE]
+        self.store = self.engine.store
+        secrets = self.app[SECRETS]
+        self.admin = {"Authorization": f"Bearer {secrets['admin_token']}"}
+        self.plat = {"Authorization": f"Bearer {secrets['platform_token']}"}
+        self._sessions = 0
+
+    async def add_operator(
+        self, login: str, groups: list[tuple[str, int]] | None = None, password: str = "password-1"
+    ) -> dict[str, Any]:
+        body = {
+            "name": login.title(),
+            "password": password,
+            "address": {"type": "user", "address": login},
+            "groups": [{"name": g, "level": lvl} for g, lvl in (groups or [("default", 1)])],
+        }
+        resp = await self.client.put(f"/api/v1/operators/{login}", json=body, headers=self.admin)
+        assert resp.status in (200, 201), await resp.text()
+        return dict(await resp.json())
+
+    async def login(self, login: str, password: str = "password-1") -> dict[str, str]:
+        resp = await self.client.post(
+            "/api/v1/auth/login", json={"login": login, "password": password}
+        )
+        assert resp.status == 200, await resp.text()
+        return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+    async def set_status(
+        self, auth: dict[str, str], status: str, reason: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": status}
+        if reason:
+            body["reason"] = reason
+        resp = await self.client.post("/api/v1/me/status", json=body, headers=auth)
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+    async def ready_operator(self, login: str, groups: list[tuple[str, int]] | None = None) -> dict[str, str]:
+        await self.add_operator(login, groups)
+        auth = await self.login(login)
+        await self.set_status(auth, "ready")
+        return auth
+
+    async def place_call(self, **fields: Any) -> dict[str, Any]:
+        self._sessions += 1
+        sid = fields.pop("session_id", f"s{self._sessions}-{uuid.uuid4().hex[:6]}")
+        body = {
+            "session_id": sid,
+            "access_url": self.platform.access_url(sid),
+            "caller": fields.pop("caller", "+15550000001"),
+            "destination": fields.pop("destination", "+15559990000"),
+            "display_name": "Caller",
+            "media": fields.pop("media", "voice"),
+            "custom_data": fields.pop("custom_data", ""),
+            "headers": fields.pop("headers", {}),
+            **fields,
+        }
+        resp = await self.client.post("/api/v1/calls", json=body, headers=self.plat)
+        assert resp.status in (200, 201), await resp.text()
+        data = dict(await resp.json())
+        data["session_id"] = sid
+        # The scenario learns its call_id from this reply.
+        self.platform.sessions[sid].call_id = data["call_id"]
+        return data
+
+    async def call(self, call_id: str) -> dict[str, Any]:
+        resp = await self.client.get(f"/api/v1/calls/{call_id}", headers=self.admin)
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+    async def operator(self, login: str) -> dict[str, Any]:
+        resp = await self.client.get(f"/api/v1/operators/{login}", headers=self.admin)
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+
+@pytest.fixture
+async def make_backend(
+    aiohttp_client: Any, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Callable[..., Any]]:
+    platforms: list[FakePlatform] = []
+
+    async def make(extra_config: str = "", **overrides: Any) -> Backend:
+        settings = make_settings(extra_config, **overrides)
+        platform = FakePlatform([], "platform-secret")
+        await platform.start()
+        platforms.append(platform)
+        client = await aiohttp_client(create_app(settings))
+        platform.backend_urls.append(str(client.make_url("")).rstrip("/"))
+        return Backend(client, platform)
+
+    yield make
+    for p in platforms:
+        await p.close()
+
+
+@pytest.fixture
+async def backend(make_backend: Callable[..., Any]) -> Backend:
+    return await make_backend()  # type: ignore[no-any-return]

@@ -1,0 +1,186 @@
+"""A local HTTP peer that plays the VoxEngine sessions' access URLs.
+
+Each session gets a URL `/request/<session_id>`; every command POSTed there is recorded.
+A script (per target address) decides what the "scenario" then reports back to the backend:
+answer after a delay and hang up later, fail with a SIP code, or stay silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+
+@dataclass
+class Script:
+    """What the dialled operator does with a `connect`."""
+
+    answer_after_s: float | None = 0.01  # None: never answers (the scenario reports 408 at ring end)
+    fail_code: int | None = None  # e.g. 486 busy, 603 declined, 480 offline
+    talk_s: float | None = 0.05  # None: stays connected until the test ends the call
+    hangup_by: str = "operator"  # or "caller"
+
+
+@dataclass
+class Session:
+    session_id: str
+    call_id: str | None = None
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    gone: bool = False
+    ringing: str | None = None  # offer_id of the leg ringing now
+    rang_at_once: int = 0  # the most legs that ever rang together (must stay ≤ 1)
+
+
+class FakePlatform:
+    def __init__(self, backend_urls: list[str], platform_token: str) -> None:
+        self.backend_urls = backend_urls
+        self.token = platform_token
+        self.sessions: dict[str, Session] = {}
+        self.scripts: dict[str, Script] = {}
+        self.default_script = Script()
+        self.connects_by_target: dict[str, int] = defaultdict(int)
+        self.app = web.Application()
+        self.app.router.add_post("/request/{sid}", self._handle)
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
+        self.base_url = ""
+        self.fail_next: int = 0  # answer the next N commands with HTTP 503
+
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession()
+        self._runner = web.AppRunner(self.app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http:
+            await self._http.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    def access_url(self, session_id: str) -> str:
+        self.sessions.setdefault(session_id, Session(session_id))
+        return f"{self.base_url}/request/{session_id}"
+
+    def script(self, address: str, script: Script) -> None:
+        self.scripts[address] = script
+
+    # -- the backend talks to us -----------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        session = self.sessions.get(sid)
+        if session is None or session.gone:
+            return web.Response(status=404, text="no such session")
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return web.Response(status=503, text="busy")
+        command = await request.json()
+        session.commands.append(command)
+        kind = command.get("command")
+        if kind == "connect":
+            session.call_id = command["call_id"]
+            if session.ringing is not None:
+                # A real scenario hangs up the previous leg first; count that it happened.
+                session.rang_at_once = max(session.rang_at_once, 2)
+            session.ringing = command["offer_id"]
+            session.rang_at_once = max(session.rang_at_once, 1)
+            target = command["target"]["address"]
+            self.connects_by_target[target] += 1
+            self._spawn(self._play(session, command, self.scripts.get(target, self.default_script)))
+        elif kind == "cancel":
+            if session.ringing == command.get("offer_id"):
+                session.ringing = None
+        elif kind == "hangup":
+            self._spawn(self._caller_gone(session, report=False))
+        return web.json_response({"ok": True, "command": kind, "offer_id": command.get("offer_id")})
+
+    # -- and we report back ----------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def post_event(self, session: Session, event: dict[str, Any]) -> None:
+        assert self._http is not None and session.call_id is not None
+        session.events.append(event)
+        delay = 0.05
+        for _ in range(40):
+            url = random.choice(self.backend_urls)
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with self._http.post(
+                    f"{url}/api/v1/calls/{session.call_id}/events",
+                    json=event,
+                    headers={"Authorization": f"Bearer {self.token}"},
+                    timeout=aiohttp.ClientTimeout(total=5),
+                ) as resp:
+                    if resp.status < 500:
+                        return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        raise AssertionError(f"could not report {event} to any backend")
+
+    async def _play(self, session: Session, command: dict[str, Any], script: Script) -> None:
+        offer_id = command["offer_id"]
+        if script.fail_code is not None:
+            await asyncio.sleep(0.01)
+            if session.ringing == offer_id and not session.gone:
+                session.ringing = None
+                await self.post_event(
+                    session, {"type": "operator_failed", "offer_id": offer_id,
+                              "code": script.fail_code, "reason": "scripted"},
+                )
+            return
+        if script.answer_after_s is None:
+            await asyncio.sleep(command["ring_timeout_s"])
+            if session.ringing == offer_id and not session.gone:
+                session.ringing = None
+                await self.post_event(
+                    session, {"type": "operator_failed", "offer_id": offer_id, "code": 408,
+                              "reason": "no answer"},
+                )
+            return
+        await asyncio.sleep(script.answer_after_s)
+        if session.ringing != offer_id or session.gone:
+            return
+        session.ringing = None
+        await self.post_event(session, {"type": "operator_connected", "offer_id": offer_id})
+        if script.talk_s is None:
+            return
+        await asyncio.sleep(script.talk_s)
+        if script.hangup_by == "caller":
+            await self._caller_gone(session, report=True)
+        else:
+            await self.post_event(session, {"type": "operator_hung_up"})
+            await self._end(session)
+
+    async def _caller_gone(self, session: Session, *, report: bool) -> None:
+        if session.gone:
+            return
+        if report and session.call_id:
+            await self.post_event(session, {"type": "caller_hung_up"})
+        await self._end(session)
+
+    async def _end(self, session: Session) -> None:
+        if session.call_id:
+            await self.post_event(session, {"type": "session_ended"})
+        session.gone = True
+
+    async def hang_up_caller(self, session_id: str) -> None:
+        await self._caller_gone(self.sessions[session_id], report=True)
