@@ -63,11 +63,36 @@ class MessagesConfig(_Strict):
     queued: str = ""
 
 
+class DeskConfig(_Strict):
+    """The operator desk: disposition codes and the contact's editable personal fields."""
+
+    dispositions: tuple[str, ...] = ()
+    personal_fields: tuple[str, ...] = ()
+    history_limit: int = Field(10, ge=0, le=100)
+
+
+class CrmConfig(_Strict):
+    """An optional CRM lookup: GET url?phone=…&customer_id=… answering a JSON object."""
+
+    url: str = ""
+    timeout_s: float = Field(2.0, gt=0, le=30)
+
+
+class VoximplantConfig(_Strict):
+    """Web SDK login for the desk; empty account or application means media is not connected."""
+
+    account: str = ""
+    application: str = ""
+    node: str = ""
+
+
 class GroupConfig(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     priority: int = Field(50, ge=1, le=100)
     strategy: Strategy | None = None
     wrap_up_s: int | None = Field(None, ge=0)
+    # The operator cannot finish wrap-up on a call of this group without a disposition code.
+    require_disposition: bool = False
 
 
 class RuleConfig(_Strict):
@@ -110,6 +135,9 @@ class AppConfig(_Strict):
     operators: OperatorsConfig = OperatorsConfig()
     platform: PlatformConfig = PlatformConfig()
     messages: MessagesConfig = MessagesConfig()
+    desk: DeskConfig = DeskConfig()
+    crm: CrmConfig = CrmConfig()
+    voximplant: VoximplantConfig = VoximplantConfig()
     groups: tuple[GroupConfig, ...] = (GroupConfig(name="default"),)
     rules: tuple[RuleConfig, ...] = ()
 
