@@ -22,6 +22,7 @@ from backend.services.engine import Engine
 from backend.services.sweeper import Sweeper
 from backend.settings import Settings
 from backend.views.errors import error_middleware
+from backend.views.pages import setup_web_client
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -114,4 +115,5 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([mongo_ctx, secrets_ctx, http_ctx, engine_ctx, push_ctx, sweeper_ctx])
     setup_routes(app)
+    setup_web_client(app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from backend.keys import STORE
-from backend.views import operators, platform, ws
+from backend.views import desk, operators, pages, platform, ws
 
 
 def setup_routes(app: web.Application) -> None:
@@ -30,6 +30,21 @@ def setup_routes(app: web.Application) -> None:
             ),
             web.get("/api/v1/queues", operators.queues, name="queues"),
             web.get("/healthz", health, name="health"),
+            # The operator desk: pages, then its API.
+            web.get("/", pages.index, name="index"),
+            web.get("/login", pages.login_page, name="login_page"),
+            web.get("/desk", pages.desk_page, name="desk_page"),
+            web.get("/supervisor", pages.supervisor_page, name="supervisor_page"),
+            web.get("/api/v1/me/today", desk.get_today, name="me_today"),
+            web.post("/api/v1/me/wrap_up/finish", desk.post_finish_wrap_up, name="wrap_up_finish"),
+            web.get("/api/v1/me/media", desk.get_media, name="me_media"),
+            web.post("/api/v1/me/media/login_hash", desk.post_media_hash, name="me_media_hash"),
+            web.put("/api/v1/operators/{login}/voximplant", desk.put_media_user, name="media_user"),
+            web.get("/api/v1/calls/{call_id}/card", desk.get_card, name="call_card"),
+            web.post("/api/v1/calls/{call_id}/notes", desk.post_note, name="call_notes"),
+            web.put("/api/v1/calls/{call_id}/disposition", desk.put_disposition, name="call_disp"),
+            web.put("/api/v1/calls/{call_id}/personal", desk.put_personal, name="call_personal"),
+            web.post("/api/v1/calls/{call_id}/hangup", desk.post_hangup, name="call_hangup"),
         ]
     )
 

@@ -68,14 +68,14 @@ class DeskConfig(_Strict):
 
     dispositions: tuple[str, ...] = ()
     personal_fields: tuple[str, ...] = ()
-    history_limit: int = Field(10, ge=0, le=100)
+    history_limit: int = Field(default=10, ge=0, le=100)
 
 
 class CrmConfig(_Strict):
     """An optional CRM lookup: GET url?phone=…&customer_id=… answering a JSON object."""
 
     url: str = ""
-    timeout_s: float = Field(2.0, gt=0, le=30)
+    timeout_s: float = Field(default=2.0, gt=0, le=30)
 
 
 class VoximplantConfig(_Strict):

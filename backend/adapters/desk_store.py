@@ -1,0 +1,156 @@
+"""Storage for the operator desk: notes and dispositions on calls, contacts, Web SDK logins.
+
+Desk data lives under the call's `desk` field and is written without the routing `rev`
+guard: it never takes part in routing decisions, so it cannot conflict with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from backend.adapters.documents import Doc
+
+NOTES_KEEP = 100
+_HISTORY_FIELDS = {
+    "caller": 1,
+    "display_name": 1,
+    "media": 1,
+    "state": 1,
+    "outcome": 1,
+    "group": 1,
+    "operator": 1,
+    "created_at": 1,
+    "connected_at": 1,
+    "ended_at": 1,
+    "context": 1,
+    "desk": 1,
+}
+
+
+def contact_keys(phone: str, customer_id: str | None) -> list[str]:
+    """A contact is known by customer id first, by phone number otherwise (most specific first)."""
+    keys = []
+    if customer_id:
+        keys.append(f"customer:{customer_id}")
+    if phone:
+        keys.append(f"phone:{phone}")
+    return keys
+
+
+class DeskStore:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self.calls = db["calls"]
+        self.contacts = db["contacts"]
+        self.status_log = db["status_log"]
+        self.media_users = db["voximplant_users"]
+
+    async def ensure_indexes(self) -> None:
+        await self.calls.create_indexes(
+            [
+                IndexModel(
+                    [("context.customer_id", ASCENDING), ("created_at", DESCENDING)],
+                    name="desk_customer_history",
+                ),
+                IndexModel(
+                    [("operator", ASCENDING), ("connected_at", ASCENDING)], name="desk_operator_day"
+                ),
+            ]
+        )
+
+    # -- notes and dispositions ------------------------------------------------------
+
+    async def add_note(self, call_id: str, note: Doc) -> None:
+        await self.calls.update_one(
+            {"_id": call_id},
+            {"$push": {"desk.notes": {"$each": [note], "$slice": -NOTES_KEEP}}},
+        )
+
+    async def set_disposition(self, call_id: str, code: str, login: str, now: datetime) -> None:
+        await self.calls.update_one(
+            {"_id": call_id},
+            {
+                "$set": {
+                    "desk.disposition": code,
+                    "desk.disposition_by": login,
+                    "desk.disposition_at": now,
+                }
+            },
+        )
+
+    async def history(
+        self, phone: str, customer_id: str | None, exclude: str, limit: int
+    ) -> list[Doc]:
+        """Earlier calls of the same caller number or customer id, newest first."""
+        match: list[Doc] = []
+        if phone:
+            match.append({"caller": phone})
+        if customer_id:
+            match.append({"context.customer_id": customer_id})
+        if not match or limit == 0:
+            return []
+        cursor = (
+            self.calls.find({"$or": match, "_id": {"$ne": exclude}}, _HISTORY_FIELDS)
+            .sort("created_at", DESCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list(None)
+
+    # -- contacts --------------------------------------------------------------------
+
+    async def contacts_for(self, keys: Sequence[str]) -> list[Doc]:
+        """The contact records for these keys, in the order of the keys."""
+        if not keys:
+            return []
+        found = {d["_id"]: d async for d in self.contacts.find({"_id": {"$in": list(keys)}})}
+        return [found[k] for k in keys if k in found]
+
+    async def save_personal(
+        self, key: str, phone: str, customer_id: str | None, fields: dict[str, str], now: datetime
+    ) -> Doc:
+        changes: dict[str, Any] = {f"personal.{k}": v for k, v in fields.items()}
+        changes["updated_at"] = now
+        ids: dict[str, Any] = {"phone": phone}
+        if customer_id:
+            ids["customer_id"] = customer_id
+        await self.contacts.update_one(
+            {"_id": key},
+            {"$set": changes, "$setOnInsert": {**ids, "created_at": now}},
+            upsert=True,
+        )
+        doc = await self.contacts.find_one({"_id": key})
+        assert doc is not None
+        return doc
+
+    # -- the operator's day ----------------------------------------------------------
+
+    async def offered_calls(self, login: str, since: datetime) -> list[Doc]:
+        """Calls offered to the operator since `since` (with their logs, to count the offers)."""
+        query = {"log": {"$elemMatch": {"kind": "offer", "operator": login, "at": {"$gte": since}}}}
+        fields = {"log": 1, "operator": 1, "connected_at": 1, "ended_at": 1, "state": 1}
+        return await self.calls.find(query, fields).to_list(None)
+
+    async def answered_calls(self, login: str, since: datetime) -> list[Doc]:
+        query = {"operator": login, "connected_at": {"$gte": since}}
+        fields = {"connected_at": 1, "ended_at": 1, "state": 1}
+        return await self.calls.find(query, fields).to_list(None)
+
+    async def status_intervals(self, login: str, since: datetime) -> list[Doc]:
+        cursor = self.status_log.find({"operator": login, "end": {"$gte": since}}, {"_id": 0})
+        return await cursor.sort("start", ASCENDING).to_list(None)
+
+    # -- Web SDK logins --------------------------------------------------------------
+
+    async def media_user(self, login: str) -> Doc | None:
+        return await self.media_users.find_one({"_id": login})
+
+    async def set_media_user(self, login: str, user: str, digest: str, now: datetime) -> None:
+        await self.media_users.update_one(
+            {"_id": login},
+            {"$set": {"user": user, "digest": digest, "updated_at": now}},
+            upsert=True,
+        )

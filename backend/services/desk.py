@@ -1,0 +1,208 @@
+"""Operator desk use cases: the call card, notes, dispositions, personal data, hang-up, wrap-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from backend.adapters import crm
+from backend.adapters.desk_store import DeskStore, contact_keys
+from backend.adapters.documents import Doc, iso
+from backend.domain import calls as call_rules
+from backend.domain.actions import SendHangup, Step
+from backend.domain.model import Activity, Call, CallState, Party
+from backend.presenters import call_view
+from backend.services import operators as op_service
+from backend.services.engine import Engine
+
+
+class DeskError(Exception):
+    """A refusal the view turns into the API's error shape, naming the field when there is one."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    engine: Engine
+    store: DeskStore
+    http: aiohttp.ClientSession
+
+
+def handled_by(call: Doc, login: str) -> bool:
+    """The operator answering or being offered the call is the one who works on it."""
+    offer = call.get("offer") or {}
+    return login in (call.get("operator"), offer.get("operator"))
+
+
+async def call_for(desk: Desk, call_id: str, login: str, *, supervisor: bool = False) -> Doc:
+    doc = await desk.engine.store.call_doc(call_id)
+    if doc is None:
+        raise DeskError(404, "not_found", f"no call {call_id}", "call_id")
+    if not (supervisor or handled_by(doc, login)):
+        raise DeskError(403, "forbidden", "this call is not yours", "call_id")
+    return doc
+
+
+def _customer_id(call: Doc) -> str | None:
+    value = (call.get("context") or {}).get("customer_id")
+    return None if value in (None, "") else str(value)
+
+
+def _waited_s(call: Doc, now: datetime) -> float | None:
+    start = call.get("enqueued_at")
+    if start is None:
+        return None
+    end: datetime = call.get("connected_at") or call.get("ended_at") or now
+    seconds: float = (end - start).total_seconds()
+    return round(max(0.0, seconds), 1)
+
+
+def _desk_fields(call: Doc) -> dict[str, Any]:
+    desk = call.get("desk") or {}
+    notes = [
+        {"at": iso(n.get("at")), "operator": n.get("operator"), "text": n.get("text", "")}
+        for n in desk.get("notes", [])
+    ]
+    return {"notes": notes, "disposition": desk.get("disposition")}
+
+
+def history_entry(doc: Doc) -> dict[str, Any]:
+    return {
+        "call_id": doc["_id"],
+        "caller": doc.get("caller", ""),
+        "customer_id": _customer_id(doc),
+        "media": doc.get("media"),
+        "group": doc.get("group"),
+        "state": doc.get("state"),
+        "outcome": doc.get("outcome"),
+        "operator": doc.get("operator"),
+        "created_at": iso(doc.get("created_at")),
+        **_desk_fields(doc),
+    }
+
+
+def requires_disposition(engine: Engine, group: str) -> bool:
+    g = engine.settings.group(group)
+    return bool(g and g.require_disposition)
+
+
+async def _manager(desk: Desk, call: Doc, contacts: list[Doc]) -> dict[str, Any] | None:
+    login = call.get("manager") or next((c["manager"] for c in contacts if c.get("manager")), None)
+    if not login:
+        return None
+    op = await desk.engine.store.operator_doc(str(login))
+    return {"login": login, "name": (op or {}).get("name", "")}
+
+
+def _personal(desk: Desk, contacts: list[Doc]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for contact in reversed(contacts):  # the most specific record wins
+        merged.update(contact.get("personal") or {})
+    fields = desk.engine.settings.config.desk.personal_fields
+    return {f: str(merged.get(f, "")) for f in fields}
+
+
+async def card(desk: Desk, call: Doc, *, with_crm: bool = True) -> dict[str, Any]:
+    """Everything the operator sees about a call: context, contact, history and the CRM's fields."""
+    cfg = desk.engine.settings.config
+    phone, customer_id = call.get("caller", ""), _customer_id(call)
+    keys = contact_keys(phone, customer_id)
+    contacts = await desk.store.contacts_for(keys)
+    history = await desk.store.history(phone, customer_id, call["_id"], cfg.desk.history_limit)
+    crm_result = (
+        await crm.lookup(desk.http, cfg.crm, phone, customer_id)
+        if with_crm
+        else crm.CrmResult("not_configured")
+    )
+    return {
+        "call": {
+            **call_view(call),
+            **_desk_fields(call),
+            "waited_s": _waited_s(call, desk.engine.clock()),
+        },
+        "contact": {
+            "key": keys[0] if keys else None,
+            "phone": phone,
+            "customer_id": customer_id,
+            "manager": await _manager(desk, call, contacts),
+            "personal": _personal(desk, contacts),
+        },
+        "history": [history_entry(h) for h in history],
+        "crm": crm_result.as_json(),
+        "require_disposition": requires_disposition(desk.engine, call["group"]),
+    }
+
+
+async def add_note(desk: Desk, call: Doc, login: str, text: str) -> dict[str, Any]:
+    now = desk.engine.clock()
+    await desk.store.add_note(call["_id"], {"at": now, "operator": login, "text": text})
+    return {"at": iso(now), "operator": login, "text": text}
+
+
+async def set_disposition(desk: Desk, call: Doc, login: str, code: str) -> None:
+    allowed = desk.engine.settings.config.desk.dispositions
+    if code not in allowed:
+        raise DeskError(422, "invalid_field", f"code: must be one of {', '.join(allowed)}", "code")
+    await desk.store.set_disposition(call["_id"], code, login, desk.engine.clock())
+
+
+async def save_personal(desk: Desk, call: Doc, fields: dict[str, str]) -> dict[str, str]:
+    allowed = desk.engine.settings.config.desk.personal_fields
+    for name in fields:
+        if name not in allowed:
+            message = f"fields.{name}: not a personal data field (known: {', '.join(allowed)})"
+            raise DeskError(422, "invalid_field", message, f"fields.{name}")
+    phone, customer_id = call.get("caller", ""), _customer_id(call)
+    keys = contact_keys(phone, customer_id)
+    if not keys:
+        raise DeskError(409, "no_contact", "the call has neither a number nor a customer id")
+    await desk.store.save_personal(keys[0], phone, customer_id, fields, desk.engine.clock())
+    return _personal(desk, await desk.store.contacts_for(keys))
+
+
+async def hangup(engine: Engine, call_id: str, login: str, reason: str) -> Call:
+    """End the operator's connected call: record it, settle the call, tell the scenario."""
+
+    def transition(call: Call, now: datetime) -> Step[Call]:
+        if call.state is not CallState.CONNECTED or call.operator != login:
+            return Step(None)
+        return call_rules.hangup_requested(call, Party.OPERATOR, reason, now)
+
+    entry: Doc = {
+        "at": engine.clock(),
+        "kind": "hangup_requested",
+        "operator": login,
+        "reason": reason,
+    }
+    call, changed = await engine.apply_call(call_id, transition, entry)
+    if call is None:
+        raise DeskError(404, "not_found", f"no call {call_id}", "call_id")
+    if not changed:
+        raise DeskError(409, "not_connected", f"call {call_id} is not connected to you")
+    await engine.run((SendHangup(call_id, reason),))
+    return call
+
+
+async def finish_wrap_up(desk: Desk, login: str) -> None:
+    """End wrap-up early; refused while a required disposition is missing."""
+    engine = desk.engine
+    op = await engine.store.operator(login)
+    if op is None or op.activity is not Activity.WRAP_UP:
+        state = op.activity.value if op else "unknown"
+        raise DeskError(409, "not_in_wrap_up", f"nothing to finish: you are {state}")
+    call = await engine.store.call_doc(op.call_id) if op.call_id else None
+    required = call is not None and requires_disposition(engine, call["group"])
+    if required and not ((call or {}).get("desk") or {}).get("disposition"):
+        raise DeskError(
+            409,
+            "disposition_required",
+            "disposition: choose a disposition code before finishing wrap-up",
+            "disposition",
+        )
+    await op_service.finish_wrap_up(engine, login)

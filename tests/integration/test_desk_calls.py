@@ -1,0 +1,157 @@
+"""The desk's call endpoints: card, notes, disposition, personal data, hang-up, finish wrap-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import Backend
+from tests.support.desk import DESK_CONFIG, connected_call, operator_in, wrapped_up_call
+
+
+@pytest.fixture
+async def desk(make_backend: Callable[..., Any]) -> Backend:
+    return await make_backend(DESK_CONFIG)  # type: ignore[no-any-return]
+
+
+def _anonymous(b: Backend) -> Backend:
+    """Logging in leaves the session cookie in the test client: forget it."""
+    b.client.session.cookie_jar.clear()
+    return b
+
+
+def _error(body: dict[str, Any]) -> dict[str, Any]:
+    return dict(body["error"])
+
+
+async def test_card_shows_context_manager_personal_data_and_history(desk: Backend) -> None:
+    auth = await desk.ready_operator("alice")
+    await desk.add_operator("bob")
+    await desk.store.db["contacts"].insert_one(
+        {"_id": "phone:+15550001111", "manager": "bob", "personal": {"name": "Ann"}}
+    )
+    context = '{"customer_id": "C-7", "page": "https://example.com/help", "category": "billing",'
+    context += ' "kiosk": "Mall 3"}'
+    first = await wrapped_up_call(desk, "alice", auth, caller="+15550001111", custom_data=context)
+    base = f"/api/v1/calls/{first}"
+    assert (await desk.client.post(f"{base}/notes", json={"text": "wants a refund"}, headers=auth)).status == 201
+    resp = await desk.client.put(f"{base}/disposition", json={"code": "resolved"}, headers=auth)
+    assert resp.status == 200
+    assert (await desk.client.post("/api/v1/me/wrap_up/finish", headers=auth)).status == 200
+    await operator_in(desk, "alice", "idle")
+
+    # The same customer calls again from another number, on video.
+    second = await connected_call(
+        desk, "alice", caller="+15550002222", media="video", custom_data='{"customer_id": "C-7"}'
+    )
+    resp = await desk.client.get(f"/api/v1/calls/{second['call_id']}/card", headers=auth)
+    assert resp.status == 200
+    card = await resp.json()
+    assert card["call"]["media"] == "video" and card["call"]["caller"] == "+15550002222"
+    assert card["call"]["waited_s"] >= 0
+    assert card["contact"]["customer_id"] == "C-7"
+    assert card["require_disposition"] is True
+    assert card["crm"]["status"] == "not_configured"
+    [earlier] = card["history"]
+    assert earlier["call_id"] == first and earlier["disposition"] == "resolved"
+    assert [n["text"] for n in earlier["notes"]] == ["wants a refund"]
+
+    # The first number's own card names its manager and the stored personal data.
+    resp = await desk.client.get(f"{base}/card", headers=auth)
+    first_card = await resp.json()
+    assert first_card["contact"]["manager"] == {"login": "bob", "name": "Bob"}
+    assert first_card["contact"]["personal"] == {"name": "Ann", "email": ""}
+    assert first_card["call"]["context"]["kiosk"] == "Mall 3"
+
+
+async def test_card_access(desk: Backend) -> None:
+    auth = await desk.ready_operator("alice")
+    placed = await connected_call(desk, "alice")
+    url = f"/api/v1/calls/{placed['call_id']}/card"
+    assert (await _anonymous(desk).client.get(url)).status == 401
+    other = await desk.login((await desk.add_operator("carl"))["login"])
+    resp = await desk.client.get(url, headers=other)
+    assert resp.status == 403 and _error(await resp.json())["field"] == "call_id"
+    resp = await desk.client.get("/api/v1/calls/nope/card", headers=auth)
+    assert resp.status == 404
+    await desk.client.put(
+        "/api/v1/operators/sue",
+        json={"password": "password-1", "role": "supervisor",
+              "address": {"type": "user", "address": "sue"}, "groups": [{"name": "default"}]},
+        headers=desk.admin,
+    )
+    assert (await desk.client.get(url, headers=await desk.login("sue"))).status == 200
+
+
+async def test_notes_validate_and_write_nothing_on_rejection(desk: Backend) -> None:
+    auth = await desk.ready_operator("alice")
+    placed = await connected_call(desk, "alice")
+    url = f"/api/v1/calls/{placed['call_id']}/notes"
+    for body, field in (({"text": "  "}, "text"), ({"text": "x", "extra": 1}, "extra"), ({}, "text")):
+        resp = await desk.client.post(url, json=body, headers=auth)
+        assert resp.status == 422 and _error(await resp.json())["field"] == field
+    resp = await desk.client.post(url, data="{not json", headers=auth)
+    assert resp.status == 400
+    assert (await _anonymous(desk).client.post(url, json={"text": "hello"})).status == 401
+    doc = await desk.store.call_doc(placed["call_id"])
+    assert doc is not None and "desk" not in doc
+    resp = await desk.client.post(url, json={"text": "hello"}, headers=auth)
+    assert resp.status == 201 and (await resp.json())["operator"] == "alice"
+
+
+async def test_disposition_and_personal_data_validation(desk: Backend) -> None:
+    auth = await desk.ready_operator("alice")
+    placed = await connected_call(desk, "alice", caller="+15550003333")
+    base = f"/api/v1/calls/{placed['call_id']}"
+    resp = await desk.client.put(f"{base}/disposition", json={"code": "lost"}, headers=auth)
+    assert resp.status == 422 and _error(await resp.json())["field"] == "code"
+    bad = {"fields": {"name": "Ann", "age": "40"}}
+    resp = await desk.client.put(f"{base}/personal", json=bad, headers=auth)
+    assert resp.status == 422 and _error(await resp.json())["field"] == "fields.age"
+    assert await desk.store.db["contacts"].count_documents({}) == 0
+    resp = await desk.client.put(f"{base}/personal", json={"fields": {"name": 5}}, headers=auth)
+    assert resp.status == 422 and _error(await resp.json())["field"].startswith("fields")
+    resp = await desk.client.put(f"{base}/personal", json={"fields": {"email": "a@b.c"}}, headers=auth)
+    assert resp.status == 200
+    assert (await resp.json())["personal"] == {"name": "", "email": "a@b.c"}
+    contact = await desk.store.db["contacts"].find_one({"_id": "phone:+15550003333"})
+    assert contact is not None and contact["personal"] == {"email": "a@b.c"}
+
+
+async def test_hangup_sends_the_command_and_starts_wrap_up(desk: Backend) -> None:
+    auth = await desk.ready_operator("alice")
+    placed = await connected_call(desk, "alice")
+    url = f"/api/v1/calls/{placed['call_id']}/hangup"
+    resp = await desk.client.post(url, json={"reason": "x" * 65}, headers=auth)
+    assert resp.status == 422 and _error(await resp.json())["field"] == "reason"
+    resp = await desk.client.post(url, headers=auth)
+    assert resp.status == 200
+    call = await desk.call(placed["call_id"])
+    assert call["state"] == "ended" and call["hung_up_by"] == "operator"
+    await desk.engine.drain()
+    commands = [c["command"] for c in desk.platform.sessions[placed["session_id"]].commands]
+    assert commands[-1] == "hangup"
+    await operator_in(desk, "alice", "wrap_up")
+    resp = await desk.client.post(url, headers=auth)
+    assert resp.status == 409 and _error(await resp.json())["code"] == "not_connected"
+
+
+async def test_finish_wrap_up_requires_the_disposition(desk: Backend) -> None:
+    auth = await desk.ready_operator("alice")
+    resp = await desk.client.post("/api/v1/me/wrap_up/finish", headers=auth)
+    assert resp.status == 409 and _error(await resp.json())["code"] == "not_in_wrap_up"
+    call_id = await wrapped_up_call(desk, "alice", auth)
+    resp = await desk.client.post("/api/v1/me/wrap_up/finish", headers=auth)
+    assert resp.status == 409
+    assert _error(await resp.json()) | {"message": ""} == {
+        "code": "disposition_required", "field": "disposition", "message": ""
+    }
+    assert (await desk.operator("alice"))["activity"] == "wrap_up"
+    await desk.client.put(
+        f"/api/v1/calls/{call_id}/disposition", json={"code": "callback_needed"}, headers=auth
+    )
+    assert (await desk.client.post("/api/v1/me/wrap_up/finish", headers=auth)).status == 200
+    assert (await desk.operator("alice"))["activity"] == "idle"
+    assert (await _anonymous(desk).client.post("/api/v1/me/wrap_up/finish")).status == 401

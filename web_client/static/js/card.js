@@ -1,0 +1,214 @@
+// The call card: shown the moment an offer is pushed, enriched from GET /api/v1/calls/{id}/card.
+import { get, post, put } from "./api.js";
+import { $, clock, duration, el, fillList, setText, words } from "./dom.js";
+import { renderHistory } from "./history.js";
+
+const STATE_TEXT = {
+  queued: "Waiting",
+  offering: "Ringing",
+  connected: "Connected",
+  ended: "Ended",
+};
+const CONTEXT_SHOWN = ["customer_id", "page", "category", "kiosk"];
+
+export class CallCard {
+  constructor({ config, onMessage }) {
+    this.config = config;
+    this.call = null;
+    this.operator = null;
+    this.onMessage = onMessage;
+    $("note-form").addEventListener("submit", (e) => this.saveNote(e));
+    $("disposition-form").addEventListener("submit", (e) => this.saveDisposition(e));
+    $("personal-form").addEventListener("submit", (e) => this.savePersonal(e));
+    $("btn-hangup").addEventListener("click", () => this.hangup());
+    $("btn-finish").addEventListener("click", () => this.finishWrapUp());
+    $("btn-close").addEventListener("click", () => this.clear());
+    window.setInterval(() => this.renderWaited(), 1000);
+  }
+
+  get id() {
+    return this.call ? this.call.call_id : null;
+  }
+
+  // A call pushed with the operator's state: a new one opens the card at once.
+  show(call) {
+    if (!call) return;
+    if (call.call_id === this.id) {
+      this.updateCall(call);
+      return;
+    }
+    this.call = call;
+    $("card-empty").hidden = true;
+    $("card-body").hidden = false;
+    $("card-message").textContent = "";
+    $("note-text").value = "";
+    $("disposition").value = "";
+    $("notes-list").replaceChildren();
+    this.renderBasics();
+    const kind = call.media === "video" ? "video" : "voice";
+    $("card-announce").textContent = `Incoming ${kind} call from ${call.display_name || call.caller}`;
+    this.load();
+  }
+
+  updateCall(call) {
+    if (!call || call.call_id !== this.id) return;
+    this.call = { ...this.call, ...call };
+    this.renderBasics();
+  }
+
+  async load() {
+    const id = this.id;
+    try {
+      const card = await get(`/api/v1/calls/${encodeURIComponent(id)}/card`);
+      if (id !== this.id) return;
+      this.call = { ...this.call, ...card.call };
+      this.renderBasics();
+      this.renderCard(card);
+    } catch (err) {
+      $("card-message").textContent = `Could not load the card: ${err.message}`;
+    }
+  }
+
+  renderBasics() {
+    const c = this.call;
+    const ctx = c.context || {};
+    $("card-kind").textContent = c.media === "video" ? "Video call" : "Voice call";
+    $("card-kind").dataset.media = c.media;
+    $("card-state").textContent = STATE_TEXT[c.state] || words(c.state);
+    $("card-state").dataset.state = c.state;
+    setText("f-caller", c.caller);
+    setText("f-name", c.display_name);
+    setText("f-customer", ctx.customer_id);
+    setText("f-page", ctx.page);
+    setText("f-category", words(ctx.category));
+    setText("f-kiosk", ctx.kiosk);
+    setText("f-group", c.group);
+    const shown = Object.entries(ctx).map(([k, v]) => [words(k), typeof v === "string" ? v : JSON.stringify(v)]);
+    const headers = Object.entries(c.headers || {});
+    fillList($("attached"), [...shown, ...headers, ["Call id", c.call_id], ["Arrived", clock(c.created_at)]]);
+    this.renderWaited();
+    this.renderButtons();
+  }
+
+  renderWaited() {
+    const c = this.call;
+    if (!c || !c.enqueued_at) return;
+    const end = c.connected_at || c.ended_at;
+    const seconds = ((end ? Date.parse(end) : Date.now()) - Date.parse(c.enqueued_at)) / 1000;
+    setText("f-waited", duration(seconds));
+  }
+
+  renderCard(card) {
+    const { contact, crm, history } = card;
+    const m = contact.manager;
+    setText("f-manager", m ? `${m.name || m.login} (${m.login})` : "");
+    const crmText = {
+      ok: "",
+      not_found: "No CRM record for this contact.",
+      unavailable: crm.message || "CRM unavailable",
+      not_configured: "No CRM is configured.",
+    };
+    $("crm-status").textContent = crmText[crm.status] ?? crm.message;
+    $("crm-status").dataset.status = crm.status;
+    fillList($("crm-fields"), Object.entries(crm.fields || {}).map(([k, v]) => [words(k), v]));
+    for (const [name, value] of Object.entries(contact.personal || {})) {
+      const input = $(`personal-${name}`);
+      if (input) input.value = value;
+    }
+    this.renderNotes(card.call.notes || []);
+    $("disposition").value = card.call.disposition || "";
+    $("disposition-required").hidden = !card.require_disposition;
+    renderHistory(history);
+  }
+
+  renderNotes(notes) {
+    const list = $("notes-list");
+    list.replaceChildren(...notes.map((n) => el("li", `${clock(n.at)} · ${n.operator}: ${n.text}`)));
+  }
+
+  setOperator(op) {
+    this.operator = op;
+    if (!this.call && op.call_id) return; // the state push carries the call itself
+    this.renderButtons();
+  }
+
+  renderButtons() {
+    const c = this.call;
+    const op = this.operator || {};
+    const mine = c && op.call_id === c.call_id;
+    $("btn-hangup").hidden = !(c && c.state === "connected" && mine);
+    $("btn-finish").hidden = !(mine && op.activity === "wrap_up");
+    $("btn-close").hidden = !(c && c.state === "ended" && !(mine && op.activity === "wrap_up"));
+  }
+
+  clear() {
+    this.call = null;
+    $("card-body").hidden = true;
+    $("card-empty").hidden = false;
+    $("card-empty").textContent = "No call now. The next call offered to you will appear here.";
+  }
+
+  async act(action, okMessage) {
+    $("card-message").textContent = "";
+    try {
+      await action();
+      if (okMessage) this.onMessage(okMessage);
+      return true;
+    } catch (err) {
+      $("card-message").textContent = err.message;
+      return false;
+    }
+  }
+
+  async saveNote(event) {
+    event.preventDefault();
+    const text = $("note-text").value.trim();
+    if (!text) {
+      $("card-message").textContent = "Write the note first.";
+      $("note-text").focus();
+      return;
+    }
+    const id = this.id;
+    await this.act(async () => {
+      const note = await post(`/api/v1/calls/${encodeURIComponent(id)}/notes`, { text });
+      $("notes-list").append(el("li", `${clock(note.at)} · ${note.operator}: ${note.text}`));
+      $("note-text").value = "";
+    });
+  }
+
+  async saveDisposition(event) {
+    event.preventDefault();
+    const code = $("disposition").value;
+    if (!code) {
+      $("card-message").textContent = "Choose a disposition code first.";
+      $("disposition").focus();
+      return;
+    }
+    const id = this.id;
+    await this.act(async () => {
+      await put(`/api/v1/calls/${encodeURIComponent(id)}/disposition`, { code });
+      $("disposition-saved").textContent = `Saved: ${words(code)}`;
+    });
+  }
+
+  async savePersonal(event) {
+    event.preventDefault();
+    const fields = {};
+    for (const name of this.config.personal_fields) fields[name] = $(`personal-${name}`).value.trim();
+    const id = this.id;
+    await this.act(async () => {
+      await put(`/api/v1/calls/${encodeURIComponent(id)}/personal`, { fields });
+      $("personal-saved").textContent = "Saved";
+    });
+  }
+
+  async hangup() {
+    const id = this.id;
+    await this.act(() => post(`/api/v1/calls/${encodeURIComponent(id)}/hangup`, {}), "Call ended.");
+  }
+
+  async finishWrapUp() {
+    const done = await this.act(() => post("/api/v1/me/wrap_up/finish"), "Wrap-up finished.");
+    if (done) this.clear();
+  }
+}

@@ -1,0 +1,60 @@
+// The operator desk: status bar, live activity over the WebSocket, call card, today's figures.
+import { post } from "./api.js";
+import { CallCard } from "./card.js";
+import { $ } from "./dom.js";
+import { startMedia } from "./media.js";
+import { connectSocket } from "./socket.js";
+import { StatusBar } from "./status.js";
+import { refreshToday } from "./today.js";
+
+const config = JSON.parse($("desk-config").textContent);
+let lastActivity = null;
+
+const card = new CallCard({
+  config,
+  onMessage: (text) => {
+    $("activity-announce").textContent = text;
+  },
+});
+
+const status = new StatusBar({
+  onChanged: (operator) => {
+    card.setOperator(operator);
+    if (operator.activity !== lastActivity) {
+      lastActivity = operator.activity;
+      refreshToday();
+    }
+  },
+});
+status.update(config.operator);
+
+function onMessage(message) {
+  if (message.type === "state") {
+    status.update(message.operator);
+    if (message.call) card.show(message.call);
+  } else if (message.type === "call") {
+    card.updateCall(message.call);
+  }
+}
+
+connectSocket({
+  onMessage,
+  onOpen: () => {
+    $("conn-banner").hidden = true;
+    document.body.dataset.connected = "true";
+    refreshToday();
+  },
+  onDown: () => {
+    $("conn-banner").hidden = false;
+    document.body.dataset.connected = "false";
+  },
+});
+
+$("logout").addEventListener("click", async () => {
+  await post("/api/v1/auth/logout").catch(() => null);
+  window.location.assign("/login");
+});
+
+refreshToday();
+window.setInterval(refreshToday, 60000);
+startMedia(config, card);

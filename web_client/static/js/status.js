@@ -1,0 +1,73 @@
+// The status bar: the operator's chosen presence and the system's activity, with countdowns.
+import { post } from "./api.js";
+import { $, duration, words } from "./dom.js";
+
+const ACTIVITY = {
+  idle: () => "Idle",
+  offered: () => "Call offered — ringing",
+  in_call: () => "In a call",
+  wrap_up: (left) => `Wrap-up — ${left} left`,
+  video_reserved: (left) => `Reserved for a video call — ${left} left`,
+  paused_no_answer: (left) => `Paused after a missed call — ${left} left`,
+  banned: (left) => `Banned after repeated missed calls — ${left} left`,
+};
+
+export class StatusBar {
+  constructor({ onChanged }) {
+    this.operator = null;
+    this.onChanged = onChanged;
+    this.lastAnnounced = "";
+    for (const id of ["btn-ready", "btn-not-ready", "btn-offline"]) {
+      $(id).addEventListener("click", (e) => this.choose(e.currentTarget.dataset.status));
+    }
+    window.setInterval(() => this.renderActivity(), 1000);
+  }
+
+  async choose(status) {
+    const body = { status };
+    if (status === "not_ready") body.reason = $("reason").value;
+    $("status-message").textContent = "";
+    try {
+      const operator = await post("/api/v1/me/status", body);
+      this.update(operator);
+    } catch (err) {
+      $("status-message").textContent = err.status === 409 ? `Not now: ${err.message}` : err.message;
+    }
+  }
+
+  update(operator) {
+    this.operator = operator;
+    const { presence, reason } = operator;
+    $("presence").textContent =
+      presence === "not_ready" && reason ? `Not ready (${words(reason)})` : words(presence) || "—";
+    $("presence").dataset.presence = presence;
+    for (const [id, value] of [["btn-ready", "ready"], ["btn-not-ready", "not_ready"], ["btn-offline", "offline"]]) {
+      $(id).setAttribute("aria-pressed", String(presence === value));
+    }
+    if (presence === "not_ready" && reason && [...$("reason").options].some((o) => o.value === reason)) {
+      $("reason").value = reason;
+    }
+    this.renderActivity();
+    this.onChanged(operator);
+  }
+
+  renderActivity() {
+    const op = this.operator;
+    if (!op) return;
+    const left = op.activity_until ? (Date.parse(op.activity_until) - Date.now()) / 1000 : null;
+    const describe = ACTIVITY[op.activity] || (() => words(op.activity));
+    let text = describe(duration(left));
+    if (op.activity === "idle") {
+      text = op.presence === "ready" ? "Idle — waiting for a call" : "Idle — not taking calls";
+    }
+    const node = $("activity");
+    node.textContent = text;
+    node.dataset.activity = op.activity;
+    // Announce changes of activity, not every tick of a countdown.
+    const key = `${op.presence}/${op.activity}`;
+    if (key !== this.lastAnnounced) {
+      this.lastAnnounced = key;
+      $("activity-announce").textContent = text;
+    }
+  }
+}
