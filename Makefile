@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+WEB_DEPS := web_client/node_modules/.package-lock.json
 
 .PHONY: run test lint typecheck unit node-test scenario-check bench clean browser
 
@@ -12,8 +13,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[embedded,dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(WEB_DEPS)
 	$(PY) -m backend
+
+# The desk's browser dependencies (voximplant-websdk), served from web_client/node_modules.
+$(WEB_DEPS): web_client/package-lock.json
+	npm ci --prefix web_client --no-audit --no-fund --loglevel=error
 
 cloud_scripts/node_modules/.package-lock.json: cloud_scripts/package-lock.json
 	npm ci --prefix cloud_scripts --no-audit --no-fund --loglevel=error
@@ -37,11 +42,11 @@ node-test:
 scenario-check: cloud_scripts/node_modules/.package-lock.json
 	npm run --silent --prefix cloud_scripts check
 
-test: $(STAMP) cloud_scripts/node_modules/.package-lock.json browser lint typecheck node-test scenario-check
+test: $(STAMP) cloud_scripts/node_modules/.package-lock.json $(WEB_DEPS) browser lint typecheck node-test scenario-check
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) bench/dispatch.py
 
 clean:
-	rm -rf $(VENV) var cloud_scripts/node_modules
+	rm -rf $(VENV) var cloud_scripts/node_modules web_client/node_modules
