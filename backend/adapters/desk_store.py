@@ -6,7 +6,6 @@ guard: it never takes part in routing decisions, so it cannot conflict with them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -102,12 +101,20 @@ class DeskStore:
 
     # -- contacts --------------------------------------------------------------------
 
-    async def contacts_for(self, keys: Sequence[str]) -> list[Doc]:
-        """The contact records for these keys, in the order of the keys."""
-        if not keys:
+    async def contacts_for(self, phone: str, customer_id: str | None) -> list[Doc]:
+        """The contact's records, most specific first: by customer id, by phone number, then
+        records of the same customer or number filed under the other key."""
+        keys = contact_keys(phone, customer_id)
+        match: list[Doc] = [{"_id": {"$in": keys}}] if keys else []
+        if phone:
+            match.append({"phone": phone})
+        if customer_id:
+            match.append({"customer_id": customer_id})
+        if not match:
             return []
-        found = {d["_id"]: d async for d in self.contacts.find({"_id": {"$in": list(keys)}})}
-        return [found[k] for k in keys if k in found]
+        docs = await self.contacts.find({"$or": match}).to_list(50)
+        rank = {k: i for i, k in enumerate(keys)}
+        return sorted(docs, key=lambda d: (rank.get(d["_id"], len(rank)), str(d["_id"])))
 
     async def save_personal(
         self, key: str, phone: str, customer_id: str | None, fields: dict[str, str], now: datetime

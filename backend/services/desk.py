@@ -113,7 +113,7 @@ async def card(desk: Desk, call: Doc, *, with_crm: bool = True) -> dict[str, Any
     cfg = desk.engine.settings.config
     phone, customer_id = call.get("caller", ""), _customer_id(call)
     keys = contact_keys(phone, customer_id)
-    contacts = await desk.store.contacts_for(keys)
+    contacts = await desk.store.contacts_for(phone, customer_id)
     history = await desk.store.history(phone, customer_id, call["_id"], cfg.desk.history_limit)
     crm_result = (
         await crm.lookup(desk.http, cfg.crm, phone, customer_id)
@@ -163,7 +163,7 @@ async def save_personal(desk: Desk, call: Doc, fields: dict[str, str]) -> dict[s
     if not keys:
         raise DeskError(409, "no_contact", "the call has neither a number nor a customer id")
     await desk.store.save_personal(keys[0], phone, customer_id, fields, desk.engine.clock())
-    return _personal(desk, await desk.store.contacts_for(keys))
+    return _personal(desk, await desk.store.contacts_for(phone, customer_id))
 
 
 async def hangup(engine: Engine, call_id: str, login: str, reason: str) -> Call:

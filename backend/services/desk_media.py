@@ -36,6 +36,9 @@ async def media_info(store: DeskStore, config: VoximplantConfig, op: Doc) -> dic
     off: dict[str, Any] = {"enabled": False, "username": None, "node": None}
     if not (config.account and config.application):
         return {**off, "reason": "media is not connected: Voximplant is not configured"}
+    if not config.node:
+        # Web SDK 4.13 refuses to start without the account's node.
+        return {**off, "reason": "media is not connected: [voximplant] node is not set"}
     if (op.get("address") or {}).get("type") != "user":
         return {**off, "reason": "media is not connected: calls reach you by phone or SIP"}
     user = await store.media_user(op["_id"])
@@ -44,6 +47,6 @@ async def media_info(store: DeskStore, config: VoximplantConfig, op: Doc) -> dic
     return {
         "enabled": True,
         "username": full_username(config, user["user"]),
-        "node": config.node or None,
+        "node": config.node,
         "reason": None,
     }

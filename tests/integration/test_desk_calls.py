@@ -36,7 +36,9 @@ async def test_card_shows_context_manager_personal_data_and_history(desk: Backen
     context += ' "kiosk": "Mall 3"}'
     first = await wrapped_up_call(desk, "alice", auth, caller="+15550001111", custom_data=context)
     base = f"/api/v1/calls/{first}"
-    assert (await desk.client.post(f"{base}/notes", json={"text": "wants a refund"}, headers=auth)).status == 201
+    assert (
+        await desk.client.post(f"{base}/notes", json={"text": "wants a refund"}, headers=auth)
+    ).status == 201
     resp = await desk.client.put(f"{base}/disposition", json={"code": "resolved"}, headers=auth)
     assert resp.status == 200
     assert (await desk.client.post("/api/v1/me/wrap_up/finish", headers=auth)).status == 200
@@ -78,8 +80,12 @@ async def test_card_access(desk: Backend) -> None:
     assert resp.status == 404
     await desk.client.put(
         "/api/v1/operators/sue",
-        json={"password": "password-1", "role": "supervisor",
-              "address": {"type": "user", "address": "sue"}, "groups": [{"name": "default"}]},
+        json={
+            "password": "password-1",
+            "role": "supervisor",
+            "address": {"type": "user", "address": "sue"},
+            "groups": [{"name": "default"}],
+        },
         headers=desk.admin,
     )
     assert (await desk.client.get(url, headers=await desk.login("sue"))).status == 200
@@ -89,7 +95,11 @@ async def test_notes_validate_and_write_nothing_on_rejection(desk: Backend) -> N
     auth = await desk.ready_operator("alice")
     placed = await connected_call(desk, "alice")
     url = f"/api/v1/calls/{placed['call_id']}/notes"
-    for body, field in (({"text": "  "}, "text"), ({"text": "x", "extra": 1}, "extra"), ({}, "text")):
+    for body, field in (
+        ({"text": "  "}, "text"),
+        ({"text": "x", "extra": 1}, "extra"),
+        ({}, "text"),
+    ):
         resp = await desk.client.post(url, json=body, headers=auth)
         assert resp.status == 422 and _error(await resp.json())["field"] == field
     resp = await desk.client.post(url, data="{not json", headers=auth)
@@ -113,7 +123,9 @@ async def test_disposition_and_personal_data_validation(desk: Backend) -> None:
     assert await desk.store.db["contacts"].count_documents({}) == 0
     resp = await desk.client.put(f"{base}/personal", json={"fields": {"name": 5}}, headers=auth)
     assert resp.status == 422 and _error(await resp.json())["field"].startswith("fields")
-    resp = await desk.client.put(f"{base}/personal", json={"fields": {"email": "a@b.c"}}, headers=auth)
+    resp = await desk.client.put(
+        f"{base}/personal", json={"fields": {"email": "a@b.c"}}, headers=auth
+    )
     assert resp.status == 200
     assert (await resp.json())["personal"] == {"name": "", "email": "a@b.c"}
     contact = await desk.store.db["contacts"].find_one({"_id": "phone:+15550003333"})
@@ -146,7 +158,9 @@ async def test_finish_wrap_up_requires_the_disposition(desk: Backend) -> None:
     resp = await desk.client.post("/api/v1/me/wrap_up/finish", headers=auth)
     assert resp.status == 409
     assert _error(await resp.json()) | {"message": ""} == {
-        "code": "disposition_required", "field": "disposition", "message": ""
+        "code": "disposition_required",
+        "field": "disposition",
+        "message": "",
     }
     assert (await desk.operator("alice"))["activity"] == "wrap_up"
     await desk.client.put(

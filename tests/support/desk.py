@@ -32,7 +32,9 @@ async def call_in_state(b: Backend, call_id: str, state: str) -> dict[str, Any]:
         call = await b.call(call_id)
         return call if call["state"] == state else None
 
-    return await eventually(probe, message=f"call {call_id} {state}")
+    found = await eventually(probe, message=f"call {call_id} {state}")
+    assert found is not None
+    return found
 
 
 async def operator_in(b: Backend, login: str, activity: str) -> dict[str, Any]:
@@ -40,7 +42,9 @@ async def operator_in(b: Backend, login: str, activity: str) -> dict[str, Any]:
         op = await b.operator(login)
         return op if op["activity"] == activity else None
 
-    return await eventually(probe, message=f"{login} {activity}")
+    found = await eventually(probe, message=f"{login} {activity}")
+    assert found is not None
+    return found
 
 
 async def connected_call(b: Backend, login: str, **fields: Any) -> dict[str, Any]:

@@ -44,6 +44,11 @@ export class CallCard {
     $("note-text").value = "";
     $("disposition").value = "";
     $("notes-list").replaceChildren();
+    $("disposition-saved").textContent = "";
+    $("personal-saved").textContent = "";
+    for (const name of this.config.personal_fields) $(`personal-${name}`).value = "";
+    $("crm-status").textContent = "Looking up…";
+    $("crm-fields").replaceChildren();
     this.renderBasics();
     const kind = call.media === "video" ? "video" : "voice";
     $("card-announce").textContent = `Incoming ${kind} call from ${call.display_name || call.caller}`;

@@ -8,7 +8,7 @@ import { StatusBar } from "./status.js";
 import { refreshToday } from "./today.js";
 
 const config = JSON.parse($("desk-config").textContent);
-let lastActivity = null;
+let lastStatus = null;
 
 const card = new CallCard({
   config,
@@ -20,8 +20,9 @@ const card = new CallCard({
 const status = new StatusBar({
   onChanged: (operator) => {
     card.setOperator(operator);
-    if (operator.activity !== lastActivity) {
-      lastActivity = operator.activity;
+    const statusKey = `${operator.presence}/${operator.activity}`;
+    if (statusKey !== lastStatus) {
+      lastStatus = statusKey;
       refreshToday();
     }
   },

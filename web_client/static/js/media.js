@@ -26,7 +26,9 @@ async function oneTimeKey(client, username) {
   // The SDK answers a key request with AuthResult {result: false, code: 302, key}; some
   // versions resolve with it, others reject with it.
   const r = await client.requestOneTimeLoginKey(username).catch((e) => e);
-  if (!r || !r.key) throw new Error(`no one-time key (code ${r && r.code})`);
+  if (!r || !r.key) {
+    throw new Error(r instanceof Error ? r.message : `no one-time key (code ${r && r.code})`);
+  }
   return r.key;
 }
 
@@ -62,13 +64,18 @@ export async function startMedia(config, card) {
     remoteVideoContainerId: "remote-video",
     localVideoContainerId: "local-video",
   };
-  if (info.node && Vox.ConnectionNode && Vox.ConnectionNode[info.node]) init.node = Vox.ConnectionNode[info.node];
-  await client.init(init);
+  init.node = (Vox.ConnectionNode && Vox.ConnectionNode[info.node]) || info.node;
+  try {
+    await client.init(init);
+  } catch (err) {
+    setStatus(`Media is not connected: ${err.message || err}`, "off");
+    return;
+  }
   client.on(Vox.Events.IncomingCall, (e) => offerToAnswer(Vox, e, card));
   let delay = 1000;
   const login = async () => {
     try {
-      await client.connect();
+      if ((await client.connect()) === false) throw new Error("cannot reach Voximplant");
       const key = await oneTimeKey(client, info.username);
       const { hash } = await post("/api/v1/me/media/login_hash", { key });
       const auth = await client.loginWithOneTimeKey(info.username, hash);

@@ -2,6 +2,7 @@
 import { post } from "./api.js";
 import { $, duration, words } from "./dom.js";
 
+const PRESENCE = { ready: "Ready", not_ready: "Not ready", offline: "Offline" };
 const ACTIVITY = {
   idle: () => "Idle",
   offered: () => "Call offered — ringing",
@@ -38,8 +39,9 @@ export class StatusBar {
   update(operator) {
     this.operator = operator;
     const { presence, reason } = operator;
+    const named = PRESENCE[presence] || words(presence);
     $("presence").textContent =
-      presence === "not_ready" && reason ? `Not ready (${words(reason)})` : words(presence) || "—";
+      presence === "not_ready" && reason ? `${named} (${words(reason)})` : named;
     $("presence").dataset.presence = presence;
     for (const [id, value] of [["btn-ready", "ready"], ["btn-not-ready", "not_ready"], ["btn-offline", "offline"]]) {
       $(id).setAttribute("aria-pressed", String(presence === value));

@@ -1,0 +1,226 @@
+"""The desk in Chromium: sign-in, status, a call card from an emulated call, notes, disposition,
+wrap-up, history on the next call, and reconnecting after the backend restarts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+from pymongo import AsyncMongoClient
+
+from backend.app import database_name
+from tests.browser.conftest import LiveDesk, shot
+from tests.support.fake_platform import Script
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.browser
+
+CONTEXT = (
+    '{"customer_id": "C-1042", "page": "https://example.com/help/returns",'
+    ' "category": "billing", "kiosk": "Milano Centrale 2"}'
+)
+
+
+async def sign_in(page: Page, desk: LiveDesk, login: str, password: str = "password-1") -> None:
+    await page.goto(desk.url + "/login")
+    await page.get_by_label("Login").fill(login)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/desk")
+    await expect(page.locator("body")).to_have_attribute("data-connected", "true")
+
+
+async def ring(desk: LiveDesk, login: str, **fields: Any) -> dict[str, Any]:
+    """A call offered to the operator that rings until the test answers it."""
+    desk.platform.script(login, Script(answer_after_s=None))
+    placed = await desk.api.place_call(**fields)
+    session = desk.platform.sessions[placed["session_id"]]
+
+    async def ringing() -> str | None:
+        return session.ringing
+
+    await eventually(ringing, message="the operator's leg ringing")
+    return placed
+
+
+async def answer(desk: LiveDesk, placed: dict[str, Any]) -> None:
+    session = desk.platform.sessions[placed["session_id"]]
+    offer_id, session.ringing = session.ringing, None
+    await desk.platform.post_event(session, {"type": "operator_connected", "offer_id": offer_id})
+
+
+async def test_a_call_from_offer_to_wrap_up_and_its_history(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk: LiveDesk = await live()
+    await desk.api.add_operator("alice")
+    await sign_in(page, desk, "alice")
+    await expect(page.locator("#media-status")).to_have_text(
+        "Media is not connected: Voximplant is not configured"
+    )
+    await expect(page.locator("#presence")).to_have_text("Offline")
+
+    # Not ready with a reason, then Ready, from the keyboard.
+    await page.locator("#reason").select_option("lunch")
+    await page.locator("#btn-not-ready").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#presence")).to_have_text("Not ready (lunch)")
+    await page.keyboard.press("Shift+Tab")
+    await expect(page.locator("#reason")).to_be_focused()
+    await page.keyboard.press("Shift+Tab")
+    await expect(page.locator("#btn-ready")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#presence")).to_have_text("Ready")
+    await expect(page.locator("#btn-ready")).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#activity")).to_have_text("Idle — waiting for a call")
+    await shot(page, "desk-1-ready")
+
+    # A call is offered: the card opens at once.
+    caller = "+390212345678"
+    placed = await ring(
+        desk, "alice", caller=caller, display_name="Maria Rossi", custom_data=CONTEXT, media="video"
+    )
+    card = page.locator("#card")
+    await expect(page.locator("#card-state")).to_have_text("Ringing")
+    await expect(page.locator("#activity")).to_have_text("Call offered — ringing")
+    await expect(card.locator("#f-caller")).to_have_text(caller)
+    await expect(card.locator("#f-name")).to_have_text("Maria Rossi")
+    await expect(card.locator("#f-customer")).to_have_text("C-1042")
+    await expect(card.locator("#f-page")).to_have_text("https://example.com/help/returns")
+    await expect(card.locator("#f-category")).to_have_text("billing")
+    await expect(card.locator("#f-kiosk")).to_have_text("Milano Centrale 2")
+    await expect(card.locator("#card-kind")).to_have_text("Video call")
+    await expect(page.locator("#card-announce")).to_have_text(
+        "Incoming video call from Maria Rossi"
+    )
+    await expect(page.locator("#history-empty")).to_be_visible()
+    await shot(page, "desk-2-offered")
+
+    await answer(desk, placed)
+    await expect(page.locator("#card-state")).to_have_text("Connected")
+    await expect(page.locator("#activity")).to_have_text("In a call")
+    await page.get_by_label("New note").fill("Wants to return the blue kettle; sent the form.")
+    await page.get_by_role("button", name="Save note").click()
+    await expect(page.locator("#notes-list li")).to_contain_text(["alice: Wants to return"])
+    await page.get_by_label("Name", exact=True).fill("Maria Rossi")
+    await page.get_by_role("button", name="Save personal data").click()
+    await expect(page.locator("#personal-saved")).to_have_text("Saved")
+    await shot(page, "desk-3-in-call")
+
+    # Hang up from the desk: wrap-up starts; finishing needs the disposition.
+    await page.get_by_role("button", name="Hang up").click()
+    await expect(page.locator("#card-state")).to_have_text("Ended")
+    await expect(page.locator("#activity")).to_contain_text("Wrap-up — ")
+    await page.get_by_role("button", name="Finish wrap-up").click()
+    await expect(page.locator("#card-message")).to_have_text(
+        "disposition: choose a disposition code before finishing wrap-up"
+    )
+    await shot(page, "desk-4-wrap-up-refused")
+    await page.get_by_label("Code").select_option("resolved")
+    await page.get_by_role("button", name="Set disposition").click()
+    await expect(page.locator("#disposition-saved")).to_have_text("Saved: resolved")
+    await page.get_by_role("button", name="Finish wrap-up").click()
+    await expect(page.locator("#activity")).to_have_text("Idle — waiting for a call")
+    await expect(page.locator("#card-empty")).to_be_visible()
+    await expect(page.locator("#t-answered")).to_have_text("1")
+    await expect(page.locator("#t-offers")).to_have_text("1")
+
+    # The same number calls again: the card shows the earlier call with its note and code.
+    await ring(desk, "alice", caller=caller, display_name="Maria Rossi")
+    await expect(page.locator("#card-kind")).to_have_text("Voice call")
+    item = page.locator("#history-list li.history-item")
+    await expect(item).to_have_count(1)
+    await expect(item).to_contain_text("Disposition: resolved")
+    await expect(item).to_contain_text("alice: Wants to return the blue kettle; sent the form.")
+    await expect(page.get_by_label("Name", exact=True)).to_have_value("Maria Rossi")
+    await expect(page.locator("#disposition-saved")).to_have_text("")
+    await shot(page, "desk-5-history")
+
+
+async def test_reconnects_and_rereads_state_after_a_restart(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk: LiveDesk = await live()
+    await desk.api.add_operator("bruno")
+    await sign_in(page, desk, "bruno")
+    await page.get_by_role("button", name="Ready", exact=True).click()
+    await expect(page.locator("#presence")).to_have_text("Ready")
+
+    await desk.stop()
+    await expect(page.locator("#conn-banner")).to_be_visible()
+    await expect(page.locator("#conn-banner")).to_have_text("Disconnected — reconnecting…")
+    await shot(page, "desk-6-disconnected")
+    # Changed while no backend runs: only a fresh read after reconnecting can show it.
+    url = desk.settings.mongodb_url
+    assert url is not None
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    try:
+        await client[database_name(url)]["operators"].update_one(
+            {"_id": "bruno"}, {"$set": {"presence": "not_ready", "reason": "meeting"}}
+        )
+    finally:
+        await client.close()
+    await desk.start()
+    await expect(page.locator("#conn-banner")).to_be_hidden(timeout=15000)
+    await expect(page.locator("#presence")).to_have_text("Not ready (meeting)")
+    await shot(page, "desk-7-reconnected")
+
+
+async def test_wrong_password_is_refused_clearly(live: Callable[..., Any], page: Page) -> None:
+    desk: LiveDesk = await live()
+    await desk.api.add_operator("carla")
+    await page.goto(desk.url + "/desk")
+    await page.wait_for_url("**/login")
+    await page.get_by_label("Login").fill("carla")
+    await page.get_by_label("Password").fill("not-her-password")
+    await page.get_by_label("Password").press("Enter")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Wrong login or password. Please try again."
+    )
+    await expect(page.get_by_label("Password")).to_be_focused()
+    assert page.url.endswith("/login")
+    await shot(page, "login-refused")
+
+
+async def test_supervisor_sees_live_queues(live: Callable[..., Any], page: Page) -> None:
+    desk: LiveDesk = await live()
+    await desk.api.client.put(
+        "/api/v1/operators/sara",
+        json={
+            "name": "Sara",
+            "password": "password-1",
+            "role": "supervisor",
+            "address": {"type": "user", "address": "sara"},
+            "groups": [{"name": "default"}],
+        },
+        headers=desk.api.admin,
+    )
+    await desk.api.place_call()
+    await sign_in(page, desk, "sara")
+    await page.get_by_role("link", name="Queues").click()
+    row = page.locator("#queues tbody tr", has_text="default")
+    await expect(row.locator("td").first).to_have_text("1")
+    await shot(page, "supervisor-queues")
+
+
+async def test_media_loads_the_web_sdk_and_asks_for_a_one_time_key(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk: LiveDesk = await live(
+        '\n[voximplant]\naccount = "acme"\napplication = "desk"\nnode = "NODE_1"\n'
+    )
+    await desk.api.add_operator("dora")
+    resp = await desk.api.client.put(
+        "/api/v1/operators/dora/voximplant", json={"password": "vox-pw"}, headers=desk.api.admin
+    )
+    assert resp.status == 200
+    await sign_in(page, desk, "dora")
+    await page.wait_for_function("() => typeof window.VoxImplant?.getInstance === 'function'")
+    # No Voximplant cloud answers for this made-up account: the desk says so and keeps trying.
+    status = page.locator("#media-status")
+    await expect(status).to_have_text(re.compile(r"^Media is not connected: .+ — retrying$"))
+    await expect(status).to_have_attribute("data-state", "off")
+    await shot(page, "desk-media-retrying")
