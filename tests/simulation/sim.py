@@ -100,7 +100,6 @@ class Params:
 class CallRecord:
     arrived: datetime
     handle_s: float
-    group: str
     offered: datetime | None = None  # the first offer
     connected: datetime | None = None
 
@@ -145,6 +144,7 @@ class Simulation:
         self.arrival_rng = random.Random(f"{seed}/arrivals")
         self.handle_rng = random.Random(f"{seed}/handles")
         self.answer_rng = random.Random(f"{seed}/answers")
+        self.kind_rng = random.Random(f"{seed}/kinds")
         self.now = T0
         self.heap: list[Event] = []
         self.seq = itertools.count()
@@ -217,7 +217,7 @@ class Simulation:
         p = self.p
         kind = p.mix[0] if len(p.mix) == 1 else self.pick_kind()
         handle_s = self.handle_rng.expovariate(1.0 / p.handle_time_s)
-        self.records.append(CallRecord(self.now, handle_s, kind.group))
+        self.records.append(CallRecord(self.now, handle_s))
         step = call_rules.new_call(
             f"c{index}", kind.group, kind.priority, Media.VOICE, self.now, self.policy
         )
@@ -228,7 +228,7 @@ class Simulation:
 
     def pick_kind(self) -> CallKind:
         weights = [k.weight for k in self.p.mix]
-        return self.arrival_rng.choices(self.p.mix, weights)[0]
+        return self.kind_rng.choices(self.p.mix, weights)[0]
 
     def operator_deadline(self, login: str) -> None:
         """As engine.operator_deadline: offers and calls are settled through the call."""

@@ -22,7 +22,7 @@ REAL_WORLD = {
     "no_answer_pause_s": 30,
     "wrap_up_s": 15,
 }
-CALLS = 10_000
+CALLS = 6_000
 REPLICATIONS = 4
 
 

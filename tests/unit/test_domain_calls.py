@@ -115,9 +115,22 @@ def test_failed_offer_requeues_keeping_enqueued_at() -> None:
     assert step.actions == (OfferMissed("ann", "o1", 486), DispatchCall("c1"))
 
 
-def test_failed_offer_that_never_reached_the_scenario_releases_the_operator() -> None:
-    step = calls.offer_failed(offering(sent=False), "o1", 486, at(20), POLICY)
-    assert step.actions == (OfferReleased("ann", "o1"), DispatchCall("c1"))
+def test_expired_offer_that_never_reached_the_scenario_releases_the_operator() -> None:
+    step = calls.offer_expired(offering(sent=False), "o1", at(40), POLICY)
+    assert step.actions == (
+        SendCancel("c1", "o1"),
+        OfferReleased("ann", "o1"),
+        DispatchCall("c1"),
+    )
+
+
+def test_failure_reported_before_the_connect_reply_was_recorded_is_still_a_miss() -> None:
+    # The scenario reports only on offers it received, so its report proves delivery even
+    # when the backend has not yet saved the connect reply (engine._send_connect records
+    # the reply, then applies offer_sent: a fast 486/480 from the scenario can come first).
+    # Released instead, the busy operator keeps their place and is offered the call again.
+    step = calls.offer_failed(offering(sent=False), "o1", 486, at(11), POLICY)
+    assert step.actions == (OfferMissed("ann", "o1", 486), DispatchCall("c1"))
 
 
 def test_undeliverable_offer_releases_and_requeues() -> None:
