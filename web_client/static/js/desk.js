@@ -1,5 +1,5 @@
 // The operator desk: status bar, live activity over the WebSocket, call card, today's figures.
-import { post } from "./api.js";
+import { get, post } from "./api.js";
 import { CallCard } from "./card.js";
 import { $ } from "./dom.js";
 import { startMedia } from "./media.js";
@@ -48,6 +48,8 @@ connectSocket({
   onDown: () => {
     $("conn-banner").hidden = false;
     document.body.dataset.connected = "false";
+    // A socket refused for an expired session would retry forever: a 401 here goes to /login.
+    get("/api/v1/me").catch(() => null);
   },
 });
 
