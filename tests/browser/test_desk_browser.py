@@ -102,6 +102,10 @@ async def test_a_call_from_offer_to_wrap_up_and_its_history(
     await answer(desk, placed)
     await expect(page.locator("#card-state")).to_have_text("Connected")
     await expect(page.locator("#activity")).to_have_text("In a call")
+    await page.get_by_role("button", name="Offline").click()
+    await expect(page.locator("#status-message")).to_have_text(
+        "Not now: cannot go offline while in_call: finish the call first"
+    )
     await page.get_by_label("New note").fill("Wants to return the blue kettle; sent the form.")
     await page.get_by_role("button", name="Save note").click()
     await expect(page.locator("#notes-list li")).to_contain_text(["alice: Wants to return"])
