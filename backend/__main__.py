@@ -1,4 +1,4 @@
-"""Procfile entry point: `python -m backend`. Starts the embedded database when MONGODB_URL is unset."""
+"""Procfile entry point, `python -m backend`: starts the embedded DB when MONGODB_URL is unset."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ def _announce(settings: Settings, secrets: dict[str, str], embedded: bool) -> No
     url = f"http://localhost:{settings.port}"
     lines = [
         f"Switchboard is listening on {url} (public URL {settings.public_url})",
-        f"Database: {'embedded SecantusDB under ' + settings.config.server.embedded_db_path if embedded else settings.mongodb_url}",
+        "Database: "
+        + (
+            f"embedded SecantusDB under {settings.config.server.embedded_db_path}"
+            if embedded
+            else str(settings.mongodb_url)
+        ),
     ]
     if settings.mode == "development":
         lines += [
@@ -33,9 +38,9 @@ def _announce(settings: Settings, secrets: dict[str, str], embedded: bool) -> No
             "Create an operator:",
             f"  curl -X PUT {url}/api/v1/operators/alice -H 'Authorization: Bearer "
             f"{secrets['admin_token']}' -H 'Content-Type: application/json' -d "
-            "'{\"name\": \"Alice\", \"password\": \"change-me-please\", "
-            "\"address\": {\"type\": \"user\", \"address\": \"alice\"}, "
-            "\"groups\": [{\"name\": \"default\", \"level\": 3}]}'",
+            '\'{"name": "Alice", "password": "change-me-please", '
+            '"address": {"type": "user", "address": "alice"}, '
+            '"groups": [{"name": "default", "level": 3}]}\'',
         ]
     print("\n".join(lines), flush=True)
 
@@ -71,7 +76,9 @@ def main() -> int:
         db_path = Path(server.embedded_db_path)
         if not db_path.is_absolute():
             db_path = ROOT / db_path
-        embedded = EmbeddedMongo(db_path, port=server.embedded_db_port, log_path=db_path.parent / "secantus.log")
+        embedded = EmbeddedMongo(
+            db_path, port=server.embedded_db_port, log_path=db_path.parent / "secantus.log"
+        )
         try:
             url = embedded.start()
         except EmbeddedDBError as e:
@@ -82,7 +89,10 @@ def main() -> int:
         secrets = (
             asyncio.run(_dev_secrets(settings))
             if settings.mode == "development"
-            else {"platform_token": "(from the environment)", "admin_token": "(from the environment)"}
+            else {
+                "platform_token": "(from the environment)",
+                "admin_token": "(from the environment)",
+            }
         )
         _announce(settings, secrets, embedded is not None)
         web.run_app(create_app(settings), port=settings.port, print=None)

@@ -46,7 +46,7 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def secrets_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Secrets from the environment; in development, missing ones are generated and shared via the DB."""
+    """Secrets from the environment; in development missing ones are generated, kept in the DB."""
     settings = app[SETTINGS]
     given = {
         "secret_key": settings.secret_key,
@@ -80,6 +80,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         app[HTTP], timeout_s=p.request_timeout_s, attempts=p.attempts, backoff_s=p.backoff_s
     )
     engine = Engine(settings, app[STORE], platform, timers)
+    engine.start()
     app[ENGINE] = engine
     yield
     timers.stop()

@@ -1,4 +1,4 @@
-"""Settings: config/default.toml, then the file named by SWITCHBOARD_CONFIG, then the environment."""
+"""Settings: config/default.toml, then the files in SWITCHBOARD_CONFIG, then the environment."""
 
 from __future__ import annotations
 
@@ -147,7 +147,9 @@ class AppConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("groups: a group name appears twice")
         if self.routing.default_group not in names:
-            raise ValueError(f"routing.default_group: no group named {self.routing.default_group!r}")
+            raise ValueError(
+                f"routing.default_group: no group named {self.routing.default_group!r}"
+            )
         for i, rule in enumerate(self.rules):
             if rule.group not in names:
                 raise ValueError(f"rules[{i}].group: no group named {rule.group!r}")
@@ -230,7 +232,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     """Build settings from the config files and the environment; ConfigError names the bad key."""
     env = dict(os.environ if env is None else env)
     raw = _read_toml(DEFAULT_CONFIG)
-    if extra := env.get("SWITCHBOARD_CONFIG"):
+    # SWITCHBOARD_CONFIG names one file, or several joined by os.pathsep, merged in order.
+    for extra in filter(None, env.get("SWITCHBOARD_CONFIG", "").split(os.pathsep)):
         raw = _merge(raw, _read_toml(Path(extra)))
     try:
         config = AppConfig.model_validate(raw)

@@ -73,20 +73,24 @@ def db_url(mongo_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path) -> Callable[[str], Path]:
-    def write(extra: str = "") -> Path:
-        path = tmp_path / "test.toml"
-        path.write_text(TEST_CONFIG + "\n" + extra)
-        return path
+def config_file(tmp_path: Path) -> Callable[[str], str]:
+    """The test timings, then the test's own overrides, as SWITCHBOARD_CONFIG's file list."""
+
+    def write(extra: str = "") -> str:
+        base = tmp_path / "test.toml"
+        base.write_text(TEST_CONFIG)
+        own = tmp_path / "test-extra.toml"
+        own.write_text(extra)
+        return os.pathsep.join([str(base), str(own)])
 
     return write
 
 
 @pytest.fixture
-def make_settings(db_url: str, config_file: Callable[[str], Path]) -> Callable[..., Settings]:
+def make_settings(db_url: str, config_file: Callable[[str], str]) -> Callable[..., Settings]:
     def make(extra_config: str = "", **overrides: Any) -> Settings:
         env = {
-            "SWITCHBOARD_CONFIG": str(config_file(extra_config)),
+            "SWITCHBOARD_CONFIG": config_file(extra_config),
             "MONGODB_URL": db_url,
             "PLATFORM_TOKEN": "platform-secret",
             "ADMIN_TOKEN": "admin-secret",
@@ -142,7 +146,9 @@ class Backend:
         assert resp.status == 200, await resp.text()
         return dict(await resp.json())
 
-    async def ready_operator(self, login: str, groups: list[tuple[str, int]] | None = None) -> dict[str, str]:
+    async def ready_operator(
+        self, login: str, groups: list[tuple[str, int]] | None = None
+    ) -> dict[str, str]:
         await self.add_operator(login, groups)
         auth = await self.login(login)
         await self.set_status(auth, "ready")

@@ -44,9 +44,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "calls": [
         IndexModel([("session_id", ASCENDING)], unique=True, name="session"),
-        IndexModel(
-            [("state", ASCENDING), ("group", ASCENDING), *_QUEUE_SORT], name="queue_order"
-        ),
+        IndexModel([("state", ASCENDING), ("group", ASCENDING), *_QUEUE_SORT], name="queue_order"),
         IndexModel([("deadline", ASCENDING)], name="due"),
         IndexModel([("caller", ASCENDING), ("created_at", DESCENDING)], name="contact_history"),
         IndexModel([("group", ASCENDING), ("created_at", DESCENDING)], name="group_day"),
@@ -82,9 +80,7 @@ class Store:
             "platform_token": "pt_" + secrets.token_urlsafe(24),
             "admin_token": "at_" + secrets.token_urlsafe(24),
         }
-        await self.meta.update_one(
-            {"_id": "dev_secrets"}, {"$setOnInsert": generated}, upsert=True
-        )
+        await self.meta.update_one({"_id": "dev_secrets"}, {"$setOnInsert": generated}, upsert=True)
         doc = await self.meta.find_one({"_id": "dev_secrets"})
         assert doc is not None
         return {k: str(doc[k]) for k in generated}
@@ -203,12 +199,15 @@ class Store:
         result = await self.calls.update_one({"_id": old.call_id, "rev": old.rev}, update)
         return replace(new, rev=old.rev + 1) if result.modified_count == 1 else None
 
-    async def append_call_log(self, call_id: str, entries: Sequence[Doc], extra: Doc | None = None) -> None:
+    async def append_call_log(
+        self, call_id: str, entries: Sequence[Doc], extra: Doc | None = None
+    ) -> bool:
         """Unguarded: the log and facts such as the recording URL never conflict with routing."""
         update: Doc = {"$push": {"log": {"$each": list(entries), "$slice": -CALL_LOG_KEEP}}}
         if extra:
             update["$set"] = extra
-        await self.calls.update_one({"_id": call_id}, update)
+        result = await self.calls.update_one({"_id": call_id}, update)
+        return result.matched_count == 1
 
     async def queued_calls(self, groups: Sequence[str], limit: int) -> list[Call]:
         cursor = (
@@ -243,8 +242,14 @@ class Store:
     async def group_day_figures(self, group: str, since: datetime) -> list[Doc]:
         cursor = self.calls.find(
             {"group": group, "created_at": {"$gte": since}},
-            {"state": 1, "outcome": 1, "enqueued_at": 1, "connected_at": 1, "ended_at": 1,
-             "created_at": 1},
+            {
+                "state": 1,
+                "outcome": 1,
+                "enqueued_at": 1,
+                "connected_at": 1,
+                "ended_at": 1,
+                "created_at": 1,
+            },
         )
         return await cursor.to_list(None)
 
@@ -276,9 +281,9 @@ class Store:
             )
 
     async def status_history(self, login: str, since: datetime) -> list[Doc]:
-        cursor = self.status_log.find(
-            {"operator": login, "end": {"$gte": since}}, {"_id": 0}
-        ).sort("start", ASCENDING)
+        cursor = self.status_log.find({"operator": login, "end": {"$gte": since}}, {"_id": 0}).sort(
+            "start", ASCENDING
+        )
         return await cursor.to_list(None)
 
 

@@ -26,9 +26,13 @@ class PushHub:
         self._sockets: dict[str, weakref.WeakSet[web.WebSocketResponse]] = defaultdict(
             weakref.WeakSet
         )
+        # Set on the first socket: a process with no operators connected does not follow
+        # the change streams (each change costs the server a document lookup).
+        self.wanted = asyncio.Event()
 
     def add(self, login: str, ws: web.WebSocketResponse) -> None:
         self._sockets[login].add(ws)
+        self.wanted.set()
 
     def remove(self, login: str, ws: web.WebSocketResponse) -> None:
         sockets = self._sockets.get(login)
@@ -75,6 +79,7 @@ class ChangeFeed:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
+        await self.hub.wanted.wait()
         await asyncio.gather(self._follow("operators"), self._follow("calls"))
 
     async def _follow(self, collection: str) -> None:
@@ -103,6 +108,7 @@ class ChangeFeed:
                 await self.hub.send(doc["_id"], await operator_message(self.store, doc))
             return
         offer = doc.get("offer") or {}
-        for login in {doc.get("operator"), offer.get("operator")} - {None}:
+        logins = {str(x) for x in (doc.get("operator"), offer.get("operator")) if x}
+        for login in logins:
             if self.hub.connected(login):
                 await self.hub.send(login, {"type": "call", "call": call_view(doc)})

@@ -20,9 +20,7 @@ class Timers:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    def at(
-        self, key: str, when: datetime, fn: Callable[[str], Awaitable[None]], arg: str
-    ) -> None:
+    def at(self, key: str, when: datetime, fn: Callable[[str], Awaitable[None]], arg: str) -> None:
         """Run `fn(arg)` at `when`; a newer timer with the same key replaces the old one.
 
         `fn` must be a coroutine function itself (not a lambda returning a coroutine):

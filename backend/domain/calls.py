@@ -67,9 +67,7 @@ def offer_sent(call: Call, offer_id: str, now: datetime) -> Step[Call]:
     return Step(replace(call, offer=replace(current, sent_at=now)))
 
 
-def offer_connected(
-    call: Call, offer_id: str, now: datetime, policy: RoutingPolicy
-) -> Step[Call]:
+def offer_connected(call: Call, offer_id: str, now: datetime, policy: RoutingPolicy) -> Step[Call]:
     current = _current(call, offer_id)
     if current is None:
         return Step(None)
@@ -116,7 +114,7 @@ def offer_failed(
 def offer_undeliverable(
     call: Call, offer_id: str, now: datetime, policy: RoutingPolicy
 ) -> Step[Call]:
-    """The connect command never reached a live scenario handler (refused, not the operator's fault)."""
+    """The connect command never reached a live scenario handler: not the operator's fault."""
     current = _current(call, offer_id)
     if current is None:
         return Step(None)

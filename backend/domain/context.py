@@ -1,4 +1,4 @@
-"""The caller's context (custom data, destination, X- headers) chooses a skill group and priority."""
+"""The caller's context (custom data, destination, X- headers) picks a skill group and priority."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class CallContext:
 
 
 def parse_custom_data(raw: str) -> dict[str, Any]:
-    """custom_data is free text; a JSON object is read as context, anything else is kept raw only."""
+    """custom_data is free text: a JSON object is read as context; anything else stays raw only."""
     raw = raw.strip()
     if not raw.startswith("{"):
         return {}

@@ -26,5 +26,5 @@ class RoutingPolicy:
 
     def ban_duration_s(self, ban_level: int) -> float:
         """Ban length for the (ban_level+1)-th ban in a row: doubling, capped."""
-        minutes = min(self.ban_minutes * (2**ban_level), self.ban_cap_minutes)
+        minutes = min(self.ban_minutes * (1 << ban_level), self.ban_cap_minutes)
         return minutes * 60.0

@@ -8,6 +8,7 @@ from typing import Any
 from backend.adapters.documents import Doc, call_from
 from backend.clock import new_id
 from backend.domain import calls as call_rules
+from backend.domain.actions import SendCancel
 from backend.domain.context import CallContext, choose_group, parse_custom_data
 from backend.domain.estimates import estimated_wait_s
 from backend.domain.model import Call, CallState, Media
@@ -31,9 +32,6 @@ class Arrival:
 async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
     """Create (or, for a repeated session_id, find) the call and try to route it at once."""
     store = engine.store
-    existing = await store.call_doc_by_session(a.session_id)
-    if existing is not None:
-        return existing, False
     settings = engine.settings
     data = parse_custom_data(a.custom_data)
     ctx = CallContext(a.caller, a.destination, a.media, a.headers, data)
@@ -57,14 +55,15 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
         "log": [{"at": now, "kind": "arrived", "group": group, "priority": priority}],
     }
     if not await store.insert_call(call, extra, now):
-        # The scenario retried while the first request was still being served.
+        # The scenario retried (the unique session index refused the copy).
         again = await store.call_doc_by_session(a.session_id)
         assert again is not None
         return again, False
     engine._arm_call(call)
+    engine.remember_access_url(call.call_id, a.access_secure_url or a.access_url)
     # Written first, then matched: an operator going Ready at the same moment either
     # sees this call or is seen by this dispatch (the two writes cannot both miss).
-    await engine.run(step.actions)
+    await engine.dispatch_call(call.call_id, known=call)
     doc = await store.call_doc(call.call_id)
     assert doc is not None
     return doc, True
@@ -98,11 +97,11 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> boo
     entry: Doc = {"at": now, "kind": "event", **{k: v for k, v in event.items() if v is not None}}
     policy_for = engine.settings.policy
     offer_id = event.get("offer_id") or ""
-    if kind == "recording_started":
-        await engine.store.append_call_log(call_id, [entry], {"recording_url": event.get("url")})
-        return True
-    if kind == "manager_pin_answer":
-        await engine.store.append_call_log(call_id, [entry], {"pin_answer": event.get("answer")})
+    facts = {"recording_started": "recording_url", "manager_pin_answer": "pin_answer"}
+    if kind in facts:
+        value = event.get("url") if kind == "recording_started" else event.get("answer")
+        if not await engine.store.append_call_log(call_id, [entry], {facts[kind]: value}):
+            raise LookupError(call_id)
         return True
 
     def transition(call: Call, at: Any) -> Any:
@@ -119,5 +118,13 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> boo
             return call_rules.session_ended(call, at)
         raise ValueError(kind)
 
-    _, applied = await engine.apply_call(call_id, transition, entry)
+    call, applied = await engine.apply_call(call_id, transition, entry)
+    if call is None:
+        raise LookupError(call_id)
+    current = call.offer.offer_id if call.offer else None
+    if kind == "operator_connected" and not applied and current != offer_id:
+        # The scenario bridged an operator the backend had already given up on (the answer
+        # came after the offer expired): hang that leg up, or two operators may talk to one
+        # caller while the call is offered again.
+        engine.run_later(SendCancel(call_id, offer_id))
     return applied

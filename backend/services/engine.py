@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+from enum import Enum
+from functools import partial
 from typing import Any
 
 from backend.adapters.documents import Doc
@@ -37,7 +39,9 @@ from backend.domain.actions import (
     Step,
 )
 from backend.domain.model import Activity, Call, CallState, Media, Offer, Operator
+from backend.domain.policy import RoutingPolicy
 from backend.domain.selection import choose_call, choose_operator
+from backend.services.status_history import StatusHistory
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,12 @@ MAX_RACES = 12
 
 OperatorTransition = Callable[[Operator, datetime], Step[Operator]]
 CallTransition = Callable[[Call, datetime], Step[Call]]
+
+
+class Claim(Enum):
+    WON = "won"
+    OPERATOR_LOST = "operator_lost"
+    CALL_LOST = "call_lost"
 
 
 class Contention(Exception):
@@ -71,6 +81,12 @@ class Engine:
         self.timers = timers
         self.clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.history = StatusHistory(store)
+        # Claims in this process run one at a time: concurrent arrivals would otherwise all
+        # race for the same longest-idle operator (measured: most guarded writes then lose and
+        # the database does the work several times). Across processes the guarded writes decide.
+        self._dispatch_lock = asyncio.Lock()
+        self._access_urls: dict[str, str] = {}
 
     # -- background work -------------------------------------------------------------
 
@@ -84,15 +100,23 @@ class Engine:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("background task failed", exc_info=exc)
 
+    def run_later(self, *actions: Action) -> None:
+        self.spawn(self.run(actions))
+
     async def drain(self) -> None:
-        """Wait for the commands in flight (tests and graceful shutdown)."""
+        """Wait for the commands in flight and write the history (tests, graceful shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.history.flush()
+
+    def start(self) -> None:
+        self.history.start()
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.history.close()
 
     # -- guarded state changes -------------------------------------------------------
 
@@ -112,7 +136,7 @@ class Engine:
             saved = await self.store.save_operator(op, step.state, now)
             if saved is not None:
                 self._arm_operator(saved)
-                await self.run(step.actions)
+                await self.run(step.actions, saved)
                 return saved
         raise Contention(f"operator {login} kept changing")
 
@@ -131,6 +155,16 @@ class Engine:
                     await self.store.append_call_log(call_id, [{**log_entry, "ignored": True}])
                 return call, False
             entries = [log_entry] if log_entry else []
+            if step.state.state is not call.state:
+                # The state history is what audits ("how long was it queued?") are built from.
+                entries.append(
+                    {
+                        "at": now,
+                        "kind": "state",
+                        "from": call.state.value,
+                        "to": step.state.state.value,
+                    }
+                )
             saved = await self.store.save_call(call, step.state, now, entries)
             if saved is not None:
                 self._arm_call(saved)
@@ -140,10 +174,11 @@ class Engine:
 
     # -- actions ---------------------------------------------------------------------
 
-    async def run(self, actions: tuple[Action, ...] | list[Action]) -> None:
-        intervals = [a for a in actions if isinstance(a, StatusInterval)]
-        if intervals:
-            await self.store.log_status(intervals)
+    async def run(
+        self, actions: tuple[Action, ...] | list[Action], operator: Operator | None = None
+    ) -> None:
+        """Carry out a transition's actions. `operator` is the state just saved, if any."""
+        self.history.add([a for a in actions if isinstance(a, StatusInterval)])
         for action in actions:
             match action:
                 case StatusInterval():
@@ -151,43 +186,37 @@ class Engine:
                 case DispatchCall(call_id):
                     await self.dispatch_call(call_id)
                 case DispatchOperator(login):
-                    await self.dispatch_operator(login)
+                    known = operator if operator and operator.login == login else None
+                    await self.dispatch_operator(login, known)
                 case OfferAnswered(login, offer_id, _, answer_s):
+                    policy = self.settings.policy()
                     await self.apply_operator(
                         login,
-                        lambda op, now, o=offer_id, s=answer_s: op_rules.offer_answered(
-                            op, o, s, now, self.settings.policy()
-                        ),
+                        partial(_answered, offer_id=offer_id, answer_s=answer_s, policy=policy),
                     )
                 case OfferMissed(login, offer_id, code):
+                    counted = code in call_rules.OPERATOR_FAULT_CODES
                     await self.apply_operator(
                         login,
-                        lambda op, now, o=offer_id, c=code: op_rules.offer_missed(
-                            op,
-                            o,
-                            now,
-                            self.settings.policy(),
-                            counted=c in call_rules.OPERATOR_FAULT_CODES,
+                        partial(
+                            _missed,
+                            offer_id=offer_id,
+                            policy=self.settings.policy(),
+                            counted=counted,
                         ),
                     )
                 case OfferReleased(login, offer_id):
-                    await self.apply_operator(
-                        login, lambda op, now, o=offer_id: op_rules.release_offer(op, o, now)
-                    )
+                    await self.apply_operator(login, partial(_released, offer_id=offer_id))
                 case CallFinished(login, call_id, talk_s, group):
                     wrap_up_s = self.settings.policy(group).wrap_up_s
                     await self.apply_operator(
                         login,
-                        lambda op, now, c=call_id, t=talk_s, w=wrap_up_s: op_rules.call_finished(
-                            op, c, t, now, w
-                        ),
+                        partial(_finished, call_id=call_id, talk_s=talk_s, wrap_up_s=wrap_up_s),
                     )
                 case SendConnect():
                     self.spawn(self._send_connect(action))
                 case SendCancel(call_id, offer_id):
-                    self.spawn(
-                        self._command(call_id, {"command": "cancel", "offer_id": offer_id})
-                    )
+                    self.spawn(self._command(call_id, {"command": "cancel", "offer_id": offer_id}))
                 case SendHangup(call_id, reason):
                     self.spawn(self._command(call_id, {"command": "hangup", "reason": reason}))
                 case CheckSession(call_id):
@@ -195,36 +224,48 @@ class Engine:
 
     # -- dispatch --------------------------------------------------------------------
 
-    async def dispatch_call(self, call_id: str) -> bool:
+    async def dispatch_call(self, call_id: str, known: Call | None = None) -> bool:
         """Offer a waiting call to the best routable operator of its group, if there is one."""
-        for _ in range(MAX_RACES):
-            call = await self.store.call(call_id)
-            if call is None or not call.waiting:
-                return False
-            strategy = self.settings.policy(call.group).strategy
-            candidates = await self.store.routable_operators(call.group, strategy, CANDIDATES)
-            op = choose_operator(call, candidates, strategy)
-            if op is None:
-                return False
-            if await self._claim(call, op):
-                return True
-        return False
+        async with self._dispatch_lock:
+            for attempt in range(MAX_RACES):
+                call = known if attempt == 0 and known else await self.store.call(call_id)
+                if call is None or not call.waiting:
+                    return False
+                strategy = self.settings.policy(call.group).strategy
+                candidates = await self.store.routable_operators(call.group, strategy, CANDIDATES)
+                if not candidates:
+                    return False  # nobody fitting is routable: the call waits
+                while (op := choose_operator(call, candidates, strategy)) is not None:
+                    result = await self._claim(call, op)
+                    if result is Claim.WON:
+                        return True
+                    if result is Claim.CALL_LOST:
+                        break
+                    # Another process took that operator: the next candidate, no new query.
+                    candidates = [c for c in candidates if c.login != op.login]
+            return False
 
-    async def dispatch_operator(self, login: str) -> bool:
+    async def dispatch_operator(self, login: str, known: Operator | None = None) -> bool:
         """A newly routable operator takes the most urgent waiting call of their groups."""
-        for _ in range(MAX_RACES):
-            op = await self.store.operator(login)
-            if op is None or not op.routable:
-                return False
-            queued = await self.store.queued_calls(op.group_names, CANDIDATES)
-            call = choose_call(op, queued)
-            if call is None:
-                return False
-            if await self._claim(call, op):
-                return True
-        return False
+        async with self._dispatch_lock:
+            for attempt in range(MAX_RACES):
+                op = known if attempt == 0 and known else await self.store.operator(login)
+                if op is None or not op.routable:
+                    return False
+                queued = await self.store.queued_calls(op.group_names, CANDIDATES)
+                if not queued:
+                    return False  # nothing waiting for this operator
+                while (call := choose_call(op, queued)) is not None:
+                    result = await self._claim(call, op)
+                    if result is Claim.WON:
+                        return True
+                    if result is Claim.OPERATOR_LOST:
+                        break
+                    # Another process took that call: the next one, no new query.
+                    queued = [c for c in queued if c.call_id != call.call_id]
+            return False
 
-    async def _claim(self, call: Call, op: Operator) -> bool:
+    async def _claim(self, call: Call, op: Operator) -> Claim:
         """Reserve the operator, then the call; undo the reservation if the call was taken."""
         policy = self.settings.policy(call.group)
         now = self.clock()
@@ -234,23 +275,34 @@ class Engine:
         assert op_step.state is not None
         reserved = await self.store.save_operator(op, op_step.state, now)
         if reserved is None:
-            return False
+            return Claim.OPERATOR_LOST
         the_offer = Offer(offer_id, op.login, op.address, now, expires)
         call_step = call_rules.offer(call, the_offer)
         claimed = (
-            await self.store.save_call(call, call_step.state, now, [_entry(now, "offer", the_offer)])
+            await self.store.save_call(
+                call,
+                call_step.state,
+                now,
+                [
+                    _entry(now, "offer", the_offer),
+                    {"at": now, "kind": "state", "from": "queued", "to": "offering"},
+                ],
+            )
             if call_step.state is not None
             else None
         )
         if claimed is None:
             # Another process took the call first: give the operator back, place kept.
-            await self.apply_operator(
-                op.login, lambda o, t: op_rules.release_offer(o, offer_id, t)
-            )
-            return False
+            released = op_rules.release_offer(reserved, offer_id, now)
+            if (
+                released.state is None
+                or await self.store.save_operator(reserved, released.state, now) is None
+            ):
+                self.spawn(self.apply_operator_unlocked_release(op.login, offer_id))
+            return Claim.CALL_LOST
         self._arm_operator(reserved)
         self._arm_call(claimed)
-        await self.run(op_step.actions)
+        self.history.add([a for a in op_step.actions if isinstance(a, StatusInterval)])
         self.spawn(
             self._send_connect(
                 SendConnect(
@@ -262,15 +314,30 @@ class Engine:
                 )
             )
         )
-        return True
+        return Claim.WON
+
+    async def apply_operator_unlocked_release(self, login: str, offer_id: str) -> None:
+        await self.apply_operator(login, lambda o, t: op_rules.release_offer(o, offer_id, t))
 
     # -- commands to the scenario ----------------------------------------------------
 
+    def remember_access_url(self, call_id: str, url: str) -> None:
+        # An access URL never changes for a call: keep it instead of reading it per command.
+        if len(self._access_urls) > 50_000:
+            self._access_urls.clear()
+        self._access_urls[call_id] = url
+
     async def _access_url(self, call_id: str) -> str | None:
-        doc = await self.store.call_doc(call_id)
+        if url := self._access_urls.get(call_id):
+            return url
+        doc = await self.store.calls.find_one(
+            {"_id": call_id}, {"access_url": 1, "access_secure_url": 1}
+        )
         if doc is None:
             return None
-        return str(doc.get("access_secure_url") or doc["access_url"])
+        url = str(doc.get("access_secure_url") or doc["access_url"])
+        self.remember_access_url(call_id, url)
+        return url
 
     async def _send_connect(self, action: SendConnect) -> None:
         command = {
@@ -282,67 +349,67 @@ class Engine:
             "ring_timeout_s": action.ring_timeout_s,
             "headers": {"X-Call-Id": action.call_id, "X-Offer-Id": action.offer_id},
         }
-        reply = await self._command(action.call_id, command)
-        if reply is None:
+        outcome = await self._deliver(action.call_id, command)
+        if outcome is None:
             return
+        reply, entry = outcome
         acknowledged = not isinstance(reply.body, dict) or reply.body.get("ok", True) is not False
         if acknowledged:
+            # One write records both the command and that the operator's phone now rings.
             await self.apply_call(
-                action.call_id, lambda c, now: call_rules.offer_sent(c, action.offer_id, now)
+                action.call_id,
+                lambda c, now: call_rules.offer_sent(c, action.offer_id, now),
+                entry,
             )
         else:
             # The scenario refused the command itself: retrying would loop on the same refusal.
             await self.apply_call(
                 action.call_id,
                 lambda c, now: call_rules.session_gone(c, now, "connect_refused"),
+                entry,
             )
 
     async def _command(self, call_id: str, command: dict[str, Any]) -> Reply | None:
         """Send one command and record it with its reply; a gone session ends the call."""
+        outcome = await self._deliver(call_id, command)
+        if outcome is None:
+            return None
+        reply, entry = outcome
+        await self.store.append_call_log(call_id, [entry])
+        return reply
+
+    async def _deliver(self, call_id: str, command: dict[str, Any]) -> tuple[Reply, Doc] | None:
+        """POST to the access URL. Failures are recorded and settled here; None then."""
         url = await self._access_url(call_id)
         if url is None:
             return None
         sent_at = self.clock()
+        entry: Doc = {"at": sent_at, "kind": "command", "command": command}
         try:
             reply = await self.platform.send(url, command)
         except SessionGone as e:
-            await self._record(call_id, sent_at, command, error=str(e))
+            entry.update(error=str(e), replied_at=self.clock())
             await self.apply_call(
-                call_id, lambda c, now: call_rules.session_gone(c, now, "session_gone")
+                call_id, lambda c, now: call_rules.session_gone(c, now, "session_gone"), entry
             )
             return None
         except (PlatformUnavailable, CommandRejected) as e:
-            await self._record(call_id, sent_at, command, error=str(e))
+            entry.update(error=str(e), replied_at=self.clock())
             if command["command"] in ("connect", "status"):
                 # Unreachable after every retry: the session is as good as gone. Ending the
                 # call (rather than requeueing) avoids ringing loops against a dead URL.
                 await self.apply_call(
-                    call_id, lambda c, now: call_rules.session_gone(c, now, "platform_unreachable")
+                    call_id,
+                    lambda c, now: call_rules.session_gone(c, now, "platform_unreachable"),
+                    entry,
                 )
+            else:
+                await self.store.append_call_log(call_id, [entry])
             return None
-        await self._record(call_id, sent_at, command, reply=reply)
-        return reply
-
-    async def _record(
-        self,
-        call_id: str,
-        sent_at: datetime,
-        command: dict[str, Any],
-        *,
-        reply: Reply | None = None,
-        error: str | None = None,
-    ) -> None:
-        entry: Doc = {
-            "at": sent_at,
-            "kind": "command",
-            "command": command,
-            "replied_at": self.clock(),
-        }
-        if reply is not None:
-            entry.update(status=reply.status, reply=reply.body, attempts=reply.attempts)
-        if error is not None:
-            entry["error"] = error
-        await self.store.append_call_log(call_id, [entry])
+        entry.update(
+            replied_at=self.clock(), status=reply.status, reply=reply.body, attempts=reply.attempts
+        )
+        return reply, entry
 
     # -- deadlines -------------------------------------------------------------------
 
@@ -366,14 +433,17 @@ class Engine:
         await self.apply_operator(login, op_rules.deadline_reached)
 
     async def _settle_from_call(self, op: Operator) -> None:
-        """The call is the record of truth for an offer or a conversation: make the operator agree."""
+        """The call is the record of truth for an offer or a conversation: the operator follows."""
         assert op.call_id is not None
         call = await self.store.call(op.call_id)
         policy = self.settings.policy(call.group if call else None)
         if op.activity is Activity.OFFERED:
             offer_id = op.offer_id or ""
-            if call and call.state is CallState.OFFERING and call.offer and (
-                call.offer.offer_id == offer_id
+            if (
+                call
+                and call.state is CallState.OFFERING
+                and call.offer
+                and (call.offer.offer_id == offer_id)
             ):
                 await self.apply_call(
                     call.call_id, lambda c, now: call_rules.offer_expired(c, offer_id, now, policy)
@@ -410,6 +480,28 @@ class Engine:
             return
         policy = self.settings.policy(call.group)
         await self.apply_call(call_id, lambda c, now: call_rules.deadline_reached(c, now, policy))
+
+
+def _answered(
+    op: Operator, now: datetime, *, offer_id: str, answer_s: float, policy: RoutingPolicy
+) -> Step[Operator]:
+    return op_rules.offer_answered(op, offer_id, answer_s, now, policy)
+
+
+def _missed(
+    op: Operator, now: datetime, *, offer_id: str, policy: RoutingPolicy, counted: bool
+) -> Step[Operator]:
+    return op_rules.offer_missed(op, offer_id, now, policy, counted=counted)
+
+
+def _released(op: Operator, now: datetime, *, offer_id: str) -> Step[Operator]:
+    return op_rules.release_offer(op, offer_id, now)
+
+
+def _finished(
+    op: Operator, now: datetime, *, call_id: str, talk_s: float, wrap_up_s: int
+) -> Step[Operator]:
+    return op_rules.call_finished(op, call_id, talk_s, now, wrap_up_s)
 
 
 def _entry(at: datetime, kind: str, offer: Offer) -> Doc:

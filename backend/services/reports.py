@@ -34,8 +34,8 @@ async def queue_figures(engine: Engine) -> list[dict[str, Any]]:
         abandoned_within = sum(
             1
             for c in abandoned
-            if c.get("ended_at") and (c["ended_at"] - c["enqueued_at"]).total_seconds()
-            <= SERVICE_LEVEL_S
+            if c.get("ended_at")
+            and (c["ended_at"] - c["enqueued_at"]).total_seconds() <= SERVICE_LEVEL_S
         )
         settled = len(answered) + len(abandoned)
         out.append(

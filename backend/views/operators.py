@@ -76,7 +76,9 @@ async def status_history(request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(422, "invalid_field", "hours: not a number", "hours") from None
     store = request.app[STORE]
-    now = request.app[ENGINE].clock()
+    engine = request.app[ENGINE]
+    await engine.history.flush()  # this process's last changes, not yet written
+    now = engine.clock()
     since = now - timedelta(hours=hours)
     rows = await store.status_history(login_, since)
     totals: dict[str, dict[str, float]] = {"presence": {}, "activity": {}}
@@ -93,9 +95,7 @@ async def status_history(request: web.Request) -> web.Response:
         start = max(doc[since_key], since)
         bucket = totals[field]
         bucket[doc[field]] = round(bucket.get(doc[field], 0.0) + (now - start).total_seconds(), 3)
-    intervals = [
-        {**r, "start": r["start"].isoformat(), "end": r["end"].isoformat()} for r in rows
-    ]
+    intervals = [{**r, "start": r["start"].isoformat(), "end": r["end"].isoformat()} for r in rows]
     return web.json_response(
         {"operator": login_, "since": since.isoformat(), "totals_s": totals, "intervals": intervals}
     )
@@ -112,7 +112,9 @@ async def put_operator(request: web.Request) -> web.Response:
     for i, g in enumerate(body.groups):
         if g.name not in known:
             raise ApiError(
-                422, "invalid_field", f"groups.{i}.name: no group named {g.name!r}",
+                422,
+                "invalid_field",
+                f"groups.{i}.name: no group named {g.name!r}",
                 f"groups.{i}.name",
             )
     profile = op_service.Profile(

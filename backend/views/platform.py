@@ -41,10 +41,10 @@ async def post_event(request: web.Request) -> web.Response:
     require_platform(request)
     call_id = request.match_info["call_id"]
     body = await read_json(request, EventIn)
-    engine = request.app[ENGINE]
-    if await engine.store.call_doc(call_id) is None:
-        raise ApiError(404, "not_found", f"no call {call_id}", "call_id")
-    applied = await call_event(engine, call_id, body.model_dump())
+    try:
+        applied = await call_event(request.app[ENGINE], call_id, body.model_dump())
+    except LookupError:
+        raise ApiError(404, "not_found", f"no call {call_id}", "call_id") from None
     return web.json_response({"ok": True, "applied": applied})
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -97,7 +105,9 @@ class AddressIn(_Strict):
     def _shape(self) -> Self:
         if self.type == "pstn" and not _PSTN.match(self.address):
             raise ValueError("a pstn address is a phone number such as +15551234567")
-        if self.type == "sip" and not (self.address.startswith(("sip:", "sips:")) or "@" in self.address):
+        if self.type == "sip" and not (
+            self.address.startswith(("sip:", "sips:")) or "@" in self.address
+        ):
             raise ValueError("a sip address is a SIP URI such as sip:alice@example.org")
         return self
 

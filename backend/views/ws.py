@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from urllib.parse import urlsplit
 
@@ -9,7 +10,7 @@ from aiohttp import WSMsgType, web
 
 from backend.adapters.push import operator_message
 from backend.auth import SESSION_COOKIE
-from backend.keys import ENGINE, HUB, STORE
+from backend.keys import ENGINE, FEED, HUB, STORE
 from backend.views.access import require_operator
 from backend.views.errors import ApiError
 
@@ -17,7 +18,7 @@ HEARTBEAT_S = 20.0
 
 
 def _same_origin(request: web.Request) -> bool:
-    """Cookie-authenticated sockets must come from our own pages (cross-site WebSocket hijacking)."""
+    """Cookie-authenticated sockets must come from our own pages (cross-site WebSocket hijack)."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser
@@ -35,6 +36,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub, store, engine = request.app[HUB], request.app[STORE], request.app[ENGINE]
     hub.add(login, ws)
     try:
+        # The snapshot below must not predate the change stream, or a change could fall
+        # between them unseen.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(request.app[FEED].ready.wait(), 5)
         await store.touch_operators([login], engine.clock())
         current = await store.operator_doc(login)
         if current is not None:

@@ -22,7 +22,9 @@ from aiohttp import web
 class Script:
     """What the dialled operator does with a `connect`."""
 
-    answer_after_s: float | None = 0.01  # None: never answers (the scenario reports 408 at ring end)
+    answer_after_s: float | None = (
+        0.01  # None: never answers (the scenario reports 408 at ring end)
+    )
     fail_code: int | None = None  # e.g. 486 busy, 603 declined, 480 offline
     talk_s: float | None = 0.05  # None: stays connected until the test ends the call
     hangup_by: str = "operator"  # or "caller"
@@ -36,6 +38,7 @@ class Session:
     events: list[dict[str, Any]] = field(default_factory=list)
     gone: bool = False
     ringing: str | None = None  # offer_id of the leg ringing now
+    leg: str | None = None  # offer_id of the operator leg ringing or connected now
     rang_at_once: int = 0  # the most legs that ever rang together (must stay ≤ 1)
 
 
@@ -47,6 +50,9 @@ class FakePlatform:
         self.scripts: dict[str, Script] = {}
         self.default_script = Script()
         self.connects_by_target: dict[str, int] = defaultdict(int)
+        # Operator legs alive now (offer_id → target), and the most any target ever had at once.
+        self.active_legs: dict[str, str] = {}
+        self.max_legs_by_target: dict[str, int] = defaultdict(int)
         self.app = web.Application()
         self.app.router.add_post("/request/{sid}", self._handle)
         self._runner: web.AppRunner | None = None
@@ -95,20 +101,34 @@ class FakePlatform:
         kind = command.get("command")
         if kind == "connect":
             session.call_id = command["call_id"]
-            if session.ringing is not None:
-                # A real scenario hangs up the previous leg first; count that it happened.
+            if session.leg is not None:
+                # The backend asked for a second leg while one was alive: a real scenario
+                # hangs the old one up first; count that it happened at all.
                 session.rang_at_once = max(session.rang_at_once, 2)
-            session.ringing = command["offer_id"]
-            session.rang_at_once = max(session.rang_at_once, 1)
+                self._leg_end(session)
             target = command["target"]["address"]
+            self._leg_start(session, command["offer_id"], target)
+            session.rang_at_once = max(session.rang_at_once, 1)
             self.connects_by_target[target] += 1
             self._spawn(self._play(session, command, self.scripts.get(target, self.default_script)))
         elif kind == "cancel":
-            if session.ringing == command.get("offer_id"):
-                session.ringing = None
+            # Ringing or already bridged, the leg of a dead offer is hung up.
+            if session.leg == command.get("offer_id"):
+                self._leg_end(session)
         elif kind == "hangup":
             self._spawn(self._caller_gone(session, report=False))
         return web.json_response({"ok": True, "command": kind, "offer_id": command.get("offer_id")})
+
+    def _leg_start(self, session: Session, offer_id: str, target: str) -> None:
+        alive = sum(1 for t in self.active_legs.values() if t == target) + 1
+        self.max_legs_by_target[target] = max(self.max_legs_by_target[target], alive)
+        self.active_legs[offer_id] = target
+        session.leg = session.ringing = offer_id
+
+    def _leg_end(self, session: Session) -> None:
+        if session.leg is not None:
+            self.active_legs.pop(session.leg, None)
+        session.leg = session.ringing = None
 
     # -- and we report back ----------------------------------------------------------
 
@@ -141,19 +161,29 @@ class FakePlatform:
         if script.fail_code is not None:
             await asyncio.sleep(0.01)
             if session.ringing == offer_id and not session.gone:
-                session.ringing = None
+                self._leg_end(session)
                 await self.post_event(
-                    session, {"type": "operator_failed", "offer_id": offer_id,
-                              "code": script.fail_code, "reason": "scripted"},
+                    session,
+                    {
+                        "type": "operator_failed",
+                        "offer_id": offer_id,
+                        "code": script.fail_code,
+                        "reason": "scripted",
+                    },
                 )
             return
         if script.answer_after_s is None:
             await asyncio.sleep(command["ring_timeout_s"])
             if session.ringing == offer_id and not session.gone:
-                session.ringing = None
+                self._leg_end(session)
                 await self.post_event(
-                    session, {"type": "operator_failed", "offer_id": offer_id, "code": 408,
-                              "reason": "no answer"},
+                    session,
+                    {
+                        "type": "operator_failed",
+                        "offer_id": offer_id,
+                        "code": 408,
+                        "reason": "no answer",
+                    },
                 )
             return
         await asyncio.sleep(script.answer_after_s)
@@ -164,15 +194,19 @@ class FakePlatform:
         if script.talk_s is None:
             return
         await asyncio.sleep(script.talk_s)
+        if session.gone or session.leg != offer_id:
+            return
         if script.hangup_by == "caller":
             await self._caller_gone(session, report=True)
         else:
+            self._leg_end(session)
             await self.post_event(session, {"type": "operator_hung_up"})
             await self._end(session)
 
     async def _caller_gone(self, session: Session, *, report: bool) -> None:
         if session.gone:
             return
+        self._leg_end(session)
         if report and session.call_id:
             await self.post_event(session, {"type": "caller_hung_up"})
         await self._end(session)

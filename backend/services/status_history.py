@@ -1,0 +1,64 @@
+"""The operators' status history, written in small batches off the routing path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from backend.adapters.mongo import Store
+from backend.domain.actions import StatusInterval
+
+log = logging.getLogger(__name__)
+
+
+class StatusHistory:
+    """Collects finished status intervals and inserts them together every `interval_s`.
+
+    One insert per batch instead of one per change: under load most routing writes would
+    otherwise be history rows. A process killed mid-batch loses at most `interval_s` of
+    history, never routing state.
+    """
+
+    def __init__(self, store: Store, interval_s: float = 0.2) -> None:
+        self.store = store
+        self.interval_s = interval_s
+        self._pending: list[StatusInterval] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, intervals: list[StatusInterval]) -> None:
+        if intervals:
+            self._pending.extend(intervals)
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            try:
+                await self.store.log_status(batch)
+            except Exception:
+                # Keep the rows for the next attempt rather than lose the history.
+                self._pending[:0] = batch
+                raise
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("status history write failed; retrying")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()

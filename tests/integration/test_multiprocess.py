@@ -1,0 +1,255 @@
+"""Two backend processes on one database, 50 operators, 500 calls, one process SIGKILLed.
+
+The arrival rate is kept within what the embedded SecantusDB server (one pure-Python process)
+sustains for two backends; how fast routing is at the limit is bench/'s question, not this one.
+
+Checked: no operator ever holds two offers or calls, no call rings two targets, every call
+ends with a recorded outcome, and no call waits more than a second while a fitting operator
+is routable (from the recorded call states and the operators' status history).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from pymongo import AsyncMongoClient
+
+from tests.support.fake_platform import FakePlatform, Script
+from tests.support.processes import BackendProcess
+from tests.support.waiting import eventually
+
+OPERATORS = 50
+CALLS = 500
+ARRIVALS_PER_S = 8.0
+TOKENS = {
+    "PLATFORM_TOKEN": "platform-secret",
+    "ADMIN_TOKEN": "admin-secret",
+    "SECRET_KEY": "test-secret-key",
+}
+RACE_CONFIG = """
+[routing]
+ring_timeout_s = 5
+offer_grace_s = 1
+no_answer_delay_s = 1
+max_no_answer = 2
+ban_minutes = 0.02
+wrap_up_s = 0
+presence_grace_s = 600
+sweep_interval_s = 0.5
+queued_check_s = 30
+"""
+Interval = tuple[datetime, datetime]
+
+
+@pytest.fixture
+async def two_backends(db_url: str, tmp_path: Path) -> AsyncIterator[list[BackendProcess]]:
+    config = tmp_path / "race.toml"
+    config.write_text(RACE_CONFIG)
+    env = {
+        **TOKENS,
+        "MONGODB_URL": db_url,
+        "SWITCHBOARD_CONFIG": str(config),
+        "LOG_LEVEL": "WARNING",
+    }
+    procs = [BackendProcess(env, tmp_path / f"backend-{i}.log") for i in range(2)]
+    await asyncio.gather(*(p.start() for p in procs))
+    yield procs
+    for p in procs:
+        p.stop()
+
+
+def _overlap(a: Interval, b: Interval) -> float:
+    return (min(a[1], b[1]) - max(a[0], b[0])).total_seconds()
+
+
+def _intersect(xs: list[Interval], ys: list[Interval]) -> list[Interval]:
+    out = []
+    for x in xs:
+        for y in ys:
+            if _overlap(x, y) > 0:
+                out.append((max(x[0], y[0]), min(x[1], y[1])))
+    return out
+
+
+async def _routable_intervals(db: Any, now: datetime) -> dict[str, list[Interval]]:
+    """presence=ready ∩ activity=idle, per operator, from the status history."""
+    spans: dict[tuple[str, str, str], list[Interval]] = defaultdict(list)
+    async for row in db.status_log.find({}):
+        spans[(row["operator"], row["field"], row["value"])].append((row["start"], row["end"]))
+    routable = {}
+    async for op in db.operators.find({}):
+        login = op["_id"]
+        spans[(login, "presence", op["presence"])].append((op["presence_since"], now))
+        spans[(login, "activity", op["activity"])].append((op["activity_since"], now))
+        routable[login] = _intersect(
+            spans[(login, "presence", "ready")], spans[(login, "activity", "idle")]
+        )
+    return routable
+
+
+def _queued_intervals(call: dict[str, Any]) -> list[Interval]:
+    marks = sorted(
+        (e for e in call["log"] if e["kind"] in ("arrived", "state", "offer")),
+        key=lambda e: e["at"],
+    )
+    out, start = [], None
+    for e in marks:
+        if e["kind"] == "arrived" or (e["kind"] == "state" and e["to"] == "queued"):
+            start = e["at"]
+        elif start is not None:
+            out.append((start, e["at"]))
+            start = None
+    return out
+
+
+@pytest.mark.timeout(600)
+async def test_two_processes_500_calls_one_killed(
+    two_backends: list[BackendProcess], db_url: str
+) -> None:
+    a, b = two_backends
+    platform = FakePlatform([a.url, b.url], TOKENS["PLATFORM_TOKEN"])
+    await platform.start()
+    rng = random.Random(7)
+    admin = {"Authorization": f"Bearer {TOKENS['ADMIN_TOKEN']}"}
+    plat = {"Authorization": f"Bearer {TOKENS['PLATFORM_TOKEN']}"}
+    async with aiohttp.ClientSession() as http:
+        # 50 operators: most answer quickly; a few decline or never answer, to exercise
+        # misses, pauses, bans and re-offers under load.
+        for i in range(OPERATORS):
+            login = f"op{i:02d}"
+            body = {
+                "password": "password-1",
+                "address": {"type": "user", "address": login},
+                "groups": [{"name": "default", "level": 1 + i % 5}],
+            }
+            async with http.put(
+                f"{a.url}/api/v1/operators/{login}", json=body, headers=admin
+            ) as resp:
+                assert resp.status == 201, await resp.text()
+            if i % 17 == 3:
+                script = Script(fail_code=rng.choice([486, 603]))
+            elif i % 23 == 5:
+                script = Script(answer_after_s=None)
+            else:
+                script = Script(answer_after_s=rng.uniform(0.01, 0.1), talk_s=rng.uniform(2.5, 6.0))
+            platform.script(login, script)
+
+        async def ready(i: int) -> None:
+            url = (a, b)[i % 2].url
+            async with http.post(
+                f"{url}/api/v1/auth/login", json={"login": f"op{i:02d}", "password": "password-1"}
+            ) as r:
+                token = (await r.json())["token"]
+            async with http.post(
+                f"{url}/api/v1/me/status",
+                json={"status": "ready"},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r:
+                assert r.status == 200
+
+        await asyncio.gather(*(ready(i) for i in range(OPERATORS)))
+
+        killed = asyncio.Event()
+        kill_time: list[datetime] = []
+        survivors = [a.url, b.url]
+
+        async def place(n: int) -> None:
+            sid = f"race-{n}"
+            body = {
+                "session_id": sid,
+                "access_url": platform.access_url(sid),
+                "caller": f"+1555{n:07d}",
+                "custom_data": "",
+            }
+            delay = 0.05
+            for _ in range(100):
+                url = rng.choice(survivors)
+                try:
+                    async with http.post(f"{url}/api/v1/calls", json=body, headers=plat) as r:
+                        if r.status in (200, 201):
+                            platform.sessions[sid].call_id = (await r.json())["call_id"]
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            else:
+                raise AssertionError(f"call {n} was never accepted")
+            if n % 10 == 9:
+                # One caller in ten gives up if not answered within a second or two.
+                await asyncio.sleep(rng.uniform(0.5, 2.0))
+                session = platform.sessions[sid]
+                if session.leg is None and not session.gone:
+                    await platform.hang_up_caller(sid)
+
+        async def kill_b_midway() -> None:
+            def ended_enough() -> bool:
+                return sum(1 for s in platform.sessions.values() if s.gone) >= CALLS // 4
+
+            await eventually(lambda: asyncio.sleep(0, ended_enough()), timeout=300)
+            survivors.remove(b.url)
+            platform.backend_urls.remove(b.url)
+            b.kill()
+            kill_time.append(datetime.now(UTC))
+            killed.set()
+
+        async def arrivals() -> None:
+            # Poisson arrivals at ARRIVALS_PER_S: about 34 Erlangs on 50 operators, with
+            # bursts that queue. Each call then lives its own life concurrently.
+            calls = []
+            for n in range(CALLS):
+                calls.append(asyncio.create_task(place(n)))
+                await asyncio.sleep(rng.expovariate(ARRIVALS_PER_S))
+            await asyncio.gather(*calls)
+
+        await asyncio.gather(kill_b_midway(), arrivals())
+        assert killed.is_set()
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(db_url, tz_aware=True)
+    db = client.get_default_database()
+    try:
+
+        async def all_ended() -> bool:
+            return await db.calls.count_documents({"state": {"$ne": "ended"}}) == 0
+
+        await eventually(all_ended, timeout=240, interval=0.5, message="every call ended")
+        calls = await db.calls.find({}).to_list(None)
+        assert len(calls) == CALLS
+        outcomes = defaultdict(int)
+        for c in calls:
+            assert c["outcome"] in ("answered", "abandoned", "failed"), c["_id"]
+            outcomes[c["outcome"]] += 1
+        assert outcomes["answered"] >= CALLS * 0.8, dict(outcomes)
+        # No operator ever had two legs; no call ever rang two targets.
+        assert max(platform.max_legs_by_target.values()) == 1, dict(platform.max_legs_by_target)
+        assert all(s.rang_at_once <= 1 for s in platform.sessions.values())
+        # No call waited more than a second while a fitting operator was routable.
+        now = max(c["ended_at"] for c in calls)
+        routable = await _routable_intervals(db, now)
+        worst, where = 0.0, ""
+        late = []
+        for c in calls:
+            for q in _queued_intervals(c):
+                for login, spans in routable.items():
+                    for r in spans:
+                        o = _overlap(q, r)
+                        if o > 1.0:
+                            late.append((q[0].time(), round(o, 2), login, c["_id"][:6]))
+                        if o > worst:
+                            worst, where = o, f"call {c['_id']} {q} / {login} {r}"
+        assert worst <= 1.0, (
+            f"a call waited {worst:.2f}s while an operator was routable: {where}; "
+            f"{len(late)} such waits; process killed at {kill_time}"
+        )
+        print(f"\noutcomes {dict(outcomes)}; worst wait beside a routable operator {worst:.3f}s")
+    finally:
+        await client.close()
+        await platform.close()
