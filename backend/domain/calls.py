@@ -95,20 +95,19 @@ def _requeue(call: Call, now: datetime, policy: RoutingPolicy) -> Call:
 def offer_failed(
     call: Call, offer_id: str, code: int, now: datetime, policy: RoutingPolicy
 ) -> Step[Call]:
-    """The scenario reports the operator leg failed; the call goes back to the queue."""
+    """The scenario reports the operator leg failed; the call goes back to the queue.
+
+    The scenario reports only on offers it received, so the report itself proves delivery,
+    even before the backend has saved the connect reply. A failure the operator did not
+    cause (bad address, no money) still pauses them, so a misconfigured operator is not
+    offered the same call again and again; only no-answer, busy, decline and cancel count
+    as misses (the shell decides that from the code).
+    """
     current = _current(call, offer_id)
     if current is None:
         return Step(None)
-    # A failure the operator did not cause (bad address, no money) still pauses them, so
-    # a misconfigured operator cannot be offered the same call again and again; only
-    # no-answer, busy, decline and cancel count as misses. An offer that never reached
-    # the scenario is released without any pause.
-    operator_action: Action
-    if current.sent_at is not None:
-        operator_action = OfferMissed(current.operator, offer_id, code)
-    else:
-        operator_action = OfferReleased(current.operator, offer_id)
-    return Step(_requeue(call, now, policy), (operator_action, DispatchCall(call.call_id)))
+    missed = OfferMissed(current.operator, offer_id, code)
+    return Step(_requeue(call, now, policy), (missed, DispatchCall(call.call_id)))
 
 
 def offer_undeliverable(
@@ -123,12 +122,20 @@ def offer_undeliverable(
 
 
 def offer_expired(call: Call, offer_id: str, now: datetime, policy: RoutingPolicy) -> Step[Call]:
-    """Nobody reported on the offer in time: treat as no answer and stop the ringing."""
+    """Nobody reported on the offer in time: no answer if the phone rang, else no fault."""
     current = _current(call, offer_id)
     if current is None or current.expires_at > now:
         return Step(None)
-    step = offer_failed(call, offer_id, TIMEOUT_CODE, now, policy)
-    return Step(step.state, (SendCancel(call.call_id, offer_id), *step.actions))
+    operator_action: Action
+    if current.sent_at is not None:
+        operator_action = OfferMissed(current.operator, offer_id, TIMEOUT_CODE)
+    else:
+        # The connect never got through (the process that sent it died): nobody's fault.
+        operator_action = OfferReleased(current.operator, offer_id)
+    return Step(
+        _requeue(call, now, policy),
+        (SendCancel(call.call_id, offer_id), operator_action, DispatchCall(call.call_id)),
+    )
 
 
 def _end(

@@ -23,8 +23,13 @@ class CallContext:
     data: Mapping[str, Any]
 
     def field(self, name: str) -> str | None:
+        """The value as the config author writes it: JSON spelling for true, false, objects."""
         value = self.data.get(name)
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, separators=(",", ":"))
 
 
 def parse_custom_data(raw: str) -> dict[str, Any]:
