@@ -102,8 +102,9 @@ def simulate(
     if workers == 1:
         runs = [_one(params, s) for s in seeds]
     else:
-        # Fork: the children inherit the imported core instead of importing it again.
-        context = multiprocessing.get_context("fork")
+        # A fork server rather than a plain fork: the test process may have threads.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             runs = list(pool.map(_one, [params] * len(seeds), seeds))
     return pool_runs(params, runs)
