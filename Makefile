@@ -29,9 +29,11 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
+LINT_DIRS := backend tests $(wildcard bench)
+
 lint: $(STAMP)
-	$(PY) -m ruff check backend tests bench
-	$(PY) -m ruff format --check backend tests bench
+	$(PY) -m ruff check $(LINT_DIRS)
+	$(PY) -m ruff format --check $(LINT_DIRS)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
