@@ -228,3 +228,35 @@ async def test_media_loads_the_web_sdk_and_asks_for_a_one_time_key(
     await expect(status).to_have_text(re.compile(r"^Media is not connected: .+ — retrying$"))
     await expect(status).to_have_attribute("data-state", "off")
     await shot(page, "desk-media-retrying")
+
+
+@pytest.mark.parametrize(
+    ("routing", "activity"),
+    [
+        (
+            "no_answer_delay_s = 60\nmax_no_answer = 3",
+            r"Paused after a missed call — 0:[0-5]\d left",
+        ),
+        (
+            "max_no_answer = 1\nban_minutes = 5\nban_cap_minutes = 10",
+            r"Banned after repeated missed calls — 4:[0-5]\d left",
+        ),
+    ],
+    ids=["paused", "banned"],
+)
+async def test_a_missed_offer_pauses_or_bans_with_the_time_left(
+    live: Callable[..., Any], page: Page, routing: str, activity: str
+) -> None:
+    desk: LiveDesk = await live(f"\n[routing]\n{routing}\n")
+    await desk.api.add_operator("enzo")
+    await sign_in(page, desk, "enzo")
+    await page.get_by_role("button", name="Ready", exact=True).click()
+    await expect(page.locator("#presence")).to_have_text("Ready")
+    desk.platform.script("enzo", Script(fail_code=486))
+    await desk.api.place_call(caller="+15550009999")
+    await expect(page.locator("#activity")).to_have_text(re.compile(activity))
+    await expect(page.locator("#card-state")).to_have_text("Not answered — back in the queue")
+    await expect(page.get_by_role("button", name="Close card")).to_be_visible()
+    await expect(page.get_by_label("New note")).to_be_hidden()
+    await expect(page.locator("#t-not-answered")).to_have_text("1")
+    await shot(page, f"desk-8-{activity.split()[0].lower()}")

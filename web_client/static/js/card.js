@@ -8,6 +8,7 @@ const STATE_TEXT = {
   offering: "Ringing",
   connected: "Connected",
   ended: "Ended",
+  missed: "Not answered — back in the queue",
 };
 const CONTEXT_SHOWN = ["customer_id", "page", "category", "kiosk"];
 
@@ -81,6 +82,7 @@ export class CallCard {
     $("card-kind").dataset.media = c.media;
     $("card-state").textContent = STATE_TEXT[c.state] || words(c.state);
     $("card-state").dataset.state = c.state;
+    $("card-body").dataset.state = c.state;
     setText("f-caller", c.caller);
     setText("f-name", c.display_name);
     setText("f-customer", ctx.customer_id);
@@ -133,7 +135,13 @@ export class CallCard {
 
   setOperator(op) {
     this.operator = op;
-    if (!this.call && op.call_id) return; // the state push carries the call itself
+    const c = this.call;
+    if (c && c.state === "offering" && op.call_id !== c.call_id) {
+      // The offer went away (missed, declined or the caller left): the call is no longer ours.
+      this.call = { ...c, state: "missed" };
+      this.renderBasics();
+      return;
+    }
     this.renderButtons();
   }
 
@@ -143,7 +151,8 @@ export class CallCard {
     const mine = c && op.call_id === c.call_id;
     $("btn-hangup").hidden = !(c && c.state === "connected" && mine);
     $("btn-finish").hidden = !(mine && op.activity === "wrap_up");
-    $("btn-close").hidden = !(c && c.state === "ended" && !(mine && op.activity === "wrap_up"));
+    const over = c && (c.state === "ended" || c.state === "missed");
+    $("btn-close").hidden = !(over && !(mine && op.activity === "wrap_up"));
   }
 
   clear() {
