@@ -3,12 +3,14 @@ wrap-up, history on the next call, and reconnecting after the backend restarts."
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 from pymongo import AsyncMongoClient
 
 from backend.app import database_name
@@ -260,3 +262,47 @@ async def test_a_missed_offer_pauses_or_bans_with_the_time_left(
     await expect(page.get_by_label("New note")).to_be_hidden()
     await expect(page.locator("#t-not-answered")).to_have_text("1")
     await shot(page, f"desk-8-{activity.split()[0].lower()}")
+
+
+FAKE_SDK = Path(__file__).resolve().parent / "fakes" / "voximplant-sdk.js"
+
+
+async def test_one_time_key_login_and_answering_a_video_call(
+    live: Callable[..., Any], page: Page
+) -> None:
+    """The page's side of the Web SDK against a stand-in SDK (there is no Voximplant cloud here)."""
+    vox = '\n[voximplant]\naccount = "acme"\napplication = "desk"\nnode = "NODE_1"\n'
+    desk: LiveDesk = await live(vox)
+    await desk.api.add_operator("dora")
+    await desk.api.client.put(
+        "/api/v1/operators/dora/voximplant", json={"password": "vox-pw"}, headers=desk.api.admin
+    )
+
+    async def fake_sdk(route: Route) -> None:
+        await route.fulfill(path=FAKE_SDK, content_type="application/javascript")
+
+    await page.route("**/static/vendor/voximplant-websdk/voximplant.min.js", fake_sdk)
+    await sign_in(page, desk, "dora")
+    await expect(page.locator("#media-status")).to_have_text("Media connected")
+    inner = hashlib.md5(b"dora:voximplant.com:vox-pw").hexdigest()
+    expected = hashlib.md5(f"KEY-123|{inner}".encode()).hexdigest()
+    username = "dora@desk.acme.voximplant.com"
+    assert await page.evaluate("window.__vox.logins") == [[username, expected]]
+    assert await page.evaluate("window.__vox.init.node") == "NODE_1"
+
+    await page.get_by_role("button", name="Ready", exact=True).click()
+    await ring(desk, "dora", media="video")
+    await expect(page.locator("#card-kind")).to_have_text("Video call")
+    await page.evaluate("window.__vox.ring(true)")
+    answer = page.get_by_role("button", name="Answer with video")
+    await expect(answer).to_be_focused()
+    await expect(page.get_by_role("button", name="Decline")).to_be_visible()
+    await shot(page, "desk-9-incoming-video")
+    await page.keyboard.press("Enter")
+    await expect(answer).to_be_hidden()
+    assert await page.evaluate("window.__vox.answered") == [
+        "",
+        {},
+        {"sendVideo": True, "receiveVideo": True},
+    ]
+    await expect(page.locator("#video-panel")).to_be_visible()

@@ -97,20 +97,31 @@ export async function startMedia(config, card) {
 
 function offerToAnswer(Vox, event, card) {
   const call = event.call;
-  const button = $("btn-answer");
+  const answer = $("btn-answer");
+  const decline = $("btn-decline");
   const video = Boolean(event.video) || (card.call && card.call.media === "video");
-  button.hidden = false;
-  button.textContent = video ? "Answer with video" : "Answer";
-  button.onclick = () => {
+  const done = () => {
+    answer.hidden = true;
+    decline.hidden = true;
+  };
+  answer.hidden = false;
+  decline.hidden = false;
+  answer.textContent = video ? "Answer with video" : "Answer";
+  answer.onclick = () => {
     call.answer("", {}, { sendVideo: video, receiveVideo: video });
-    button.hidden = true;
+    done();
     $("video-panel").hidden = !video;
   };
-  button.focus();
-  const done = () => {
-    button.hidden = true;
+  // Declined here, the scenario reports a failed leg and the call goes to the next operator.
+  decline.onclick = () => {
+    call.decline();
+    done();
+  };
+  answer.focus();
+  const ended = () => {
+    done();
     $("video-panel").hidden = true;
   };
-  call.on(Vox.CallEvents.Disconnected, done);
-  call.on(Vox.CallEvents.Failed, done);
+  call.on(Vox.CallEvents.Disconnected, ended);
+  call.on(Vox.CallEvents.Failed, ended);
 }
