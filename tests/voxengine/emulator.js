@@ -73,7 +73,7 @@ class Emulator {
   }
 
   async stop() {
-    for (const session of this.sessions.values()) session.terminate('emulator_stopped');
+    for (const session of this.sessions.values()) session.kill();
     await Promise.all([this.accessServer, this.controlServer].map((server) => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(resolve);

@@ -17,7 +17,10 @@ before(async () => {
   emu = await new EmulatorHarness().start();
 });
 
-after(() => emu.stop());
+after(async () => {
+  await emu.stop();
+  await backend.stop();
+});
 
 beforeEach(async () => {
   if (backend) await backend.stop();

@@ -95,7 +95,7 @@ function perform(url, options, redirects = 0) {
       timers.forEach(clearTimeout);
       resolve(result);
     };
-    const req = lib.request(target, { method, headers, agent: false });
+    const req = lib.request(target, { method, headers, agent: false, signal: options.signal });
     const abort = (message) => {
       const err = new Error(message);
       err.code = 'VOX_TIMEOUT';
@@ -176,6 +176,13 @@ class Net {
     this.queue = [];
     this.counter = 0;
     this.idleWaiters = [];
+    this.aborter = new AbortController();
+  }
+
+  /** Drops everything at once: the emulator is shutting down. */
+  abortAll() {
+    this.queue.splice(0);
+    this.aborter.abort();
   }
 
   get pending() {
@@ -231,7 +238,7 @@ class Net {
       headers: normaliseHeaders(options.headers),
       body: describeBody(options.postData),
     });
-    perform(job.url, options).then((result) => {
+    perform(job.url, { ...options, signal: this.aborter.signal }).then((result) => {
       this.active -= 1;
       session.log('http_response', {
         req: job.id,

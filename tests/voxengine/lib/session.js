@@ -79,16 +79,15 @@ class Session {
     if (found) return Promise.resolve(found);
     return new Promise((resolve) => {
       const waiter = {
-        check: (entry) => {
-          if (!test(entry)) return;
+        finish: (entry) => {
           this.waiters.delete(waiter);
           clearTimeout(waiter.timer);
           resolve(entry);
         },
-        timer: setTimeout(() => {
-          this.waiters.delete(waiter);
-          resolve(null);
-        }, timeoutMs),
+        check: (entry) => {
+          if (test(entry)) waiter.finish(entry);
+        },
+        timer: setTimeout(() => waiter.finish(null), timeoutMs),
       };
       this.waiters.add(waiter);
     });
@@ -401,9 +400,9 @@ class Session {
     // terminate() disconnects every call without further call events.
     for (const leg of this.legs) leg.end('disconnected', { code: 200, reason: 'Session terminated' }, { by: 'terminate', silent: true });
     this.net.dropQueued();
-    const drainTimer = setTimeout(() => this.fireTerminating(), DRAIN_LIMIT_MS);
+    this.drainTimer = setTimeout(() => this.fireTerminating(), DRAIN_LIMIT_MS);
     this.net.whenIdle(() => {
-      clearTimeout(drainTimer);
+      clearTimeout(this.drainTimer);
       setImmediate(() => this.fireTerminating());
     });
   }
@@ -412,9 +411,9 @@ class Session {
     if (this.phase !== 'draining') return;
     this.phase = 'terminating';
     this.dispatch(this.appListeners, AppEvents.Terminating, { name: AppEvents.Terminating });
-    const limit = setTimeout(() => this.fireTerminated(), DRAIN_LIMIT_MS);
+    this.drainTimer = setTimeout(() => this.fireTerminated(), DRAIN_LIMIT_MS);
     this.net.whenIdle(() => {
-      clearTimeout(limit);
+      clearTimeout(this.drainTimer);
       setImmediate(() => this.fireTerminated());
     });
   }
@@ -428,6 +427,26 @@ class Session {
     this.log('event', { name: AppEvents.Terminated, handlers: handlers.length });
     for (const handler of handlers) this.invoke(AppEvents.Terminated, handler, null, [{ name: AppEvents.Terminated }]);
     this.finish('terminated');
+  }
+
+  /** Stops the session at once, with no further events: the emulator is shutting down. */
+  kill() {
+    if (this.phase === 'terminated') return;
+    this.phase = 'terminated';
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.drainTimer);
+    for (const handle of this.scenarioTimers.values()) {
+      clearTimeout(handle);
+      clearInterval(handle);
+    }
+    this.scenarioTimers.clear();
+    for (const leg of this.legs) {
+      for (const timer of leg.timers) clearTimeout(timer);
+      leg.timers.clear();
+    }
+    this.net.abortAll();
+    this.finish('emulator_stopped');
+    for (const waiter of [...this.waiters]) waiter.finish(null);
   }
 
   finish(reason) {
