@@ -276,7 +276,7 @@ function scheduleAnnouncement() {
 
 function announce() {
   state.announceTimer = null;
-  if (state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
+  if (!state.callId || state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
   enqueue('GET', API + '/' + encodeURIComponent(state.callId), undefined, 0, function (result) {
     const call = result.code === 200 ? parseJson(result.text) : null;
     if (state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
@@ -504,6 +504,15 @@ function onHttpRequest(e) {
       if (!state.customer || state.customerGone || state.closing) return { ok: false, command: 'say', error: 'call_ended' };
       say(cmd.text);
       return { ok: true, command: 'say' };
+    case 'status':
+      // Liveness probe: any reply but 404 means the session lives.
+      return {
+        ok: true,
+        command: 'status',
+        caller: state.customerGone ? 'gone' : (state.customer ? 'on_line' : 'none'),
+        operator: state.offer ? (state.offer.connected ? 'connected' : 'ringing') : 'none',
+        closing: state.closing,
+      };
     case 'hangup':
       Logger.write('switchboard: backend hangs up: ' + (cmd.reason || ''));
       hangUpAll();
@@ -513,14 +522,22 @@ function onHttpRequest(e) {
   }
 }
 
-/** @param {any} cmd */
+/**
+ * Hangs up the offer's operator leg, ringing or bridged (the backend had
+ * already given up on it); the caller goes back to waiting.
+ * @param {any} cmd
+ */
 function cancel(cmd) {
   const offerId = String(cmd.offer_id || '');
   if (!offerId) return { ok: false, command: 'cancel', error: 'bad_request' };
   const offer = state.offer;
   if (!offer || offer.offerId !== offerId) return { ok: true, command: 'cancel', offer_id: offerId, found: false };
-  if (offer.connected) return { ok: false, command: 'cancel', offer_id: offerId, error: 'already_connected' };
+  const wasConnected = offer.connected;
   dropOffer(offer);
+  if (wasConnected && !state.closing && !state.customerGone) {
+    startMusic();
+    scheduleAnnouncement();
+  }
   return { ok: true, command: 'cancel', offer_id: offerId };
 }
 

@@ -180,6 +180,24 @@ test('a new connect hangs up the leg still ringing; cancel hangs up without a re
   assert.equal(backend.events().filter((e) => e.type === 'operator_failed').length, 0);
 });
 
+test('cancel of a bridged offer hangs up the operator and puts the caller back on music', async () => {
+  await emu.callee('op-late', { action: 'answer', after_ms: 10 });
+  const s = await placeCall();
+  assert.deepEqual(await command(s, { command: 'status' }), { ok: true, command: 'status', caller: 'on_line', operator: 'none', closing: false });
+  await command(s, connectCmd('offer-late', 'op-late'));
+  await backend.waitFor((r) => r.body && r.body.type === 'operator_connected');
+  assert.equal((await command(s, { command: 'status' })).operator, 'connected');
+  assert.deepEqual(await command(s, { command: 'cancel', offer_id: 'offer-late' }), { ok: true, command: 'cancel', offer_id: 'offer-late' });
+  const ended = await s.wait('ended', { how: 'disconnected', by: 'scenario' });
+  await s.wait('played', { url: 'http://media.test/hold.mp3' }, { after: ended.seq });
+  const snap = await s.snapshot();
+  assert.equal(snap.legs[0].state, 'CONNECTED');
+  assert.equal(snap.legs[0].hearing.kind, 'playback');
+  await s.waitEvent('Call.Disconnected', { leg: snap.legs[1].id });
+  assert.deepEqual(backend.events().map((e) => e.type).filter((t) => t !== 'recording_started'), ['operator_connected']);
+  await noScenarioErrors(s);
+});
+
 test('the caller hanging up is reported with the ringing offer, then the session ends', async () => {
   await emu.callee('op-ringing', { action: 'no_answer' });
   const s = await placeCall();
