@@ -216,7 +216,9 @@ class Engine:
                 case SendConnect():
                     self.spawn(self._send_connect(action))
                 case SendCancel(call_id, offer_id):
-                    self.spawn(self._command(call_id, {"command": "cancel", "offer_id": offer_id}))
+                    # Awaited, not spawned: the dead leg must be gone before the next connect
+                    # of this call can reach the scenario.
+                    await self._command(call_id, {"command": "cancel", "offer_id": offer_id})
                 case SendHangup(call_id, reason):
                     self.spawn(self._command(call_id, {"command": "hangup", "reason": reason}))
                 case CheckSession(call_id):
