@@ -21,7 +21,9 @@ async def call_state(backend: LiveBackend, call_id: str, **expected: Any) -> dic
         call = await backend.call(call_id)
         return call if all(call.get(k) == v for k, v in expected.items()) else None
 
-    return await eventually(probe, timeout=15, message=f"call {call_id} with {expected}")
+    call = await eventually(probe, timeout=15, message=f"call {call_id} with {expected}")
+    assert call is not None
+    return call
 
 
 async def caller_leg(session: Session) -> dict[str, Any]:
