@@ -409,6 +409,8 @@ function onOperatorConnected(offer) {
   customer.stopPlayback();
   state.playing = '';
   state.afterSay = null;
+  if (state.sayTimer !== null) clearTimeout(state.sayTimer);
+  state.sayTimer = null;
   VoxEngine.sendMediaBetween(customer, offer.leg);
   if (state.announceTimer !== null) clearTimeout(state.announceTimer);
   state.announceTimer = null;
