@@ -4,7 +4,7 @@
 const { test, before, after, beforeEach } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { EmulatorHarness, FakeBackend, ROOT } = require('./helpers');
+const { EmulatorHarness, FakeBackend, SessionProbe, ROOT } = require('./helpers');
 
 const SCENARIO = path.join(ROOT, 'cloud_scripts', 'inbound.voxengine.js');
 const TOKEN = 'platform-token-for-tests';
@@ -317,4 +317,20 @@ test('never more than 3 requests in flight to the backend', async () => {
   assert.ok(submitted.length >= 6);
   assert.ok(submitted.every((e) => e.active < 3), 'the scenario queues on its own side, never in Net');
   await noScenarioErrors(s);
+});
+
+test('the shipped routing rule runs config then inbound', async () => {
+  const fs = require('node:fs');
+  const ruled = await new EmulatorHarness({ rules: path.join(ROOT, 'cloud_scripts', 'rules.config.json') }).start();
+  try {
+    fs.writeFileSync(path.join(ruled.dir, 'config.voxengine.js'), `var SWITCHBOARD_CONFIG = ${JSON.stringify({
+      backendUrl: backend.url, platformToken: TOKEN, musicUrl: 'http://m/h.mp3',
+    })};\n`);
+    const reply = await ruled.control('POST', '/calls', { destination: '+15550001111', scenario_dir: ruled.dir });
+    const s = new SessionProbe(ruled, reply.session_id, reply.access_url);
+    assert.deepEqual((await s.wait('session_started')).scenarios, ['config.voxengine.js', 'inbound.voxengine.js']);
+    await backend.waitFor((r) => r.path === '/api/v1/calls' && r.body.session_id === s.id);
+  } finally {
+    await ruled.stop();
+  }
 });
