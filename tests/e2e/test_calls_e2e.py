@@ -70,6 +70,8 @@ async def test_caller_waits_with_music_and_hears_the_position(
     session = await emulator.place_call(scenarios, options={"say_ms_per_word": 5})
     call_id = await registered_call_id(session, live_backend)
     await session.wait("played", {"url": "http://media.invalid/hold-music.mp3", "loop": True})
+    # The backend's `say` for a caller who has to wait ([messages] queued), then the position.
+    await session.wait("said", {"text": {"$contains": "operators are busy"}})
     said = await session.wait("said", {"text": {"$contains": "You are number 1 in the queue."}})
     assert "Estimated wait: about" in said["text"]
     # After the announcement the caller is back on music.
