@@ -31,6 +31,15 @@ def case_run(request: pytest.FixtureRequest) -> tuple[Case, Figures]:
 
 
 def test_service_level_and_asa_match_erlang_c(case_run: tuple[Case, Figures]) -> None:
+    """Within 2 points of service level and 10 % of ASA.
+
+    The seeds fix the arrivals and handle times, which no routing decision changes, so a
+    correct FCFS router always gives these same figures. Their noise is large, though: at
+    the default size one standard error is ~0.7 points of SL and ~8 % of ASA in the 55-operator
+    case (queue waits are strongly correlated near 87 % occupancy), so its ASA bound is only
+    ~1.2 standard errors wide; SIM_SCALE=5 shrinks the error to ~2.6 %. The call-by-call
+    comparison below is the sharp check.
+    """
     case, got = case_run
     assert got.service_level == pytest.approx(case.erlang.service_level(case.sl_within_s), abs=0.02)
     assert got.asa_s == pytest.approx(case.erlang.asa_s, rel=0.10)
