@@ -55,6 +55,13 @@ test('stopPlayback suppresses PlaybackFinished', async () => {
   assert.ok((await s.entries('stopped')).some((e) => e.reason === 'stopPlayback'));
 });
 
+test('answering a video caller without its scheme drops the video', async () => {
+  const s = await emu.call(`
+    VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => e.call.answer());
+  `, { video: true });
+  assert.equal((await s.wait('answered')).video, false);
+});
+
 test('media without an answered call is a violation', async () => {
   const s = await emu.call(`
     VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => { e.call.startPlayback('http://m.mp3'); e.call.answer(); });

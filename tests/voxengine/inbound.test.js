@@ -89,7 +89,9 @@ test('a video call is registered as video and its scheme reaches answer() and th
   await emu.callee('op-video', { action: 'answer', after_ms: 10 });
   const s = await placeCall({}, { video: true });
   assert.equal((await backend.waitFor((r) => r.path === '/api/v1/calls')).body.media, 'video');
-  assert.match((await s.wait('answered')).scheme, /video/);
+  const answered = await s.wait('answered');
+  assert.match(answered.scheme, /video/);
+  assert.equal(answered.video, true);
   assert.deepEqual(await command(s, connectCmd('o1', 'op-video', { video: true })), { ok: true, command: 'connect', offer_id: 'o1' });
   const dialled = await s.wait('dialled');
   assert.equal(dialled.video, true);

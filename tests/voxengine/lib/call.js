@@ -258,7 +258,9 @@ class Leg {
         }
         leg.answerRequested = true;
         const scheme = params && params.scheme;
-        session.log('answered', { leg: leg.id, scheme: scheme === undefined ? null : scheme, headers: extraHeaders || {} });
+        // Video follows the codec scheme: answering a video caller without it drops video.
+        const video = leg.video && /video/i.test(typeof scheme === 'string' ? scheme : JSON.stringify(scheme || ''));
+        session.log('answered', { leg: leg.id, scheme: scheme === undefined ? null : scheme, video, headers: extraHeaders || {} });
         leg.after(session.options.connectDelayMs, () => leg.connect());
       },
       reject(code, extraHeaders) {
