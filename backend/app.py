@@ -15,10 +15,12 @@ from backend.adapters.mongo import Store, connect
 from backend.adapters.platform import PlatformClient
 from backend.adapters.push import ChangeFeed, PushHub
 from backend.adapters.scheduler import Timers
+from backend.adapters.spares_store import SpareCounters
 from backend.auth import TokenSigner
 from backend.keys import ENGINE, FEED, HTTP, HUB, SECRETS, SETTINGS, SIGNER, STORE, SWEEPER, TIMERS
 from backend.routes import setup_routes
 from backend.services.engine import Engine
+from backend.services.overflow import Overflow
 from backend.services.sweeper import Sweeper
 from backend.settings import Settings
 from backend.views.errors import error_middleware
@@ -80,6 +82,11 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         app[HTTP], timeout_s=p.request_timeout_s, attempts=p.attempts, backoff_s=p.backoff_s
     )
     engine = Engine(settings, app[STORE], platform, timers)
+    spares = [s.to_spare() for s in settings.config.spare_numbers]
+    if spares:
+        counters = SpareCounters(app[STORE].db)
+        await counters.ensure(spares)
+        engine.overflow = Overflow(engine, counters)
     engine.start()
     app[ENGINE] = engine
     yield
@@ -92,6 +99,9 @@ async def push_ctx(app: web.Application) -> AsyncIterator[None]:
     feed = ChangeFeed(app[STORE], hub)
     app[HUB], app[FEED] = hub, feed
     task = asyncio.create_task(feed.run())
+    # Close the operators' sockets as shutdown begins: an open socket would otherwise hold
+    # the server until its shutdown timeout.
+    app.on_shutdown.append(lambda _app: hub.close_all())
     yield
     await hub.close_all()
     task.cancel()

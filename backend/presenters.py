@@ -50,6 +50,7 @@ def operator_view(doc: Doc) -> dict[str, Any]:
             "talk_s": round(stats.get("talk_s_total", 0.0), 1),
         },
         "last_seen": iso(doc.get("last_seen")),
+        "absence": _iso_all(doc.get("absence")),
     }
 
 
@@ -79,6 +80,10 @@ def call_view(doc: Doc, *, with_log: bool = False) -> dict[str, Any]:
         "hung_up_by": doc.get("hung_up_by"),
         "end_reason": doc.get("end_reason"),
         "recording_url": doc.get("recording_url"),
+        "manager": doc.get("manager"),
+        "waits_for": doc.get("preferred"),
+        "waits_until": iso(doc.get("preferred_until")),
+        "spare": _iso_all(doc.get("spare")),
     }
     if with_log:
         out["log"] = _iso_all(doc.get("log", []))

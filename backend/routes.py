@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from backend.keys import STORE
-from backend.views import desk, operators, pages, platform, ws
+from backend.views import affinity, desk, operators, pages, platform, ws
 
 
 def setup_routes(app: web.Application) -> None:
@@ -29,6 +29,15 @@ def setup_routes(app: web.Application) -> None:
                 name="operator_history",
             ),
             web.get("/api/v1/queues", operators.queues, name="queues"),
+            web.put(
+                "/api/v1/contacts/{phone}/manager",
+                affinity.put_contact_manager,
+                name="contact_manager",
+            ),
+            web.put("/api/v1/operators/{login}/absence", affinity.put_absence, name="absence_put"),
+            web.delete(
+                "/api/v1/operators/{login}/absence", affinity.delete_absence, name="absence_delete"
+            ),
             web.get("/healthz", health, name="health"),
             # The operator desk: pages, then its API.
             web.get("/", pages.index, name="index"),

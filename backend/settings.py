@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.domain.context import Rule
 from backend.domain.model import Media, Strategy
+from backend.domain.overflow import Hours, Spare
 from backend.domain.policy import RoutingPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +36,8 @@ class ServerConfig(_Strict):
 class RoutingConfig(_Strict):
     default_group: str = "default"
     strategy: Strategy = Strategy.LONGEST_IDLE
-    ring_timeout_s: int = Field(25, ge=5, le=400)
+    # The platform takes VI-CallTimeout between 10 and 400 s.
+    ring_timeout_s: int = Field(25, ge=10, le=400)
     offer_grace_s: int = Field(5, ge=1, le=60)
     no_answer_delay_s: int = Field(30, ge=0)
     max_no_answer: int = Field(3, ge=1)
@@ -45,6 +49,8 @@ class RoutingConfig(_Strict):
     sweep_interval_s: float = Field(2, gt=0)
     queued_check_s: int = Field(60, ge=1)
     in_call_check_s: int = Field(600, ge=10)
+    # After an overflow round in which no spare number took the call, wait this long.
+    overflow_retry_s: int = Field(30, ge=1)
     default_handle_time_s: int = Field(180, ge=1)
 
 
@@ -93,6 +99,90 @@ class GroupConfig(_Strict):
     wrap_up_s: int | None = Field(None, ge=0)
     # The operator cannot finish wrap-up on a call of this group without a disposition code.
     require_disposition: bool = False
+    # Overflow: a call still waiting this long goes to one of these spare numbers.
+    overflow_after_s: int = Field(60, ge=0)
+    spares: tuple[str, ...] = ()
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^\s*([a-z,\-]+)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_hours(text: str) -> Hours:
+    """'mon-fri 09:00-18:00', 'sat,sun 10:00-14:00', 'fri 22:00-06:00' (past midnight)."""
+    m = _HOURS.match(text.lower())
+    if not m:
+        raise ValueError(f"{text!r}: expected like 'mon-fri 09:00-18:00'")
+    days: set[int] = set()
+    for part in m.group(1).split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ValueError(f"{text!r}: days are mon, tue, wed, thu, fri, sat, sun")
+        a, b = _DAYS.index(first), _DAYS.index(last or first)
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    h1, m1, h2, m2 = (int(x) for x in m.group(2, 3, 4, 5))
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError(f"{text!r}: not a time of day")
+    end = time(0, 0) if h2 == 24 else time(h2, m2)
+    return Hours(frozenset(days), time(h1, m1), end)
+
+
+class SpareConfig(_Strict):
+    number: str = Field(pattern=r"^\+?[0-9]{3,16}$")
+    name: str = ""
+    max_concurrent: int = Field(1, ge=1)
+    daily_cap: int = Field(50, ge=0)
+    timezone: str = "UTC"
+    # Weekday ranges in the spare's time zone; empty: any time.
+    hours: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for text in v:
+            parse_hours(text)
+        return v
+
+    def to_spare(self) -> Spare:
+        return Spare(
+            number=self.number,
+            name=self.name or self.number,
+            max_concurrent=self.max_concurrent,
+            daily_cap=self.daily_cap,
+            hours=tuple(parse_hours(h) for h in self.hours),
+            tz=ZoneInfo(self.timezone),
+            enabled=self.enabled,
+        )
+
+
+class ManagerConfig(_Strict):
+    # How long a call waits for its busy manager before its group takes it.
+    wait_s: int = Field(30, ge=0)
+    # Spoken when the manager is marked absent; {name}, {reason}, {until} are filled in.
+    absent_text: str = (
+        "Your manager {name} is away until {until}. Another specialist will help you."
+    )
+    # Spoken when the manager is simply not available now.
+    away_text: str = (
+        "Your manager {name} is not available right now. Another specialist will help you."
+    )
+    # After a call of a caller without a manager, ask whether this operator should be theirs.
+    pin_enabled: bool = True
+    pin_question: str = (
+        "Would you like {name} to answer your calls from now on? "
+        "Say yes or no, or press 1 for yes and 2 for no."
+    )
+    pin_timeout_s: int = Field(8, ge=2, le=60)
 
 
 class RuleConfig(_Strict):
@@ -138,8 +228,10 @@ class AppConfig(_Strict):
     desk: DeskConfig = DeskConfig()
     crm: CrmConfig = CrmConfig()
     voximplant: VoximplantConfig = VoximplantConfig()
+    manager: ManagerConfig = ManagerConfig()
     groups: tuple[GroupConfig, ...] = (GroupConfig(name="default"),)
     rules: tuple[RuleConfig, ...] = ()
+    spare_numbers: tuple[SpareConfig, ...] = ()
 
     @model_validator(mode="after")
     def _groups_known(self) -> Self:
@@ -153,6 +245,13 @@ class AppConfig(_Strict):
         for i, rule in enumerate(self.rules):
             if rule.group not in names:
                 raise ValueError(f"rules[{i}].group: no group named {rule.group!r}")
+        numbers = [s.number for s in self.spare_numbers]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("spare_numbers: a number appears twice")
+        for g in self.groups:
+            for n in g.spares:
+                if n not in numbers:
+                    raise ValueError(f"groups.{g.name}.spares: {n!r} is not in spare_numbers")
         return self
 
 
@@ -183,7 +282,17 @@ class Settings(_Strict):
             in_call_check_s=r.in_call_check_s,
             queued_check_s=r.queued_check_s,
             default_handle_time_s=r.default_handle_time_s,
+            manager_wait_s=self.config.manager.wait_s,
+            overflow_after_s=(g.overflow_after_s if g and g.spares else None),
+            overflow_retry_s=r.overflow_retry_s,
         )
+
+    def spares_of(self, group: str) -> tuple[Spare, ...]:
+        g = self.group(group)
+        if g is None:
+            return ()
+        by_number = {s.number: s for s in self.config.spare_numbers}
+        return tuple(by_number[n].to_spare() for n in g.spares)
 
     def group(self, name: str) -> GroupConfig | None:
         for g in self.config.groups:

@@ -23,7 +23,7 @@ from tests.support.fake_platform import FakePlatform
 # Short timers so tests finish quickly; every value is still exercised through the same code.
 TEST_CONFIG = """
 [routing]
-ring_timeout_s = 5
+ring_timeout_s = 10
 offer_grace_s = 1
 no_answer_delay_s = 1
 max_no_answer = 3

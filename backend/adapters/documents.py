@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from backend.domain.model import (
+    Absence,
+    AbsenceReason,
     Activity,
     Address,
     Call,
@@ -18,6 +20,7 @@ from backend.domain.model import (
     Party,
     Presence,
     Skill,
+    SpareAttempt,
     TargetType,
 )
 
@@ -59,6 +62,9 @@ def operator_doc(op: Operator) -> Doc:
             "talk_s_total": s.talk_s_total,
         },
         "score": op.score,
+        "absence": (
+            {"reason": op.absence.reason.value, "until": op.absence.until} if op.absence else None
+        ),
     }
 
 
@@ -86,7 +92,36 @@ def operator_from(d: Doc) -> Operator:
             answer_s_total=float(st.get("answer_s_total", 0.0)),
             talk_s_total=float(st.get("talk_s_total", 0.0)),
         ),
+        absence=(
+            Absence(AbsenceReason(d["absence"]["reason"]), d["absence"].get("until"))
+            if d.get("absence")
+            else None
+        ),
         rev=int(d.get("rev", 0)),
+    )
+
+
+def _spare_doc(a: SpareAttempt | None) -> Doc | None:
+    if a is None:
+        return None
+    return {
+        "offer_id": a.offer_id,
+        "number": a.number,
+        "created_at": a.created_at,
+        "expires_at": a.expires_at,
+        "sent_at": a.sent_at,
+    }
+
+
+def _spare_from(d: Doc | None) -> SpareAttempt | None:
+    if not d:
+        return None
+    return SpareAttempt(
+        offer_id=d["offer_id"],
+        number=d["number"],
+        created_at=d["created_at"],
+        expires_at=d["expires_at"],
+        sent_at=d.get("sent_at"),
     )
 
 
@@ -132,6 +167,11 @@ def call_doc(c: Call) -> Doc:
         "hung_up_by": c.hung_up_by.value if c.hung_up_by else None,
         "end_reason": c.end_reason,
         "attempts": c.attempts,
+        "preferred": c.preferred,
+        "preferred_until": c.preferred_until,
+        "spare": _spare_doc(c.spare),
+        "spares_tried": list(c.spares_tried),
+        "next_overflow_at": c.next_overflow_at,
         "deadline": c.deadline,
     }
 
@@ -153,6 +193,11 @@ def call_from(d: Doc) -> Call:
         hung_up_by=Party(d["hung_up_by"]) if d.get("hung_up_by") else None,
         end_reason=d.get("end_reason"),
         attempts=int(d.get("attempts", 0)),
+        preferred=d.get("preferred"),
+        preferred_until=d.get("preferred_until"),
+        spare=_spare_from(d.get("spare")),
+        spares_tried=tuple(d.get("spares_tried") or ()),
+        next_overflow_at=d.get("next_overflow_at"),
         deadline=d.get("deadline"),
         rev=int(d.get("rev", 0)),
     )

@@ -48,7 +48,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("deadline", ASCENDING)], name="due"),
         IndexModel([("caller", ASCENDING), ("created_at", DESCENDING)], name="contact_history"),
         IndexModel([("group", ASCENDING), ("created_at", DESCENDING)], name="group_day"),
+        IndexModel(
+            [("state", ASCENDING), ("preferred", ASCENDING), *_QUEUE_SORT], name="waiting_for"
+        ),
+        IndexModel([("state", ASCENDING), ("spare.number", ASCENDING)], name="on_spare"),
     ],
+    "contacts": [IndexModel([("manager", ASCENDING)], name="manager")],
     "status_log": [
         IndexModel([("operator", ASCENDING), ("start", ASCENDING)], name="operator_time"),
         IndexModel([("end", ASCENDING)], name="end"),
@@ -65,6 +70,7 @@ class Store:
         self.operators = self.db["operators"]
         self.calls = self.db["calls"]
         self.status_log = self.db["status_log"]
+        self.contacts = self.db["contacts"]
         self.meta = self.db["meta"]
 
     async def ensure_indexes(self) -> None:
@@ -210,12 +216,59 @@ class Store:
         return result.matched_count == 1
 
     async def queued_calls(self, groups: Sequence[str], limit: int) -> list[Call]:
+        """Waiting calls of these groups that wait for nobody in particular."""
         cursor = (
-            self.calls.find({"state": "queued", "group": {"$in": list(groups)}})
+            self.calls.find({"state": "queued", "group": {"$in": list(groups)}, "preferred": None})
             .sort(_QUEUE_SORT)
             .limit(limit)
         )
         return [call_from(d) async for d in cursor]
+
+    async def calls_waiting_for(self, login: str, limit: int) -> list[Call]:
+        cursor = (
+            self.calls.find({"state": "queued", "preferred": login}).sort(_QUEUE_SORT).limit(limit)
+        )
+        return [call_from(d) async for d in cursor]
+
+    async def calls_on_spare(self, number: str) -> int:
+        return await self.calls.count_documents(
+            {"state": {"$in": ["overflow_offering", "overflow_connected"]}, "spare.number": number}
+        )
+
+    # -- contacts: "your manager" ---------------------------------------------------------
+
+    async def contact_manager(self, keys: Sequence[str]) -> tuple[str, str] | None:
+        """(contact key, manager login) of the most specific contact that has a manager."""
+        docs = await self.contacts.find(
+            {"_id": {"$in": list(keys)}, "manager": {"$type": "string"}}, {"manager": 1}
+        ).to_list(None)
+        by_key = {d["_id"]: d["manager"] for d in docs}
+        for key in keys:
+            if key in by_key:
+                return key, by_key[key]
+        return None
+
+    async def set_contact_manager(
+        self, key: str, login: str | None, now: datetime, *, only_if_unset: bool = False
+    ) -> bool:
+        query: Doc = {"_id": key}
+        if only_if_unset:
+            query["manager"] = {"$not": {"$type": "string"}}
+        try:
+            result = await self.contacts.update_one(
+                query,
+                {"$set": {"manager": login, "manager_since": now, "updated_at": now}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # only_if_unset and someone set one meanwhile
+        return result.modified_count == 1 or result.upserted_id is not None
+
+    async def release_contacts(self, login: str, now: datetime) -> int:
+        result = await self.contacts.update_many(
+            {"manager": login}, {"$set": {"manager": None, "updated_at": now}}
+        )
+        return result.modified_count
 
     async def oldest_queued(self, group: str) -> Call | None:
         doc = await self.calls.find_one({"state": "queued", "group": group}, sort=_QUEUE_SORT)

@@ -94,6 +94,28 @@ class CheckSession:
     call_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class TryOverflow:
+    """The call has waited past its group's threshold: try a spare number."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseSpare:
+    """A spare number's call slot is free again."""
+
+    number: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerAway:
+    """Calls waiting for this operator by name must stop waiting."""
+
+    operator: str
+
+
 Action = (
     StatusInterval
     | SendConnect
@@ -106,6 +128,9 @@ Action = (
     | OfferReleased
     | CallFinished
     | CheckSession
+    | TryOverflow
+    | ReleaseSpare
+    | ManagerAway
 )
 
 

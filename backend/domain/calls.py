@@ -13,10 +13,12 @@ from backend.domain.actions import (
     OfferAnswered,
     OfferMissed,
     OfferReleased,
+    ReleaseSpare,
     SendCancel,
     Step,
+    TryOverflow,
 )
-from backend.domain.model import Call, CallState, Media, Offer, Outcome, Party
+from backend.domain.model import Call, CallState, Media, Offer, Outcome, Party, SpareAttempt
 from backend.domain.policy import RoutingPolicy
 
 # SIP codes that mean "the operator did not take it" (no answer, offline, busy, cancelled,
@@ -26,8 +28,15 @@ TIMEOUT_CODE = 408
 
 
 def new_call(
-    call_id: str, group: str, priority: int, media: Media, now: datetime, policy: RoutingPolicy
+    call_id: str,
+    group: str,
+    priority: int,
+    media: Media,
+    now: datetime,
+    policy: RoutingPolicy,
+    preferred: str | None = None,
 ) -> Step[Call]:
+    """A call enters its group's queue; with a manager, it waits for them first (up to a limit)."""
     call = Call(
         call_id=call_id,
         group=group,
@@ -36,9 +45,30 @@ def new_call(
         state=CallState.QUEUED,
         created_at=now,
         enqueued_at=now,
-        deadline=now + timedelta(seconds=policy.queued_check_s),
+        preferred=preferred,
+        preferred_until=now + timedelta(seconds=policy.manager_wait_s) if preferred else None,
     )
+    call = replace(call, deadline=queued_deadline(call, now, policy))
     return Step(call, (DispatchCall(call_id),))
+
+
+def overflow_due_at(call: Call, policy: RoutingPolicy) -> datetime | None:
+    if policy.overflow_after_s is None:
+        return None
+    due = call.enqueued_at + timedelta(seconds=policy.overflow_after_s)
+    if call.next_overflow_at is not None and call.next_overflow_at > due:
+        due = call.next_overflow_at
+    return due
+
+
+def queued_deadline(call: Call, now: datetime, policy: RoutingPolicy) -> datetime:
+    """The next moment a waiting call needs a look: a check, its manager's limit, overflow."""
+    moments = [now + timedelta(seconds=policy.queued_check_s)]
+    if call.preferred_until is not None and call.preferred_until > now:
+        moments.append(call.preferred_until)
+    if (due := overflow_due_at(call, policy)) is not None:
+        moments.append(max(due, now))
+    return min(moments)
 
 
 def offer(call: Call, the_offer: Offer) -> Step[Call]:
@@ -82,14 +112,14 @@ def offer_connected(call: Call, offer_id: str, now: datetime, policy: RoutingPol
     return Step(new, (OfferAnswered(current.operator, offer_id, call.call_id, answer_s),))
 
 
-def _requeue(call: Call, now: datetime, policy: RoutingPolicy) -> Call:
+def _requeue(
+    call: Call, now: datetime, policy: RoutingPolicy, *, keep_preference: bool = True
+) -> Call:
     # Back to the head of its queue: the original enqueued_at is kept.
-    return replace(
-        call,
-        state=CallState.QUEUED,
-        offer=None,
-        deadline=now + timedelta(seconds=policy.queued_check_s),
-    )
+    back = replace(call, state=CallState.QUEUED, offer=None, spare=None)
+    if not keep_preference:
+        back = replace(back, preferred=None, preferred_until=None)
+    return replace(back, deadline=queued_deadline(back, now, policy))
 
 
 def offer_failed(
@@ -107,7 +137,9 @@ def offer_failed(
     if current is None:
         return Step(None)
     missed = OfferMissed(current.operator, offer_id, code)
-    return Step(_requeue(call, now, policy), (missed, DispatchCall(call.call_id)))
+    # A manager who did not take their caller's call is not waited for again.
+    back = _requeue(call, now, policy, keep_preference=current.operator != call.preferred)
+    return Step(back, (missed, DispatchCall(call.call_id)))
 
 
 def offer_undeliverable(
@@ -132,9 +164,9 @@ def offer_expired(call: Call, offer_id: str, now: datetime, policy: RoutingPolic
     else:
         # The connect never got through (the process that sent it died): nobody's fault.
         operator_action = OfferReleased(current.operator, offer_id)
+    back = _requeue(call, now, policy, keep_preference=current.operator != call.preferred)
     return Step(
-        _requeue(call, now, policy),
-        (SendCancel(call.call_id, offer_id), operator_action, DispatchCall(call.call_id)),
+        back, (SendCancel(call.call_id, offer_id), operator_action, DispatchCall(call.call_id))
     )
 
 
@@ -147,6 +179,10 @@ def _end(
     elif call.state is CallState.CONNECTED and call.operator and call.connected_at:
         talk_s = max(0.0, (now - call.connected_at).total_seconds())
         actions.append(CallFinished(call.operator, call.call_id, talk_s, call.group))
+    elif call.state in _ON_SPARE and call.spare is not None:
+        actions.append(ReleaseSpare(call.spare.number, call.call_id))
+        if call.state is CallState.OVERFLOW_CONNECTED:
+            outcome = Outcome.OVERFLOWED
     new = replace(
         call,
         state=CallState.ENDED,
@@ -160,16 +196,20 @@ def _end(
     return Step(new, tuple(actions))
 
 
+_ON_SPARE = (CallState.OVERFLOW_OFFERING, CallState.OVERFLOW_CONNECTED)
+
+
 def caller_hung_up(call: Call, now: datetime) -> Step[Call]:
     if call.ended:
         return Step(None)
-    if call.state is CallState.CONNECTED:
+    if call.state in (CallState.CONNECTED, CallState.OVERFLOW_CONNECTED):
         return _end(call, Outcome.ANSWERED, Party.CALLER, None, now)
     return _end(call, Outcome.ABANDONED, Party.CALLER, None, now)
 
 
 def operator_hung_up(call: Call, now: datetime) -> Step[Call]:
-    if call.state is not CallState.CONNECTED:
+    """The operator (or the spare number's person) hung up a connected call."""
+    if call.state not in (CallState.CONNECTED, CallState.OVERFLOW_CONNECTED):
         return Step(None)
     return _end(call, Outcome.ANSWERED, Party.OPERATOR, None, now)
 
@@ -178,7 +218,7 @@ def session_ended(call: Call, now: datetime) -> Step[Call]:
     """The scenario is ending; anything not yet settled is settled now."""
     if call.ended:
         return Step(None)
-    if call.state is CallState.CONNECTED:
+    if call.state in (CallState.CONNECTED, CallState.OVERFLOW_CONNECTED):
         return _end(call, Outcome.ANSWERED, Party.SYSTEM, "session_ended", now)
     return _end(call, Outcome.ABANDONED, Party.CALLER, "session_ended", now)
 
@@ -187,7 +227,8 @@ def session_gone(call: Call, now: datetime, reason: str) -> Step[Call]:
     """The access URL answered 404/410 or never answered: the session no longer exists."""
     if call.ended:
         return Step(None)
-    outcome = Outcome.ANSWERED if call.state is CallState.CONNECTED else Outcome.FAILED
+    connected = call.state in (CallState.CONNECTED, CallState.OVERFLOW_CONNECTED)
+    outcome = Outcome.ANSWERED if connected else Outcome.FAILED
     return _end(call, outcome, Party.SYSTEM, reason, now)
 
 
@@ -200,13 +241,118 @@ def hangup_requested(call: Call, party: Party, reason: str, now: datetime) -> St
 
 
 def deadline_reached(call: Call, now: datetime, policy: RoutingPolicy) -> Step[Call]:
-    """Offer expiry, or the periodic look at a waiting or talking call."""
+    """Offer expiry, a manager's limit, overflow, or the periodic look at a call."""
     if call.deadline is None or call.deadline > now or call.ended:
         return Step(None)
     if call.state is CallState.OFFERING and call.offer is not None:
         return offer_expired(call, call.offer.offer_id, now, policy)
+    if call.state is CallState.OVERFLOW_OFFERING and call.spare is not None:
+        return spare_expired(call, call.spare.offer_id, now, policy)
     if call.state is CallState.QUEUED:
-        new = replace(call, deadline=now + timedelta(seconds=policy.queued_check_s))
-        return Step(new, (CheckSession(call.call_id), DispatchCall(call.call_id)))
+        new = call
+        if call.preferred is not None and call.waits_for(now) is None:
+            new = replace(new, preferred=None, preferred_until=None)  # waited long enough
+        new = replace(new, deadline=queued_deadline(new, now, policy))
+        actions: list[Action] = [CheckSession(call.call_id), DispatchCall(call.call_id)]
+        due = overflow_due_at(new, policy)
+        if due is not None and due <= now:
+            actions.append(TryOverflow(call.call_id))
+        return Step(new, tuple(actions))
     new = replace(call, deadline=now + timedelta(seconds=policy.in_call_check_s))
     return Step(new, (CheckSession(call.call_id),))
+
+
+def preference_dropped(
+    call: Call, operator: str, now: datetime, policy: RoutingPolicy
+) -> Step[Call]:
+    """The manager this call waits for went away: the group takes it at once."""
+    if call.state is not CallState.QUEUED or call.preferred != operator:
+        return Step(None)
+    new = replace(call, preferred=None, preferred_until=None)
+    new = replace(new, deadline=queued_deadline(new, now, policy))
+    return Step(new, (DispatchCall(call.call_id),))
+
+
+# -- overflow to spare numbers ----------------------------------------------------------
+
+
+def spare_offer(call: Call, attempt: SpareAttempt) -> Step[Call]:
+    if call.state is not CallState.QUEUED:
+        return Step(None)
+    new = replace(
+        call,
+        state=CallState.OVERFLOW_OFFERING,
+        spare=attempt,
+        spares_tried=(*call.spares_tried, attempt.number),
+        deadline=attempt.expires_at,
+    )
+    return Step(new)
+
+
+def _current_spare(call: Call, offer_id: str) -> SpareAttempt | None:
+    if (
+        call.state is CallState.OVERFLOW_OFFERING
+        and call.spare is not None
+        and call.spare.offer_id == offer_id
+    ):
+        return call.spare
+    return None
+
+
+def spare_sent(call: Call, offer_id: str, now: datetime) -> Step[Call]:
+    current = _current_spare(call, offer_id)
+    if current is None or current.sent_at is not None:
+        return Step(None)
+    return Step(replace(call, spare=replace(current, sent_at=now)))
+
+
+def spare_connected(call: Call, offer_id: str, now: datetime, policy: RoutingPolicy) -> Step[Call]:
+    current = _current_spare(call, offer_id)
+    if current is None:
+        return Step(None)
+    new = replace(
+        call,
+        state=CallState.OVERFLOW_CONNECTED,
+        connected_at=now,
+        preferred=None,
+        preferred_until=None,
+        deadline=now + timedelta(seconds=policy.in_call_check_s),
+    )
+    return Step(new)
+
+
+def spare_failed(call: Call, offer_id: str, now: datetime, policy: RoutingPolicy) -> Step[Call]:
+    """The spare did not take it: free the slot; an operator or the next spare may take the call."""
+    current = _current_spare(call, offer_id)
+    if current is None:
+        return Step(None)
+    back = _requeue(call, now, policy)
+    actions = (
+        ReleaseSpare(current.number, call.call_id),
+        DispatchCall(call.call_id),
+        TryOverflow(call.call_id),
+    )
+    return Step(back, actions)
+
+
+def spare_expired(call: Call, offer_id: str, now: datetime, policy: RoutingPolicy) -> Step[Call]:
+    current = _current_spare(call, offer_id)
+    if current is None or current.expires_at > now:
+        return Step(None)
+    step = spare_failed(call, offer_id, now, policy)
+    return Step(step.state, (SendCancel(call.call_id, offer_id), *step.actions))
+
+
+def no_spare(call: Call, now: datetime, policy: RoutingPolicy) -> Step[Call]:
+    """No spare qualifies now: the call keeps its place; the next round waits a while."""
+    if call.state is not CallState.QUEUED:
+        return Step(None)
+    new = replace(
+        call, spares_tried=(), next_overflow_at=now + timedelta(seconds=policy.overflow_retry_s)
+    )
+    return Step(replace(new, deadline=queued_deadline(new, now, policy)))
+
+
+def overflow_due(call: Call, now: datetime, policy: RoutingPolicy) -> bool:
+    due = overflow_due_at(call, policy)
+    return call.state is CallState.QUEUED and due is not None and due <= now

@@ -101,6 +101,24 @@ class OperatorStats:
         return (self.answers + 1) / (self.offers + 2)
 
 
+class AbsenceReason(StrEnum):
+    VACATION = "vacation"
+    SICK_LEAVE = "sick_leave"
+    DISMISSED = "dismissed"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """Marked by an administrator: the operator is away (vacation, sick leave, dismissed)."""
+
+    reason: AbsenceReason
+    until: datetime | None = None  # None: until the mark is removed
+
+    def active(self, now: datetime) -> bool:
+        return self.until is None or self.until > now
+
+
 @dataclass(frozen=True, slots=True)
 class Operator:
     login: str
@@ -120,6 +138,7 @@ class Operator:
     misses_in_row: int = 0
     ban_level: int = 0
     stats: OperatorStats = field(default_factory=OperatorStats)
+    absence: Absence | None = None
     rev: int = 0
 
     @property
@@ -158,6 +177,17 @@ class Offer:
 
 
 @dataclass(frozen=True, slots=True)
+class SpareAttempt:
+    """The call is being (or was) put through to a spare number."""
+
+    offer_id: str
+    number: str
+    created_at: datetime
+    expires_at: datetime
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     call_id: str
     group: str
@@ -174,6 +204,14 @@ class Call:
     hung_up_by: Party | None = None
     end_reason: str | None = None
     attempts: int = 0
+    # "Your manager": the operator this call waits for, and until when.
+    preferred: str | None = None
+    preferred_until: datetime | None = None
+    # Overflow: the attempt under way (or that connected), the spares tried in this round,
+    # and when the next round may start.
+    spare: SpareAttempt | None = None
+    spares_tried: tuple[str, ...] = ()
+    next_overflow_at: datetime | None = None
     # When the call must be looked at again: offer expiry, or a periodic
     # liveness check while it waits or talks.
     deadline: datetime | None = None
@@ -182,6 +220,12 @@ class Call:
     @property
     def waiting(self) -> bool:
         return self.state is CallState.QUEUED
+
+    def waits_for(self, now: datetime) -> str | None:
+        """The operator this call is reserved for right now, if any."""
+        if self.preferred and self.preferred_until and self.preferred_until > now:
+            return self.preferred
+        return None
 
     @property
     def ended(self) -> bool:

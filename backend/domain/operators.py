@@ -8,11 +8,21 @@ from datetime import datetime, timedelta
 from backend.domain.actions import (
     Action,
     DispatchOperator,
+    ManagerAway,
     Refused,
     StatusInterval,
     Step,
 )
-from backend.domain.model import Activity, Address, Operator, OperatorStats, Presence, Skill
+from backend.domain.manager import ManagerState, manager_state
+from backend.domain.model import (
+    Absence,
+    Activity,
+    Address,
+    Operator,
+    OperatorStats,
+    Presence,
+    Skill,
+)
 from backend.domain.policy import RoutingPolicy
 
 DISCONNECTED = "disconnected"
@@ -36,6 +46,9 @@ def _step(old: Operator, new: Operator, now: datetime, *extra: Action) -> Step[O
     actions.extend(extra)
     if new.routable and not old.routable:
         actions.append(DispatchOperator(new.login))
+    was, now_state = manager_state(old, now), manager_state(new, now)
+    if now_state is ManagerState.AWAY and was is not ManagerState.AWAY:
+        actions.append(ManagerAway(new.login))
     return Step(new, tuple(actions))
 
 
@@ -58,6 +71,8 @@ def set_presence(
         reason = None
     if presence is Presence.OFFLINE and op.activity in (Activity.OFFERED, Activity.IN_CALL):
         raise Refused("busy", f"cannot go offline while {op.activity.value}: finish the call first")
+    if presence is Presence.READY and op.absence is not None and op.absence.active(now):
+        raise Refused("absent", f"marked absent ({op.absence.reason.value}): ask a supervisor")
     if (op.presence, op.reason) == (presence, reason):
         return Step(None)
     new = replace(op, presence=presence, reason=reason)
@@ -175,6 +190,23 @@ def in_call_checked(op: Operator, now: datetime, policy: RoutingPolicy) -> Step[
         return Step(None)
     until = now + timedelta(seconds=policy.in_call_check_s)
     return Step(replace(op, activity_until=until))
+
+
+ABSENT = "absent"
+
+
+def set_absence(op: Operator, absence: Absence | None, now: datetime) -> Step[Operator]:
+    """An administrator marks the operator absent (or present again).
+
+    An absent operator takes no calls: if Ready they become Not ready (reason: absent); a
+    call in progress is not disturbed.
+    """
+    if op.absence == absence:
+        return Step(None)
+    new = replace(op, absence=absence)
+    if absence is not None and absence.active(now) and op.presence is Presence.READY:
+        new = replace(new, presence=Presence.NOT_READY, reason=ABSENT)
+    return _step(op, new, now)
 
 
 def finish_wrap_up(op: Operator, now: datetime) -> Step[Operator]:

@@ -23,6 +23,12 @@ class RoutingPolicy:
     in_call_check_s: int = 600
     queued_check_s: int = 60
     default_handle_time_s: int = 180
+    # "Your manager": how long a call waits for its busy manager before going to the group.
+    manager_wait_s: int = 30
+    # Overflow: a call still waiting this long goes to a spare number (when the group has any);
+    # after a round in which no spare took it, the next round waits overflow_retry_s.
+    overflow_after_s: int | None = None
+    overflow_retry_s: int = 30
 
     def ban_duration_s(self, ban_level: int) -> float:
         """Ban length for the (ban_level+1)-th ban in a row: doubling, capped."""

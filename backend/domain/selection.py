@@ -24,9 +24,19 @@ def operator_order(strategy: Strategy, group: str) -> Any:
 
 
 def choose_operator(
-    call: Call, candidates: Iterable[Operator], strategy: Strategy, exclude: Sequence[str] = ()
+    call: Call,
+    candidates: Iterable[Operator],
+    strategy: Strategy,
+    exclude: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> Operator | None:
-    """The best routable operator of the call's group, or None: the call waits."""
+    """The best routable operator for the call, or None: the call waits.
+
+    A call waiting for its manager (at `now`) goes to the manager only, in whatever group.
+    """
+    reserved = call.waits_for(now) if now is not None else None
+    if reserved is not None:
+        return next((op for op in candidates if op.login == reserved and op.routable), None)
     fitting = [
         op
         for op in candidates
@@ -42,10 +52,22 @@ def call_order(call: Call) -> tuple[Any, ...]:
     return (-call.priority, call.enqueued_at, call.call_id)
 
 
-def choose_call(op: Operator, candidates: Iterable[Call]) -> Call | None:
-    """The call a newly routable operator takes, or None."""
+def choose_call(
+    op: Operator, candidates: Iterable[Call], now: datetime | None = None
+) -> Call | None:
+    """The call a newly routable operator takes, or None.
+
+    Calls waiting for this operator by name come first; calls reserved for someone else
+    are left to them.
+    """
+    waiting = [c for c in candidates if c.waiting]
+    if now is not None:
+        mine = [c for c in waiting if c.waits_for(now) == op.login]
+        if mine:
+            return min(mine, key=call_order)
+        waiting = [c for c in waiting if c.waits_for(now) is None]
     groups = set(op.group_names)
-    fitting = [c for c in candidates if c.waiting and c.group in groups]
+    fitting = [c for c in waiting if c.group in groups]
     if not fitting:
         return None
     return min(fitting, key=call_order)

@@ -13,6 +13,7 @@ from backend.domain.context import CallContext, choose_group, parse_custom_data
 from backend.domain.estimates import estimated_wait_s
 from backend.domain.model import Call, CallState, Media
 from backend.presenters import call_view
+from backend.services.affinity import pin_answered, pin_question, preference_for
 from backend.services.engine import Engine
 
 
@@ -39,7 +40,11 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
     priorities = {g.name: g.priority for g in settings.config.groups}
     group, priority = choose_group(ctx, rules, settings.config.routing.default_group, priorities)
     now = engine.clock()
-    step = call_rules.new_call(new_id(), group, priority, a.media, now, settings.policy(group))
+    customer_id = ctx.field("customer_id")
+    pref = await preference_for(engine, a.caller, customer_id, now)
+    step = call_rules.new_call(
+        new_id(), group, priority, a.media, now, settings.policy(group), pref.preferred
+    )
     call = step.state
     assert call is not None
     extra: Doc = {
@@ -52,7 +57,18 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
         "custom_data": a.custom_data,
         "context": data,
         "headers": a.headers,
-        "log": [{"at": now, "kind": "arrived", "group": group, "priority": priority}],
+        "manager": pref.manager,
+        "contact_key": pref.contact_key,
+        "say": pref.say,
+        "log": [
+            {
+                "at": now,
+                "kind": "arrived",
+                "group": group,
+                "priority": priority,
+                "waits_for": pref.preferred,
+            }
+        ],
     }
     if not await store.insert_call(call, extra, now):
         # The scenario retried (the unique session index refused the copy).
@@ -90,8 +106,16 @@ async def call_status(engine: Engine, doc: Doc) -> dict[str, Any]:
     return out
 
 
-async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> bool:
-    """Apply one scenario report; stale or repeated reports change nothing. True if applied."""
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """Whether a report changed anything, and what the scenario should do next, if anything."""
+
+    applied: bool
+    next_command: dict[str, Any] | None = None
+
+
+async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Reaction:
+    """Apply one scenario report; stale or repeated reports change nothing."""
     kind = event["type"]
     now = engine.clock()
     entry: Doc = {"at": now, "kind": "event", **{k: v for k, v in event.items() if v is not None}}
@@ -102,13 +126,22 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> boo
         value = event.get("url") if kind == "recording_started" else event.get("answer")
         if not await engine.store.append_call_log(call_id, [entry], {facts[kind]: value}):
             raise LookupError(call_id)
-        return True
+        if kind == "manager_pin_answer":
+            doc = await engine.store.call_doc(call_id)
+            assert doc is not None
+            await pin_answered(engine, doc, str(value))
+        return Reaction(True)
 
     def transition(call: Call, at: Any) -> Any:
         policy = policy_for(call.group)
+        on_spare = call.state is CallState.OVERFLOW_OFFERING
         if kind == "operator_connected":
+            if on_spare:
+                return call_rules.spare_connected(call, offer_id, at, policy)
             return call_rules.offer_connected(call, offer_id, at, policy)
         if kind == "operator_failed":
+            if on_spare:
+                return call_rules.spare_failed(call, offer_id, at, policy)
             return call_rules.offer_failed(call, offer_id, int(event.get("code") or 0), at, policy)
         if kind == "caller_hung_up":
             return call_rules.caller_hung_up(call, at)
@@ -121,10 +154,15 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> boo
     call, applied = await engine.apply_call(call_id, transition, entry)
     if call is None:
         raise LookupError(call_id)
-    current = call.offer.offer_id if call.offer else None
-    if kind == "operator_connected" and not applied and current != offer_id:
+    current = {a.offer_id for a in (call.offer, call.spare) if a is not None}
+    if kind == "operator_connected" and not applied and offer_id not in current:
         # The scenario bridged an operator the backend had already given up on (the answer
         # came after the offer expired): hang that leg up, or two operators may talk to one
         # caller while the call is offered again.
         engine.run_later(SendCancel(call_id, offer_id))
-    return applied
+    if kind == "operator_hung_up" and applied and call.state is CallState.ENDED:
+        # Answered in the reply, not as a command: the scenario is about to say goodbye.
+        doc = await engine.store.call_doc(call_id)
+        if doc is not None and doc.get("state") == "ended":
+            return Reaction(True, await pin_question(engine, doc))
+    return Reaction(applied)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from backend.adapters.documents import Doc
 from backend.adapters.mongo import Store
@@ -29,14 +29,17 @@ from backend.domain.actions import (
     CheckSession,
     DispatchCall,
     DispatchOperator,
+    ManagerAway,
     OfferAnswered,
     OfferMissed,
     OfferReleased,
+    ReleaseSpare,
     SendCancel,
     SendConnect,
     SendHangup,
     StatusInterval,
     Step,
+    TryOverflow,
 )
 from backend.domain.model import Activity, Call, CallState, Media, Offer, Operator
 from backend.domain.policy import RoutingPolicy
@@ -62,6 +65,12 @@ class Claim(Enum):
     CALL_LOST = "call_lost"
 
 
+class OverflowPort(Protocol):
+    async def attempt(self, call_id: str) -> None: ...
+
+    async def release(self, number: str, call_id: str) -> None: ...
+
+
 class Contention(Exception):
     """A document kept changing under us; the caller may answer 503 and the sweep repairs."""
 
@@ -82,6 +91,8 @@ class Engine:
         self.clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
         self.history = StatusHistory(store)
+        # Set by the app when any group has spare numbers (services/overflow.py).
+        self.overflow: OverflowPort | None = None
         # Claims in this process run one at a time: concurrent arrivals would otherwise all
         # race for the same longest-idle operator (measured: most guarded writes then lose and
         # the database does the work several times). Across processes the guarded writes decide.
@@ -221,6 +232,14 @@ class Engine:
                     await self._command(call_id, {"command": "cancel", "offer_id": offer_id})
                 case SendHangup(call_id, reason):
                     self.spawn(self._command(call_id, {"command": "hangup", "reason": reason}))
+                case TryOverflow(call_id):
+                    if self.overflow is not None:
+                        await self.overflow.attempt(call_id)
+                case ReleaseSpare(number, call_id):
+                    if self.overflow is not None:
+                        await self.overflow.release(number, call_id)
+                case ManagerAway(login):
+                    await self.stop_waiting_for(login)
                 case CheckSession(call_id):
                     self.spawn(self._command(call_id, {"command": "status"}))
 
@@ -234,10 +253,18 @@ class Engine:
                 if call is None or not call.waiting:
                     return False
                 strategy = self.settings.policy(call.group).strategy
-                candidates = await self.store.routable_operators(call.group, strategy, CANDIDATES)
+                now = self.clock()
+                if (manager := call.waits_for(now)) is not None:
+                    # Waiting for its manager: nobody else may take it until the limit.
+                    found = await self.store.operator(manager)
+                    candidates = [found] if found else []
+                else:
+                    candidates = await self.store.routable_operators(
+                        call.group, strategy, CANDIDATES
+                    )
                 if not candidates:
                     return False  # nobody fitting is routable: the call waits
-                while (op := choose_operator(call, candidates, strategy)) is not None:
+                while (op := choose_operator(call, candidates, strategy, now=now)) is not None:
                     result = await self._claim(call, op)
                     if result is Claim.WON:
                         return True
@@ -254,10 +281,13 @@ class Engine:
                 op = known if attempt == 0 and known else await self.store.operator(login)
                 if op is None or not op.routable:
                     return False
-                queued = await self.store.queued_calls(op.group_names, CANDIDATES)
+                # Calls waiting for this operator by name first, then their groups' calls.
+                mine = await self.store.calls_waiting_for(login, CANDIDATES)
+                queued = mine + await self.store.queued_calls(op.group_names, CANDIDATES)
                 if not queued:
                     return False  # nothing waiting for this operator
-                while (call := choose_call(op, queued)) is not None:
+                now = self.clock()
+                while (call := choose_call(op, queued, now)) is not None:
                     result = await self._claim(call, op)
                     if result is Claim.WON:
                         return True
@@ -413,6 +443,14 @@ class Engine:
         )
         return reply, entry
 
+    async def stop_waiting_for(self, login: str) -> None:
+        """The manager went away: their callers go to their groups at once."""
+        for call in await self.store.calls_waiting_for(login, 1000):
+            policy = self.settings.policy(call.group)
+            await self.apply_call(
+                call.call_id, partial(_drop_preference, login=login, policy=policy)
+            )
+
     # -- deadlines -------------------------------------------------------------------
 
     def _arm_operator(self, op: Operator) -> None:
@@ -504,6 +542,10 @@ def _finished(
     op: Operator, now: datetime, *, call_id: str, talk_s: float, wrap_up_s: int
 ) -> Step[Operator]:
     return op_rules.call_finished(op, call_id, talk_s, now, wrap_up_s)
+
+
+def _drop_preference(call: Call, now: datetime, *, login: str, policy: RoutingPolicy) -> Step[Call]:
+    return call_rules.preference_dropped(call, login, now, policy)
 
 
 def _entry(at: datetime, kind: str, offer: Offer) -> Doc:

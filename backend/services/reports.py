@@ -6,6 +6,7 @@ from datetime import datetime, time
 from typing import Any
 
 from backend.services.engine import Engine
+from backend.services.overflow import Overflow
 
 # Service level (Asterisk's SL2): calls answered or abandoned within this many seconds of
 # entering the queue, over all answered and abandoned calls. A caller who gives up after
@@ -38,6 +39,12 @@ async def queue_figures(engine: Engine) -> list[dict[str, Any]]:
             and (c["ended_at"] - c["enqueued_at"]).total_seconds() <= SERVICE_LEVEL_S
         )
         settled = len(answered) + len(abandoned)
+        spares = engine.settings.spares_of(group.name)
+        usage = (
+            await engine.overflow.counters.usage(spares, now)
+            if spares and isinstance(engine.overflow, Overflow)
+            else {}
+        )
         out.append(
             {
                 "group": group.name,
@@ -62,7 +69,21 @@ async def queue_figures(engine: Engine) -> list[dict[str, Any]]:
                     else None,
                     "service_level_s": SERVICE_LEVEL_S,
                     "abandon_rate": round(len(abandoned) / len(calls), 3) if calls else None,
+                    "overflowed": sum(1 for c in calls if c.get("outcome") == "overflowed"),
                 },
+                "spares": [
+                    {
+                        "number": sp.number,
+                        "name": sp.name,
+                        "enabled": sp.enabled,
+                        "open_now": sp.open_at(now),
+                        "active": usage[sp.number].active if sp.number in usage else 0,
+                        "max_concurrent": sp.max_concurrent,
+                        "used_today": usage[sp.number].used if sp.number in usage else 0,
+                        "daily_cap": sp.daily_cap,
+                    }
+                    for sp in spares
+                ],
             }
         )
     return out

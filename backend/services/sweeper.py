@@ -8,6 +8,7 @@ from datetime import timedelta
 from backend.adapters.push import PushHub
 from backend.domain import operators as op_rules
 from backend.services.engine import Contention, Engine
+from backend.services.overflow import Overflow
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ class Sweeper:
                 if not self.hub.connected(op.login):
                     await engine.apply_operator(op.login, op_rules.presence_lost)
             await self.rebalance()
+            overflow = engine.overflow
+            if isinstance(overflow, Overflow):
+                await overflow.reconcile()
         except Contention as e:
             log.info("sweep deferred: %s", e)
 

@@ -32,7 +32,9 @@ async def post_call(request: web.Request) -> web.Response:
     doc, created = await call_arrived(engine, arrival)
     reply = await call_status(engine, doc)
     queued_text = engine.settings.config.messages.queued
-    if created and reply["state"] == "queued" and queued_text:
+    if created and doc.get("say"):
+        reply["say"] = doc["say"]  # e.g. why their own manager cannot answer today
+    elif created and reply["state"] == "queued" and queued_text:
         reply["say"] = queued_text
     return web.json_response(reply, status=201 if created else 200)
 
@@ -42,10 +44,13 @@ async def post_event(request: web.Request) -> web.Response:
     call_id = request.match_info["call_id"]
     body = await read_json(request, EventIn)
     try:
-        applied = await call_event(request.app[ENGINE], call_id, body.model_dump())
+        reaction = await call_event(request.app[ENGINE], call_id, body.model_dump())
     except LookupError:
         raise ApiError(404, "not_found", f"no call {call_id}", "call_id") from None
-    return web.json_response({"ok": True, "applied": applied})
+    reply: dict[str, object] = {"ok": True, "applied": reaction.applied}
+    if reaction.next_command is not None:
+        reply[reaction.next_command["command"]] = reaction.next_command
+    return web.json_response(reply)
 
 
 async def get_call(request: web.Request) -> web.Response:

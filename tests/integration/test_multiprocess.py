@@ -36,7 +36,7 @@ TOKENS = {
 }
 RACE_CONFIG = """
 [routing]
-ring_timeout_s = 5
+ring_timeout_s = 10
 offer_grace_s = 1
 no_answer_delay_s = 1
 max_no_answer = 2

@@ -35,7 +35,7 @@ async def test_call_reaches_ready_operator_and_ends_answered(backend: Backend) -
     assert connect["target"] == {"type": "user", "address": "alice"}
     assert connect["headers"]["X-Call-Id"] == call_id
     assert connect["video"] is False
-    assert connect["ring_timeout_s"] == 5
+    assert connect["ring_timeout_s"] == 10
     # The command and its reply are recorded on the call.
     logged = [e for e in ended["log"] if e["kind"] == "command"]
     assert logged[0]["reply"]["ok"] is True

@@ -1,0 +1,86 @@
+"""'Your manager': who a caller's manager is, what the caller hears, and pinning a new one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from backend.adapters.desk_store import contact_keys
+from backend.adapters.documents import Doc
+from backend.domain import operators as op_rules
+from backend.domain.manager import ManagerState, away_text, manager_state
+from backend.domain.model import Absence, AbsenceReason, Operator
+from backend.services.engine import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    manager: str | None = None  # the contact's manager, whatever their state
+    contact_key: str | None = None
+    preferred: str | None = None  # whom the call waits for (the manager, unless away)
+    say: str | None = None  # why another specialist will answer
+
+
+async def _name(engine: Engine, login: str) -> str:
+    doc = await engine.store.operators.find_one({"_id": login}, {"name": 1})
+    return str(doc.get("name") or login) if doc else login
+
+
+async def preference_for(
+    engine: Engine, caller: str, customer_id: str | None, now: datetime
+) -> Preference:
+    found = await engine.store.contact_manager(contact_keys(caller, customer_id))
+    if found is None:
+        return Preference()
+    key, login = found
+    op = await engine.store.operator(login)
+    state = manager_state(op, now)
+    if state is ManagerState.AWAY:
+        m = engine.settings.config.manager
+        text = away_text(op, await _name(engine, login), now, m.absent_text, m.away_text)
+        return Preference(manager=login, contact_key=key, say=text)
+    return Preference(manager=login, contact_key=key, preferred=login)
+
+
+async def pin_question(engine: Engine, call: Doc) -> dict[str, Any] | None:
+    """After an operator hangs up: ask a caller without a manager whether to keep this one."""
+    m = engine.settings.config.manager
+    login = call.get("operator")
+    if not m.pin_enabled or not login or call.get("outcome") != "answered":
+        return None
+    customer_id = (call.get("context") or {}).get("customer_id")
+    keys = contact_keys(call.get("caller", ""), str(customer_id) if customer_id else None)
+    if not keys or await engine.store.contact_manager(keys) is not None:
+        return None
+    name = await _name(engine, login)
+    await engine.store.calls.update_one({"_id": call["_id"]}, {"$set": {"pin_offered": login}})
+    return {
+        "command": "ask_pin_manager",
+        "operator": login,
+        "operator_name": name,
+        "text": m.pin_question.format(name=name),
+        "timeout_s": m.pin_timeout_s,
+    }
+
+
+async def pin_answered(engine: Engine, call: Doc, answer: str) -> bool:
+    """`yes` makes the operator who was asked about the contact's manager (if none meanwhile)."""
+    login = call.get("pin_offered")
+    if answer != "yes" or not login:
+        return False
+    customer_id = (call.get("context") or {}).get("customer_id")
+    keys = contact_keys(call.get("caller", ""), str(customer_id) if customer_id else None)
+    if not keys:
+        return False
+    return await engine.store.set_contact_manager(
+        keys[0], login, engine.clock(), only_if_unset=True
+    )
+
+
+async def set_absence(engine: Engine, login: str, absence: Absence | None) -> Operator | None:
+    """Mark an operator absent (or back); a dismissed operator's contacts are released."""
+    op = await engine.apply_operator(login, lambda o, now: op_rules.set_absence(o, absence, now))
+    if op is not None and absence is not None and absence.reason is AbsenceReason.DISMISSED:
+        await engine.store.release_contacts(login, engine.clock())
+    return op

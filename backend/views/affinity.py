@@ -1,0 +1,74 @@
+"""Administration of 'your manager': contacts' managers and operators' absences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from backend.adapters.desk_store import contact_keys
+from backend.domain.model import Absence, AbsenceReason
+from backend.keys import ENGINE, STORE
+from backend.presenters import operator_view
+from backend.services.affinity import set_absence
+from backend.views.access import require_admin
+from backend.views.errors import ApiError, read_json
+
+
+class ManagerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    manager: StrictStr | None = Field(max_length=64)
+    customer_id: StrictStr | None = Field(None, max_length=128)
+
+
+class AbsenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Literal["vacation", "sick_leave", "dismissed", "other"]
+    # The last day away (inclusive), or none: until the mark is removed.
+    until: datetime | None = None
+
+
+async def put_contact_manager(request: web.Request) -> web.Response:
+    """PUT /api/v1/contacts/{phone}/manager {"manager": login | null, "customer_id"?}."""
+    await require_admin(request)
+    phone = request.match_info["phone"]
+    body = await read_json(request, ManagerIn)
+    store = request.app[STORE]
+    if body.manager is not None and await store.operator_doc(body.manager) is None:
+        raise ApiError(422, "invalid_field", f"manager: no operator {body.manager!r}", "manager")
+    key = contact_keys(phone, body.customer_id)[0]
+    now = request.app[ENGINE].clock()
+    await store.set_contact_manager(key, body.manager, now)
+    return web.json_response({"contact": key, "phone": phone, "manager": body.manager})
+
+
+async def put_absence(request: web.Request) -> web.Response:
+    await require_admin(request)
+    login = request.match_info["login"]
+    body = await read_json(request, AbsenceIn)
+    until = body.until
+    if until is not None:
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        if until.timetz() == time(0, tzinfo=until.tzinfo):
+            # A bare date means "away that whole day": back the next morning.
+            until = until.replace(hour=23, minute=59, second=59)
+    op = await set_absence(request.app[ENGINE], login, Absence(AbsenceReason(body.reason), until))
+    if op is None:
+        raise ApiError(404, "not_found", f"no operator {login}", "login")
+    doc = await request.app[STORE].operator_doc(login)
+    assert doc is not None
+    return web.json_response(operator_view(doc))
+
+
+async def delete_absence(request: web.Request) -> web.Response:
+    await require_admin(request)
+    login = request.match_info["login"]
+    op = await set_absence(request.app[ENGINE], login, None)
+    if op is None:
+        raise ApiError(404, "not_found", f"no operator {login}", "login")
+    doc = await request.app[STORE].operator_doc(login)
+    assert doc is not None
+    return web.json_response(operator_view(doc))
