@@ -69,7 +69,7 @@ async def test_busy_manager_past_the_limit_the_group_takes_it(make_backend: Any)
     assert (await b.call(placed["call_id"]))["state"] == "queued"
     call = await eventually(lambda: _state(b, placed["call_id"], "connected"), timeout=6)
     assert call["operator"] == "other"
-    waited = [e for e in call["log"] if e["kind"] == "offer"][0]
+    waited = next(e for e in call["log"] if e["kind"] == "offer")
     assert waited["operator"] == "other"
 
 
