@@ -100,6 +100,7 @@ class Params:
 class CallRecord:
     arrived: datetime
     handle_s: float
+    kind: int  # index into Params.mix
     offered: datetime | None = None  # the first offer
     connected: datetime | None = None
 
@@ -113,6 +114,7 @@ class Run:
     waited: tuple[bool, ...]  # found no routable operator on arrival
     arrivals_s: tuple[float, ...]
     handles_s: tuple[float, ...]
+    kinds: tuple[int, ...]  # each call's index into Params.mix
     offers: int
     misses: int
     bans: int
@@ -215,9 +217,10 @@ class Simulation:
 
     def arrive(self, index: int) -> None:
         p = self.p
-        kind = p.mix[0] if len(p.mix) == 1 else self.pick_kind()
+        index_of_kind = 0 if len(p.mix) == 1 else self.pick_kind()
+        kind = p.mix[index_of_kind]
         handle_s = self.handle_rng.expovariate(1.0 / p.handle_time_s)
-        self.records.append(CallRecord(self.now, handle_s))
+        self.records.append(CallRecord(self.now, handle_s, index_of_kind))
         step = call_rules.new_call(
             f"c{index}", kind.group, kind.priority, Media.VOICE, self.now, self.policy
         )
@@ -226,9 +229,9 @@ class Simulation:
             gap = timedelta(seconds=self.arrival_rng.expovariate(p.arrival_rate))
             self.schedule(self.now + gap, Kind.ARRIVAL, str(index + 1))
 
-    def pick_kind(self) -> CallKind:
+    def pick_kind(self) -> int:
         weights = [k.weight for k in self.p.mix]
-        return self.kind_rng.choices(self.p.mix, weights)[0]
+        return self.kind_rng.choices(range(len(self.p.mix)), weights)[0]
 
     def operator_deadline(self, login: str) -> None:
         """As engine.operator_deadline: offers and calls are settled through the call."""
@@ -389,6 +392,7 @@ class Simulation:
             tuple(waited),
             tuple(arrivals),
             tuple(handles),
+            tuple(r.kind for r in self.records),
             self.offers,
             self.misses,
             self.bans,

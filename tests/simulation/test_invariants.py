@@ -127,3 +127,15 @@ def test_invariants_hold_with_skills_priorities_no_answers_and_bans(strategy: St
     assert got.calls == 1_500
     assert got.misses > 100 and got.bans > 0
     assert got.offers == got.calls + got.misses
+
+
+def test_higher_priority_calls_wait_less() -> None:
+    """One group near full load, a third of the calls at higher priority."""
+    mix = (CallKind("default", 50, 2), CallKind("default", 80, 1))
+    got = simulate(1 / 30, 180, 7, 3_000, seed=11, mix=mix, warmup_calls=100)
+    (run,) = got.runs
+    waits: dict[int, list[float]] = {0: [], 1: []}
+    for kind, wait in zip(run.kinds[run.warmup :], run.counted_waits_s, strict=True):
+        waits[kind].append(wait)
+    normal, urgent = (sum(w) / len(w) for w in (waits[0], waits[1]))
+    assert urgent < normal / 3
