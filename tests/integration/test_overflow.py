@@ -1,0 +1,132 @@
+"""Overflow to spare numbers: threshold, least used first, busy → next, hours, limits, caps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import Backend
+from tests.support.fake_platform import Script
+from tests.support.waiting import eventually
+
+A, B = "+15550000101", "+15550000102"
+
+
+def overflow_config(
+    *, cap: int = 5, concurrent: int = 1, hours_a: str = "", hours_b: str = ""
+) -> str:
+    def spare(number: str, hours: str) -> str:
+        h = f'hours = ["{hours}"]\n' if hours else ""
+        return (
+            f'[[spare_numbers]]\nnumber = "{number}"\nname = "Spare {number[-1]}"\n'
+            f"max_concurrent = {concurrent}\ndaily_cap = {cap}\n{h}"
+        )
+
+    return (
+        "rules = []\n\n[routing]\noverflow_retry_s = 1\n\n"
+        f'[[groups]]\nname = "default"\noverflow_after_s = 1\nspares = ["{A}", "{B}"]\n\n'
+        + spare(A, hours_a)
+        + spare(B, hours_b)
+    )
+
+
+async def _call(b: Backend, call_id: str, *states: str) -> dict[str, Any] | None:
+    call = await b.call(call_id)
+    return call if call["state"] in states else None
+
+
+async def _spares(b: Backend) -> dict[str, dict[str, Any]]:
+    resp = await b.client.get("/api/v1/queues", headers=b.admin)
+    group = next(g for g in (await resp.json())["groups"] if g["group"] == "default")
+    return {s["number"]: s for s in group["spares"]}
+
+
+async def test_a_call_waiting_past_the_threshold_goes_to_a_spare(make_backend: Any) -> None:
+    b: Backend = await make_backend(overflow_config())
+    b.platform.script(A, Script(talk_s=None))
+    placed = await b.place_call()
+    assert placed["state"] == "queued"
+    call = await eventually(lambda: _call(b, placed["call_id"], "overflow_connected"), timeout=6)
+    assert call["spare"]["number"] == A
+    connect = b.platform.sessions[placed["session_id"]].commands[-1]
+    assert connect["target"] == {"type": "pstn", "address": A}
+    assert connect["headers"]["X-Overflow"] == "1"
+    assert (await _spares(b))[A]["active"] == 1
+    resp = await b.client.post(
+        f"/api/v1/calls/{placed['call_id']}/events",
+        json={"type": "operator_hung_up"},
+        headers=b.plat,
+    )
+    assert resp.status == 200
+    ended = await b.call(placed["call_id"])
+    assert ended["outcome"] == "overflowed" and ended["spare"]["number"] == A
+    usage = await _spares(b)
+    assert usage[A]["active"] == 0 and usage[A]["used_today"] == 1
+
+
+async def test_a_busy_spare_hands_on_to_the_next(make_backend: Any) -> None:
+    b: Backend = await make_backend(overflow_config())
+    b.platform.script(A, Script(fail_code=486))
+    b.platform.script(B, Script(talk_s=None))
+    placed = await b.place_call()
+    call = await eventually(lambda: _call(b, placed["call_id"], "overflow_connected"), timeout=8)
+    assert call["spare"]["number"] == B
+    assert b.platform.connects_by_target[A] == 1
+    assert (await _spares(b))[A]["active"] == 0  # the busy spare's slot is free again
+
+
+async def test_spares_closed_the_call_keeps_its_place_for_an_operator(make_backend: Any) -> None:
+    later = (datetime.now(UTC) + timedelta(days=2)).strftime("%a").lower()
+    closed = f"{later} 09:00-10:00"
+    b: Backend = await make_backend(overflow_config(hours_a=closed, hours_b=closed))
+    placed = await b.place_call()
+
+    await eventually(
+        lambda: b.store.calls.find_one(
+            {"_id": placed["call_id"], "state": "queued", "next_overflow_at": {"$ne": None}}
+        ),
+        timeout=6,
+        message="an overflow round that found no spare",
+    )
+    assert b.platform.connects_by_target[A] == b.platform.connects_by_target[B] == 0
+    b.platform.script("opal", Script(talk_s=None))
+    await b.ready_operator("opal")
+    call = await eventually(lambda: _call(b, placed["call_id"], "connected"))
+    assert call["operator"] == "opal" and call["enqueued_at"] == call["created_at"]
+
+
+async def test_concurrency_limit_and_daily_cap(make_backend: Any) -> None:
+    b: Backend = await make_backend(overflow_config(cap=1))
+    b.platform.script(A, Script(talk_s=None))
+    b.platform.script(B, Script(talk_s=None))
+    calls = [await b.place_call() for _ in range(3)]
+    ids = [c["call_id"] for c in calls]
+
+    async def two_on_spares() -> list[dict[str, Any]] | None:
+        states = [await b.call(i) for i in ids]
+        on = [c for c in states if c["state"] == "overflow_connected"]
+        return states if len(on) == 2 else None
+
+    states = await eventually(two_on_spares, timeout=8)
+    assert {c["spare"]["number"] for c in states if c["spare"]} == {A, B}
+    waiting = next(c for c in states if c["state"] == "queued")
+    # One call each is today's cap: ending them frees the slots but not the cap.
+    for c in states:
+        if c["state"] == "overflow_connected":
+            await b.client.post(
+                f"/api/v1/calls/{c['call_id']}/events",
+                json={"type": "operator_hung_up"},
+                headers=b.plat,
+            )
+    usage = await _spares(b)
+    assert usage[A]["used_today"] == usage[B]["used_today"] == 1
+    assert usage[A]["active"] == usage[B]["active"] == 0
+    await eventually(
+        lambda: b.store.calls.find_one(
+            {"_id": waiting["call_id"], "next_overflow_at": {"$ne": None}}
+        ),
+        timeout=6,
+        message="a round that found both spares at their cap",
+    )
+    assert (await b.call(waiting["call_id"]))["state"] == "queued"
+    assert b.platform.connects_by_target[A] == b.platform.connects_by_target[B] == 1
