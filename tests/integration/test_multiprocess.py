@@ -14,7 +14,7 @@ import asyncio
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +250,107 @@ async def test_two_processes_500_calls_one_killed(
             f"{len(late)} such waits; process killed at {kill_time}"
         )
         print(f"\noutcomes {dict(outcomes)}; worst wait beside a routable operator {worst:.3f}s")
+    finally:
+        await client.close()
+        await platform.close()
+
+
+SPARE = "+15550000777"
+SPARE_CONFIG = f"""
+rules = []
+
+[routing]
+ring_timeout_s = 10
+offer_grace_s = 1
+presence_grace_s = 600
+sweep_interval_s = 0.5
+overflow_retry_s = 1
+
+[[groups]]
+name = "default"
+overflow_after_s = 0
+spares = ["{SPARE}"]
+
+[[spare_numbers]]
+number = "{SPARE}"
+max_concurrent = 2
+daily_cap = 6
+"""
+
+
+@pytest.fixture
+async def two_backends_with_a_spare(
+    db_url: str, tmp_path: Path
+) -> AsyncIterator[list[BackendProcess]]:
+    config = tmp_path / "spare.toml"
+    config.write_text(SPARE_CONFIG)
+    env = {
+        **TOKENS,
+        "MONGODB_URL": db_url,
+        "SWITCHBOARD_CONFIG": str(config),
+        "LOG_LEVEL": "WARNING",
+    }
+    procs = [BackendProcess(env, tmp_path / f"spare-backend-{i}.log") for i in range(2)]
+    await asyncio.gather(*(p.start() for p in procs))
+    yield procs
+    for p in procs:
+        p.stop()
+
+
+@pytest.mark.timeout(300)
+async def test_two_processes_keep_a_spares_limits_exact(
+    two_backends_with_a_spare: list[BackendProcess], db_url: str
+) -> None:
+    """20 calls overflow at once through two processes: never more than 2 on the spare at a
+    time, never more than 6 in the day."""
+    a, b = two_backends_with_a_spare
+    platform = FakePlatform([a.url, b.url], TOKENS["PLATFORM_TOKEN"])
+    await platform.start()
+    platform.script(SPARE, Script(answer_after_s=0.05, talk_s=0.4))
+    plat = {"Authorization": f"Bearer {TOKENS['PLATFORM_TOKEN']}"}
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(db_url, tz_aware=True)
+    db = client.get_default_database()
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def place(n: int) -> None:
+                sid = f"spare-{n}"
+                body = {
+                    "session_id": sid,
+                    "access_url": platform.access_url(sid),
+                    "caller": f"+1666{n:07d}",
+                }
+                async with http.post(
+                    f"{(a, b)[n % 2].url}/api/v1/calls", json=body, headers=plat
+                ) as r:
+                    assert r.status == 201, await r.text()
+                    platform.sessions[sid].call_id = (await r.json())["call_id"]
+
+            await asyncio.gather(*(place(n) for n in range(20)))
+
+            async def cap_used() -> bool:
+                return await db.calls.count_documents({"outcome": "overflowed"}) == 6
+
+            await eventually(cap_used, timeout=120, interval=0.2, message="six overflowed calls")
+            # Rounds go on for the other calls; wait for one that began after the cap was
+            # used up (it finds no spare and sets its next round a second later).
+            after = datetime.now(UTC) + timedelta(seconds=1)
+            await eventually(
+                lambda: db.calls.find_one({"state": "queued", "next_overflow_at": {"$gt": after}}),
+                timeout=30,
+                message="an overflow round after the cap was reached",
+            )
+            for sid in list(platform.sessions):
+                await platform.hang_up_caller(sid)
+
+        async def all_ended() -> bool:
+            return await db.calls.count_documents({"state": {"$ne": "ended"}}) == 0
+
+        await eventually(all_ended, timeout=60, interval=0.2)
+        assert platform.max_legs_by_target[SPARE] <= 2, dict(platform.max_legs_by_target)
+        assert platform.connects_by_target[SPARE] == 6
+        assert await db.calls.count_documents({"outcome": "overflowed"}) == 6
+        assert await db.spare_slots.count_documents({"call_id": {"$ne": None}}) == 0
     finally:
         await client.close()
         await platform.close()
