@@ -85,7 +85,9 @@ test('a session ends by itself a while after its last call', async () => {
   await s.hangupCaller();
   const disconnected = await s.waitEvent('Call.Disconnected');
   const terminate = await s.wait('terminate', { reason: 'idle' });
-  assert.ok(terminate.t - disconnected.t >= 140, `idle end after ${terminate.t - disconnected.t} ms`);
+  // The idle clock starts when the last call ends, a little before its Disconnected entry is
+  // logged (more so on a loaded machine): a lower bound with slack, not an exact figure.
+  assert.ok(terminate.t - disconnected.t >= 100, `idle end after ${terminate.t - disconnected.t} ms`);
   await s.wait('terminated');
 });
 
