@@ -6,7 +6,7 @@ guard: it never takes part in routing decisions, so it cannot conflict with them
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -57,10 +57,6 @@ class DeskStore:
                 ),
                 IndexModel(
                     [("operator", ASCENDING), ("connected_at", ASCENDING)], name="desk_operator_day"
-                ),
-                # Multikey: the operators a call was offered to, for the desk's daily figures.
-                IndexModel(
-                    [("log.operator", ASCENDING), ("created_at", ASCENDING)], name="desk_offers"
                 ),
             ]
         )
@@ -138,17 +134,6 @@ class DeskStore:
         return doc
 
     # -- the operator's day ----------------------------------------------------------
-
-    async def offered_calls(self, login: str, since: datetime) -> list[Doc]:
-        """Calls offered to the operator since `since` (with their logs, to count the offers)."""
-        # A call offered today arrived at most a day earlier: the index narrows, $elemMatch decides.
-        query = {
-            "log.operator": login,
-            "created_at": {"$gte": since - timedelta(days=1)},
-            "log": {"$elemMatch": {"kind": "offer", "operator": login, "at": {"$gte": since}}},
-        }
-        fields = {"log": 1, "operator": 1, "connected_at": 1, "ended_at": 1, "state": 1}
-        return await self.calls.find(query, fields).to_list(None)
 
     async def answered_calls(self, login: str, since: datetime) -> list[Doc]:
         query = {"operator": login, "connected_at": {"$gte": since}}

@@ -13,24 +13,25 @@ def day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
 
 
-def _offers(docs: list[Doc], login: str, since: datetime) -> tuple[int, int, list[float]]:
-    """(offers made to the operator, offers they answered, seconds from offer to answer)."""
+def _offers(rows: list[Doc], op: Doc, since: datetime) -> tuple[int, int, list[float]]:
+    """(offers made to the operator, offers they answered, seconds from offer to answer).
+
+    Read from the status history: every `offered` interval is an offer, answered when the
+    operator's next activity was `in_call`; the interval's length is the time to answer.
+    """
+    acts = [r for r in rows if r["field"] == "activity"]
     offers = answered = 0
     ring_s: list[float] = []
-    for doc in docs:
-        log = doc.get("log", [])
-        connected = {
-            e.get("offer_id"): e["at"]
-            for e in log
-            if e.get("kind") == "event" and e.get("type") == "operator_connected" and "at" in e
-        }
-        for e in log:
-            if e.get("kind") != "offer" or e.get("operator") != login or e["at"] < since:
-                continue
-            offers += 1
-            if e.get("offer_id") in connected:
-                answered += 1
-                ring_s.append((connected[e["offer_id"]] - e["at"]).total_seconds())
+    for i, r in enumerate(acts):
+        if r["value"] != "offered" or r["start"] < since:
+            continue
+        offers += 1
+        after = acts[i + 1]["value"] if i + 1 < len(acts) else op.get("activity")
+        if after == "in_call":
+            answered += 1
+            ring_s.append((r["end"] - r["start"]).total_seconds())
+    if op.get("activity") == "offered" and op["activity_since"] >= since:
+        offers += 1  # ringing now
     return offers, answered, ring_s
 
 
@@ -51,12 +52,12 @@ def _times(rows: list[Doc], op: Doc, since: datetime, now: datetime) -> dict[str
 async def today(store: DeskStore, op: Doc, now: datetime) -> dict[str, Any]:
     login = op["_id"]
     since = day_start(now)
-    offered = await store.offered_calls(login, since)
-    offers, answered_offers, ring_s = _offers(offered, login, since)
+    rows = await store.status_intervals(login, since)
+    offers, answered_offers, ring_s = _offers(rows, op, since)
     answered = await store.answered_calls(login, since)
     talk = [((c.get("ended_at") or now) - c["connected_at"]).total_seconds() for c in answered]
     ringing_now = 1 if op.get("activity") == "offered" else 0
-    times = _times(await store.status_intervals(login, since), op, since, now)
+    times = _times(rows, op, since, now)
     return {
         "since": since.isoformat(),
         "offers": offers,

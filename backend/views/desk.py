@@ -102,6 +102,7 @@ async def _body_or_empty(request: web.Request, model: type[HangupIn]) -> HangupI
 async def get_today(request: web.Request) -> web.Response:
     op = await require_operator(request)
     desk = _desk(request)
+    await desk.engine.history.flush()  # this process's latest status changes count too
     return web.json_response(await today(desk.store, op, desk.engine.clock()))
 
 
