@@ -85,7 +85,8 @@ def simulate(
     """Run `replications` independent simulations of `calls` calls each (seeds seed, seed+1, …).
 
     Options are the rest of Params (ring_timeout_s, no_answer_pause_s, sl_within_s,
-    warmup_calls, strategy, mix, ...). The warm-up calls of each replication are not counted.
+    warmup_calls, strategy, mix, ...). `calls` includes each replication's first
+    `warmup_calls`, which are simulated but not counted in the figures.
     """
     params = Params(
         arrival_rate,
