@@ -25,11 +25,14 @@ from backend.domain.actions import (
     CallFinished,
     DispatchCall,
     DispatchOperator,
+    ManagerAway,
     OfferAnswered,
     OfferMissed,
     OfferReleased,
+    ReleaseSpare,
     StatusInterval,
     Step,
+    TryOverflow,
 )
 from backend.domain.model import (
     Activity,
@@ -333,6 +336,10 @@ class Simulation:
                     wrap_up_s = policy.wrap_up_s
                     step = op_rules.call_finished(ops[login], call_id, talk_s, now, wrap_up_s)
                     self.save_operator(step)
+                case TryOverflow() | ReleaseSpare():
+                    raise AssertionError(f"{action}: the simulated groups have no spare numbers")
+                case ManagerAway():
+                    pass  # no simulated call waits for a manager by name
                 case _:
                     # SendConnect/SendCancel/SendHangup/CheckSession are I/O: nothing to do
                     # here, and a cancelled offer's late report is stale by its offer id.
@@ -343,7 +350,7 @@ class Simulation:
         if call is None or not call.waiting:
             return
         candidates = [self.ops[login] for login in self.routable.get(call.group, ())]
-        op = selection.choose_operator(call, candidates, self.policy.strategy)
+        op = selection.choose_operator(call, candidates, self.policy.strategy, now=self.now)
         if op is not None:
             self.claim(call, op)
 
@@ -351,7 +358,7 @@ class Simulation:
         op = self.ops[login]
         if not op.routable:
             return
-        call = selection.choose_call(op, self.queued.values())
+        call = selection.choose_call(op, self.queued.values(), self.now)
         if call is not None:
             self.claim(call, op)
 
