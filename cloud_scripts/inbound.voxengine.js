@@ -8,6 +8,8 @@
 // Deployment: a routing rule runs config.voxengine.js (defining
 // SWITCHBOARD_CONFIG, see config.example.voxengine.js) before this file.
 
+require(Modules.ASR); // the pin question listens for yes/no
+
 const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   backendUrl: 'https://switchboard.example.com',
   platformToken: 'CHANGE_ME',
@@ -22,6 +24,14 @@ const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   httpTimeoutSec: 8,
   recordCalls: true,
   pstnCallerId: '', // caller id for PSTN legs; '' uses the caller's own number
+  // The pin question ("should this operator answer your calls from now on?").
+  asrProfile: 'Google.en_US', // ASRProfileList.<provider>.<language>; '' means DTMF only
+  pinYesWords: ['yes', 'yeah', 'yep', 'yup', 'sure', 'of course', 'okay', 'ok', 'please do', 'correct', 'right', 'absolutely'],
+  pinNoWords: ['no', 'nope', 'nah', 'no thanks', 'not really', "don't", 'do not', 'never'],
+  pinMinConfidence: 0.4, // recognition results below this (0..1) are ignored
+  pinTimeoutSec: 8, // when the backend's question names no timeout_s
+  pinReplyWaitSec: 4, // how long goodbye waits for the backend's reply to operator_hung_up
+  pinGoodbyeText: 'Thank you for calling. Goodbye.',
 }), (typeof SWITCHBOARD_CONFIG !== 'undefined') ? SWITCHBOARD_CONFIG : {});
 
 const API = '/api/v1/calls';
@@ -30,11 +40,15 @@ const MAX_QUEUED = 30; // stay below the platform's 35 pending requests
 const MAX_BACKOFF_SEC = 8;
 const SAY_SAFETY_SEC = 20; // when PlaybackFinished never arrives
 const DRAIN_LIMIT_SEC = 20; // how long to wait for reports before terminating
+const PIN_YES_TONE = '1';
+const PIN_NO_TONE = '2';
 
 /**
  * @typedef {{leg: Call, offerId: string, connected: boolean, cancelled: boolean, timer: number | null}} Offer
  * @typedef {{method: string, path: string, body?: object, attempts: number, retries: number,
  *   onDone: (result: Net.HttpRequestResult) => void}} Job
+ * @typedef {{body: Record<string, string | number>, onDone?: (result: Net.HttpRequestResult) => void}} PendingEvent
+ * @typedef {{operator: string, asr: ASR | null, timer: number | null, done: boolean}} PinQuestion
  */
 
 const state = {
@@ -51,7 +65,8 @@ const state = {
   /** @type {number | null} */ announceTimer: null,
   customerGone: false,
   closing: false, // hangup decided: no more reports about legs we end ourselves
-  /** @type {Array<Record<string, string | number>>} */ pendingEvents: [],
+  /** @type {PendingEvent[]} */ pendingEvents: [],
+  /** @type {PinQuestion | null} */ pin: null,
   /** @type {Job[]} */ queue: [],
   inFlight: 0,
   retrying: 0, // jobs waiting out a back-off
@@ -143,22 +158,25 @@ function parseJson(text) {
  * Reports an event about this call; queued until the backend has given a call_id.
  * @param {string} type
  * @param {Record<string, string | number>} [fields]
+ * @param {(result: Net.HttpRequestResult) => void} [onDone] gets the backend's reply
  */
-function report(type, fields) {
+function report(type, fields, onDone) {
   const body = Object.assign({ type: type }, fields || {});
   if (!state.callId) {
-    state.pendingEvents.push(body);
+    state.pendingEvents.push({ body: body, onDone: onDone });
     return;
   }
-  postEvent(body);
+  postEvent({ body: body, onDone: onDone });
 }
 
-/** @param {object} body */
-function postEvent(body) {
+/** @param {PendingEvent} event */
+function postEvent(event) {
+  const body = event.body;
   enqueue('POST', API + '/' + encodeURIComponent(state.callId) + '/events', body, CONFIG.httpRetries, function (result) {
     if (result.code < 200 || result.code >= 300) {
       Logger.write('switchboard: event ' + JSON.stringify(body) + ' failed with ' + result.code + ' ' + result.error);
     }
+    if (event.onDone) event.onDone(result);
   });
 }
 
@@ -433,9 +451,180 @@ function onOperatorFailed(offer, e) {
 function onOperatorDisconnected(offer) {
   if (state.offer === offer) state.offer = null;
   if (offer.cancelled || state.closing || state.customerGone || !offer.connected) return;
-  report('operator_hung_up', { offer_id: offer.offerId });
   state.closing = true;
-  say(CONFIG.goodbyeText, hangUpAll);
+  // The backend's reply may ask the caller the pin question; goodbye waits for
+  // it, but never longer than pinReplyWaitSec.
+  let decided = false;
+  /** @param {any} ask */
+  const decide = function (ask) {
+    if (decided) return;
+    decided = true;
+    clearTimeout(wait);
+    if (ask && !state.customerGone) askPin(ask);
+    else say(CONFIG.goodbyeText, hangUpAll);
+  };
+  const wait = setTimeout(function () { decide(null); }, CONFIG.pinReplyWaitSec * 1000);
+  report('operator_hung_up', { offer_id: offer.offerId }, function (result) {
+    const reply = result.code === 200 ? parseJson(result.text) : null;
+    decide(reply ? pinQuestionOf(reply.ask_pin_manager) : null);
+  });
+}
+
+// ---------------------------------------------------------------- the pin question
+
+/**
+ * The backend's ask_pin_manager, if usable.
+ * @param {any} ask
+ * @returns {{operator: string, text: string, timeoutSec: number} | null}
+ */
+function pinQuestionOf(ask) {
+  if (!ask || typeof ask !== 'object' || typeof ask.text !== 'string' || !ask.text) return null;
+  const n = Number(ask.timeout_s);
+  return {
+    operator: String(ask.operator || ''),
+    text: ask.text,
+    timeoutSec: Number.isFinite(n) && n > 0 ? Math.min(60, n) : CONFIG.pinTimeoutSec,
+  };
+}
+
+/**
+ * Speaks the question, then listens for yes/no by voice and by keys 1/2
+ * until the timeout. Keys pressed while the question plays count already.
+ * @param {{operator: string, text: string, timeoutSec: number}} ask
+ */
+function askPin(ask) {
+  const customer = /** @type {Call} */ (state.customer);
+  /** @type {PinQuestion} */
+  const pin = { operator: ask.operator, asr: null, timer: null, done: false };
+  state.pin = pin;
+  customer.handleTones(true);
+  say(ask.text, function () { listenForPin(pin, ask.timeoutSec); });
+}
+
+/** @returns {ASRProfile | null} CONFIG.asrProfile ('Provider.language') from ASRProfileList */
+function asrProfile() {
+  const parts = String(CONFIG.asrProfile || '').split('.');
+  if (parts.length !== 2) return null;
+  try {
+    const table = /** @type {Record<string, Record<string, ASRProfile> | undefined>} */ (/** @type {unknown} */ (ASRProfileList));
+    const provider = table[parts[0]];
+    return (provider && provider[parts[1]]) || null;
+  } catch (err) {
+    return null;
+  }
+}
+
+/**
+ * @param {PinQuestion} pin
+ * @param {number} timeoutSec
+ */
+function listenForPin(pin, timeoutSec) {
+  if (pin.done || state.customerGone) return;
+  const customer = /** @type {Call} */ (state.customer);
+  pin.timer = setTimeout(function () { finishPin(pin, 'none', 'timeout'); }, timeoutSec * 1000);
+  const profile = asrProfile();
+  if (!profile) {
+    Logger.write('switchboard: no ASR profile ' + CONFIG.asrProfile + '; the pin question takes keys only');
+    return;
+  }
+  try {
+    const asr = VoxEngine.createASR({
+      profile: profile,
+      singleUtterance: true,
+      phraseHints: CONFIG.pinYesWords.concat(CONFIG.pinNoWords),
+    });
+    pin.asr = asr;
+    asr.addEventListener(ASREvents.Result, function (e) { onPinSpeech(pin, e); });
+    asr.addEventListener(ASREvents.ASRError, function (e) {
+      Logger.write('switchboard: ASR error, keys still work: ' + e.error);
+    });
+    customer.sendMediaTo(asr);
+  } catch (err) {
+    Logger.write('switchboard: cannot start ASR, keys still work: ' + err);
+  }
+}
+
+/**
+ * @param {PinQuestion} pin
+ * @param {ASREvents.ResultEvent} e
+ */
+function onPinSpeech(pin, e) {
+  if (pin.done) return;
+  const raw = Number(e.confidence);
+  // Providers report 0..1 or 0..100; 0 or none means "not reported".
+  const confidence = Number.isFinite(raw) && raw > 0 ? (raw > 1 ? raw / 100 : raw) : 1;
+  const answer = yesOrNo(String(e.text || ''));
+  Logger.write('switchboard: pin answer heard "' + e.text + '" (' + confidence.toFixed(2) + '): ' + (answer || 'unclear'));
+  if (answer && confidence >= CONFIG.pinMinConfidence) finishPin(pin, answer, 'voice');
+  // Otherwise keep listening until the timeout.
+}
+
+/**
+ * 'yes' or 'no' by whichever configured word or phrase comes first in the text.
+ * @param {string} text
+ * @returns {'yes' | 'no' | null}
+ */
+function yesOrNo(text) {
+  const words = text.toLowerCase().replace(/\u2019/g, "'").replace(/[^\p{L}\p{N}'\s]+/gu, ' ').split(/\s+/).filter(Boolean);
+  /** @param {string[]} phrases */
+  const firstAt = function (phrases) {
+    let best = -1;
+    phrases.forEach(function (phrase) {
+      const p = phrase.toLowerCase().split(/\s+/).filter(Boolean);
+      for (let i = 0; i + p.length <= words.length; i += 1) {
+        if (p.every(function (w, j) { return words[i + j] === w; })) {
+          if (best < 0 || i < best) best = i;
+          break;
+        }
+      }
+    });
+    return best;
+  };
+  const yes = firstAt(CONFIG.pinYesWords);
+  const no = firstAt(CONFIG.pinNoWords);
+  if (yes < 0 && no < 0) return null;
+  if (no < 0 || (yes >= 0 && yes < no)) return 'yes';
+  return 'no';
+}
+
+/** @param {CallEvents.ToneReceivedEvent} e */
+function onTone(e) {
+  const pin = state.pin;
+  if (!pin || pin.done) return;
+  if (e.tone === PIN_YES_TONE) finishPin(pin, 'yes', 'dtmf');
+  else if (e.tone === PIN_NO_TONE) finishPin(pin, 'no', 'dtmf');
+}
+
+/**
+ * Stops listening, reports the answer, then says goodbye (or just ends when
+ * the caller has gone).
+ * @param {PinQuestion} pin
+ * @param {'yes' | 'no' | 'none'} answer
+ * @param {string} how
+ */
+function finishPin(pin, answer, how) {
+  if (pin.done) return;
+  stopPin(pin);
+  report('manager_pin_answer', { answer: answer, via: how, operator: pin.operator });
+  if (state.customerGone) {
+    hangUpAll();
+    return;
+  }
+  // A key pressed during the question: stop it quietly before the goodbye.
+  if (state.playing === 'say') /** @type {Call} */ (state.customer).stopPlayback();
+  say(answer === 'none' ? CONFIG.goodbyeText : CONFIG.pinGoodbyeText, hangUpAll);
+}
+
+/** @param {PinQuestion} pin */
+function stopPin(pin) {
+  pin.done = true;
+  if (pin.timer !== null) clearTimeout(pin.timer);
+  pin.timer = null;
+  if (pin.asr) {
+    if (state.customer && !state.customerGone) state.customer.stopMediaTo(pin.asr);
+    pin.asr.stop();
+    pin.asr = null;
+  }
 }
 
 // ---------------------------------------------------------------- ending
@@ -443,6 +632,7 @@ function onOperatorDisconnected(offer) {
 /** Ends both legs, sends what is queued, then terminates. */
 function hangUpAll() {
   state.closing = true;
+  if (state.pin && !state.pin.done) stopPin(state.pin);
   if (state.offer) dropOffer(state.offer);
   if (state.customer && !state.customerGone) state.customer.hangup();
   if (state.announceTimer !== null) clearTimeout(state.announceTimer);
@@ -475,6 +665,10 @@ function giveUp() {
 function onCustomerDisconnected(e) {
   if (state.customerGone) return;
   state.customerGone = true;
+  if (state.pin && !state.pin.done) {
+    finishPin(state.pin, 'none', 'caller_hung_up');
+    return;
+  }
   if (state.closing) {
     hangUpAll();
     return;
@@ -563,6 +757,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   });
   customer.addEventListener(CallEvents.PlaybackFinished, onPlaybackFinished);
   customer.addEventListener(CallEvents.Disconnected, onCustomerDisconnected);
+  customer.addEventListener(CallEvents.ToneReceived, onTone);
   // Passing the scheme on keeps a video caller's video.
   customer.answer({}, { scheme: e.scheme });
   startMusic();

@@ -15,6 +15,15 @@ interface SwitchboardConfig {
   httpTimeoutSec: number;
   recordCalls: boolean;
   pstnCallerId: string;
+  /** 'Provider.language' in ASRProfileList, e.g. 'Google.en_US'; '' for keys only. */
+  asrProfile: string;
+  pinYesWords: string[];
+  pinNoWords: string[];
+  /** 0..1. */
+  pinMinConfidence: number;
+  pinTimeoutSec: number;
+  pinReplyWaitSec: number;
+  pinGoodbyeText: string;
 }
 
 /** Defined by config.voxengine.js, which the routing rule runs first. */

@@ -1,6 +1,6 @@
 // Declarations for the part of the VoxEngine API that Switchboard's scenarios
 // use, written for this project from the platform reference
-// (shared brief voximplant.md, sections 0-3). Not the official typings: only
+// (shared brief voximplant.md, sections 0-3 and 5.1). Not the official typings: only
 // what we call, so that tsc catches misspelt methods, options and events.
 
 /** Headers as the platform passes them: X- names (plus a few VI- controls). */
@@ -77,6 +77,7 @@ declare namespace CallEvents {
   const RecordStarted: 'Call.RecordStarted';
   const RecordStopped: 'Call.RecordStopped';
   const MessageReceived: 'Call.MessageReceived';
+  const ToneReceived: 'Call.ToneReceived';
 
   interface CallEvent {
     call: Call;
@@ -127,6 +128,14 @@ declare namespace CallEvents {
   interface MessageReceivedEvent extends CallEvent {
     text: string;
   }
+
+  /** DTMF, after call.handleTones(true). */
+  interface ToneReceivedEvent extends CallEvent {
+    /** '0'-'9', '*' or '#'. */
+    tone: string;
+    /** 1 RFC 2833, 2 in-band, 3 SIP INFO. */
+    type: number;
+  }
 }
 
 interface CallEventMap {
@@ -139,6 +148,7 @@ interface CallEventMap {
   'Call.RecordStarted': CallEvents.RecordStartedEvent;
   'Call.RecordStopped': CallEvents.RecordStoppedEvent;
   'Call.MessageReceived': CallEvents.MessageReceivedEvent;
+  'Call.ToneReceived': CallEvents.ToneReceivedEvent;
 }
 
 interface CallAnswerParameters {
@@ -181,8 +191,11 @@ declare class Call {
   /** TTS; replaces whatever the call hears until PlaybackFinished. */
   say(text: string, params?: SayParameters): void;
   record(params?: CallRecordParameters): void;
-  sendMediaTo(unit: Call): void;
-  stopMediaTo(unit: Call): void;
+  /** One-way media: the unit hears this call (a call may feed many units). */
+  sendMediaTo(unit: VoxMediaUnit): void;
+  stopMediaTo(unit: VoxMediaUnit): void;
+  /** true: DTMF from this call arrives as CallEvents.ToneReceived. */
+  handleTones(enable: boolean): void;
   sendMessage(text: string): void;
   addEventListener<K extends keyof CallEventMap>(event: K, handler: (event: CallEventMap[K]) => any): void;
   removeEventListener<K extends keyof CallEventMap>(event: K, handler?: (event: CallEventMap[K]) => any): void;
@@ -228,6 +241,8 @@ declare namespace VoxEngine {
   function callUser(params: CallUserParameters): Call;
   function callSIP(to: string, params?: CallSIPParameters): Call;
   function callPSTN(number: string, callerid: string, params?: CallPSTNParameters): Call;
+  /** Needs require(Modules.ASR). Recognition starts at once; feed it with call.sendMediaTo(asr). */
+  function createASR(params: ASRParameters): ASR;
   function sendMediaBetween(a: Call, b: Call): void;
   function stopMediaBetween(a: Call, b: Call): void;
   function easyProcess(call1: Call, call2: Call, onEstablished?: (call1: Call, call2: Call) => void): void;
@@ -273,3 +288,119 @@ declare function setTimeout(callback: (...args: any[]) => void, ms?: number, ...
 declare function clearTimeout(id: number | undefined | null): void;
 declare function setInterval(callback: (...args: any[]) => void, ms?: number, ...args: any[]): number;
 declare function clearInterval(id: number | undefined | null): void;
+
+// ---------------------------------------------------------------- modules
+
+/** An opaque module id for require(). */
+interface VoxModule {
+  readonly __voxModule: unique symbol;
+}
+
+declare const Modules: {
+  readonly ACD: VoxModule;
+  readonly AI: VoxModule;
+  readonly ApplicationStorage: VoxModule;
+  readonly ASR: VoxModule;
+  readonly Conference: VoxModule;
+  readonly IVR: VoxModule;
+  readonly Recorder: VoxModule;
+  readonly SmartQueue: VoxModule;
+};
+
+/** Loads a platform module; its globals (e.g. ASREvents, ASRProfileList) exist afterwards. */
+declare function require(module: VoxModule): void;
+
+// ---------------------------------------------------------------- speech recognition (Modules.ASR)
+
+/** An opaque recognition profile: provider plus language. */
+interface ASRProfile {
+  readonly __asrProfile: unique symbol;
+}
+
+/** ASRProfileList.<Provider>.<language>, e.g. ASRProfileList.Google.en_US. */
+declare const ASRProfileList: {
+  readonly Amazon: { readonly [language: string]: ASRProfile };
+  readonly Deepgram: { readonly [language: string]: ASRProfile };
+  readonly Google: { readonly [language: string]: ASRProfile };
+  readonly Microsoft: { readonly [language: string]: ASRProfile };
+  readonly SaluteSpeech: { readonly [language: string]: ASRProfile };
+  readonly TBank: { readonly [language: string]: ASRProfile };
+  readonly Yandex: { readonly [language: string]: ASRProfile };
+  readonly YandexV3: { readonly [language: string]: ASRProfile };
+};
+
+interface ASRParameters {
+  /** Required. */
+  profile: ASRProfile;
+  model?: unknown;
+  interimResults?: boolean;
+  /** true: a Result after each utterance (use for yes/no); false: results at unpredictable times. */
+  singleUtterance?: boolean;
+  /** Google only: biases recognition towards these phrases, does not restrict it. */
+  phraseHints?: string[];
+  profanityFilter?: boolean;
+  headers?: VoxHeaders;
+}
+
+declare namespace ASREvents {
+  const ASRError: 'ASR.Error';
+  const Started: 'ASR.Started';
+  const CaptureStarted: 'ASR.CaptureStarted';
+  const SpeechCaptured: 'ASR.SpeechCaptured';
+  const Result: 'ASR.Result';
+  const InterimResult: 'ASR.InterimResult';
+  const Stopped: 'ASR.Stopped';
+
+  interface ASREvent {
+    asr: ASR;
+    name: string;
+  }
+
+  interface ErrorEvent extends ASREvent {
+    error: string;
+  }
+
+  interface ResultEvent extends ASREvent {
+    text: string;
+    /** 0..1 or 0..100 depending on the provider: normalise before comparing. */
+    confidence: number;
+    resultEndTime?: string | number;
+    channelTag?: number;
+    languageCode?: string;
+  }
+
+  interface InterimResultEvent extends ASREvent {
+    text: string;
+  }
+
+  interface StoppedEvent extends ASREvent {
+    cost: string;
+    /** Seconds. */
+    duration: number;
+  }
+}
+
+interface ASREventMap {
+  'ASR.Error': ASREvents.ErrorEvent;
+  'ASR.Started': ASREvents.ASREvent;
+  /** Voice detected. */
+  'ASR.CaptureStarted': ASREvents.ASREvent;
+  /** Capture ended, before recognition. */
+  'ASR.SpeechCaptured': ASREvents.ASREvent;
+  'ASR.Result': ASREvents.ResultEvent;
+  'ASR.InterimResult': ASREvents.InterimResultEvent;
+  /** After asr.stop(). */
+  'ASR.Stopped': ASREvents.StoppedEvent;
+}
+
+declare class ASR {
+  private constructor();
+  addEventListener<K extends keyof ASREventMap>(event: K, handler: (event: ASREventMap[K]) => any): void;
+  removeEventListener<K extends keyof ASREventMap>(event: K, handler?: (event: ASREventMap[K]) => any): void;
+  /** Ends recognition; Stopped follows. Recognition otherwise goes on after each Result. */
+  stop(): void;
+  id(): string;
+}
+
+/** What a call can send its audio to (the subset we use). */
+type VoxMediaUnit = Call | ASR;

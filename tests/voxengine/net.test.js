@@ -96,6 +96,9 @@ test('failures resolve with negative codes, never reject', async () => {
     Net.httpRequestAsync('${base}/redirect').then((r) => Logger.write('redirect ' + r.code + ' ' + JSON.parse(r.text).url));
   `);
   await s.wait('logger', { text: { $contains: 'timeout' } }, { timeoutMs: 3000 });
+  // http and redirect may queue behind the three in flight: wait for them too.
+  await s.wait('logger', { text: { $contains: 'http' } }, { timeoutMs: 3000 });
+  await s.wait('logger', { text: { $contains: 'redirect' } }, { timeoutMs: 3000 });
   const texts = (await s.entries('logger')).map((e) => e.text).sort();
   assert.deepEqual(texts, [
     'http 503 no error', 'malformed -2 has error', 'redirect 201 /echo?redirected=1', 'refused -4 has error', 'timeout -7 has error',

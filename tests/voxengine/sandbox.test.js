@@ -16,7 +16,7 @@ async function errors(s) {
 test('unmodelled globals throw, even under typeof; undeclared names stay undefined for typeof', async () => {
   const s = await emu.call(`
     const probes = {};
-    for (const name of ['require', 'console', 'process', 'Buffer', 'fetch', 'WebAssembly', 'VoiceList', 'Modules']) {
+    for (const name of ['console', 'process', 'Buffer', 'fetch', 'WebAssembly', 'VoiceList', 'ASRLanguage', 'ASREvents', 'ASRProfileList']) {
       try { probes[name] = typeof globalThis[name] === 'undefined' ? 'absent' : 'present'; eval(name); probes[name] = 'no throw'; }
       catch (err) { probes[name] = err.constructor.name + ': ' + err.message; }
     }
@@ -25,6 +25,10 @@ test('unmodelled globals throw, even under typeof; undeclared names stay undefin
   const out = JSON.parse((await s.wait('logger')).text);
   for (const [name, result] of Object.entries(out.probes)) {
     assert.match(result, /ReferenceError: .*(not modelled|not defined)/, `${name}: ${result}`);
+  }
+  // The ASR module's globals exist only after require(Modules.ASR).
+  for (const name of ['ASREvents', 'ASRProfileList']) {
+    assert.match(out.probes[name], /require\(Modules\.ASR\) first/);
   }
   assert.equal(out.cfg, 'undefined');
   assert.equal(out.json, 'function');

@@ -36,6 +36,7 @@ class Leg {
     this.hearing = null; // what this leg's single incoming stream carries
     this.playback = null; // {kind, url|text, timer}
     this.recording = null; // {url, requested, startedAt}
+    this.tones = false; // handleTones(true): DTMF reaches the scenario as ToneReceived
     this.timers = new Set();
     this.listeners = new Listeners();
     this.facade = strict(this.buildFacade(), 'Call');
@@ -62,6 +63,7 @@ class Leg {
       scheme: this.scheme,
       headers: this.headers,
       hearing: this.hearing,
+      tones: this.tones,
       recording: this.recording ? this.recording.url : null,
       ended_by: this.endedBy,
     };
@@ -244,6 +246,26 @@ class Leg {
     this.emitLater(CallEvents.RecordStarted, { url });
   }
 
+  // ---- DTMF from the remote party ----
+
+  /**
+   * The remote party presses keys: each digit becomes ToneReceived{tone, type}
+   * if the scenario called handleTones(true), else it is dropped.
+   */
+  press(digits, type) {
+    const delivered = [];
+    for (const tone of digits) {
+      if (this.tones) {
+        delivered.push(tone);
+        this.session.log('tone', { leg: this.id, tone, type });
+        this.emitLater(CallEvents.ToneReceived, { tone, type });
+      } else {
+        this.session.log('tone_ignored', { leg: this.id, tone, reason: 'handleTones is off' });
+      }
+    }
+    return delivered;
+  }
+
   // ---- facade ----
 
   buildFacade() {
@@ -293,8 +315,12 @@ class Leg {
       stopPlayback: () => leg.stopPlayback(),
       say: (text, options) => leg.say(text, options),
       record: (params) => leg.record(params),
-      sendMediaTo: (unit) => session.media.sendMediaTo(leg, session.legOf(unit)),
-      stopMediaTo: (unit) => session.media.stopMediaTo(leg, session.legOf(unit)),
+      sendMediaTo: (unit) => session.media.sendMediaTo(leg, session.unitOf(unit)),
+      stopMediaTo: (unit) => session.media.stopMediaTo(leg, session.unitOf(unit)),
+      handleTones(enable) {
+        leg.tones = Boolean(enable);
+        session.log('tones', { leg: leg.id, enabled: leg.tones });
+      },
       sendMessage(text) {
         session.log('message', { leg: leg.id, text: String(text) });
       },

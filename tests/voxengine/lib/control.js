@@ -6,6 +6,9 @@
 //   GET  /sessions/{id}/wait?kind=&match=&after=&timeout_ms=   long-poll for a log entry
 //   POST /sessions/{id}/hangup_caller    the caller hangs up
 //   POST /sessions/{id}/legs/{leg}/hangup  a leg's remote party hangs up (leg id or address)
+//   POST /sessions/{id}/say {text, confidence?, leg?}   the caller (or a leg's party) speaks
+//   POST /sessions/{id}/press {digits, type?, leg?}     the caller (or a leg's party) presses keys
+//   POST /sessions/{id}/asr_error {error, asr?}         a recogniser reports an error
 
 const http = require('node:http');
 const { readBody, sendJson } = require('./http-util');
@@ -33,6 +36,14 @@ function createControlServer(emulator) {
     const found = emulator.sessions.get(id);
     if (!found) throw new HttpError(404, `no session ${id}`);
     return found;
+  };
+
+  /** The connected party that speaks or presses keys: the caller unless `ref` names a leg. */
+  const party = (s, ref) => {
+    const leg = ref ? s.findLeg(String(ref)) : s.caller;
+    if (!leg) throw new HttpError(404, `no leg ${ref || 'caller'}`);
+    if (leg.state !== 'CONNECTED') throw new HttpError(409, `leg ${leg.id} is not connected (${leg.state})`);
+    return leg;
   };
 
   const routes = [
@@ -89,6 +100,32 @@ function createControlServer(emulator) {
       s.log('remote_hangup', { leg: leg.id, by: leg.direction === 'in' ? 'caller' : 'callee' });
       leg.remoteHangup(leg.direction === 'in' ? 'caller' : 'callee');
       return { ok: true, leg: leg.id };
+    }],
+    ['POST', /^\/sessions\/([^/]+)\/say$/, (req, body, [id]) => {
+      const s = session(id);
+      const spec = parseJson(body);
+      if (typeof spec.text !== 'string' || !spec.text.trim()) throw new HttpError(400, 'text is required');
+      const confidence = spec.confidence === undefined ? 0.92 : Number(spec.confidence);
+      if (!Number.isFinite(confidence) || confidence < 0 || confidence > 100) throw new HttpError(400, 'confidence must be 0..1 or 0..100');
+      const leg = party(s, spec.leg);
+      return { ok: true, leg: leg.id, heard_by: s.speak(leg, spec.text, confidence) };
+    }],
+    ['POST', /^\/sessions\/([^/]+)\/press$/, (req, body, [id]) => {
+      const s = session(id);
+      const spec = parseJson(body);
+      const digits = String(spec.digits === undefined ? '' : spec.digits);
+      if (!/^[0-9*#]+$/.test(digits)) throw new HttpError(400, 'digits must be 0-9, * or #');
+      const type = spec.type === undefined ? 1 : Number(spec.type);
+      if (![1, 2, 3].includes(type)) throw new HttpError(400, 'type is 1 (RFC 2833), 2 (in-band) or 3 (SIP INFO)');
+      const leg = party(s, spec.leg);
+      return { ok: true, leg: leg.id, delivered: leg.press(digits, type).join('') };
+    }],
+    ['POST', /^\/sessions\/([^/]+)\/asr_error$/, (req, body, [id]) => {
+      const s = session(id);
+      const spec = parseJson(body);
+      const targets = s.asrs.filter((a) => a.alive && (!spec.asr || a.id === spec.asr));
+      const failed = targets.filter((a) => a.error(spec.error || 'Recognition failed')).map((a) => a.id);
+      return { ok: true, asrs: failed };
     }],
   ];
 

@@ -5,18 +5,25 @@
 const { AppEvents, CallEvents } = require('./events');
 const { ringTimeoutSeconds } = require('./callees');
 const { strict } = require('./strict');
+const { ASREvents, ASRProfileList, Modules, MODELLED_MODULES, createASR } = require('./asr');
 
 // Platform names we know exist but do not model, plus host names the
 // platform lacks; reading any of them (even with typeof) throws.
 const UNMODELLED_GLOBALS = [
-  'require', 'Modules', 'VoiceList', 'Language', 'ASRProfileList', 'ASRLanguage', 'ASRModelList',
-  'ACDEvents', 'SmartQueueEvents', 'ConferenceEvents', 'PlayerEvents', 'RecorderEvents', 'ASREvents',
+  'VoiceList', 'Language', 'ASRLanguage', 'ASRModelList',
+  'ACDEvents', 'SmartQueueEvents', 'ConferenceEvents', 'PlayerEvents', 'RecorderEvents',
   'ApplicationStorage', 'VoximplantAPI', 'str2bytes', 'bytes2str', 'base64_encode', 'base64_decode',
   'uuidgen', 'console', 'process', 'Buffer', 'module', 'exports', 'global', 'setImmediate',
   'clearImmediate', 'queueMicrotask', 'fetch', 'XMLHttpRequest', 'WebSocket', 'URL',
   'URLSearchParams', 'TextEncoder', 'TextDecoder', 'structuredClone', 'performance', 'crypto',
   'atob', 'btoa', 'WebAssembly', 'window', 'document',
 ];
+
+// Globals a module brings: reading one before require(Modules.X) throws.
+const MODULE_GLOBALS = {
+  ASREvents: { module: Modules.ASR, value: strict(ASREvents, 'ASREvents') },
+  ASRProfileList: { module: Modules.ASR, value: strict(ASRProfileList, 'ASRProfileList') },
+};
 
 const MAX_CUSTOM_DATA_BYTES = 200;
 
@@ -70,6 +77,9 @@ function buildVoxEngine(session) {
         callerid: requireString(callerid, 'callPSTN: callerid'),
       }, ringTimeoutSeconds(undefined));
     },
+    createASR(params) {
+      return createASR(session, params);
+    },
     sendMediaBetween(a, b) {
       session.media.sendMediaBetween(session.legOf(a), session.legOf(b));
     },
@@ -110,8 +120,25 @@ function easyProcess(session, call1, call2, onEstablished) {
   }
 }
 
+/** require(Modules.X): loads a modelled module; the others throw. */
+function buildRequire(session) {
+  const names = new Map(Object.entries(Modules).map(([name, value]) => [value, name]));
+  return function require(module) {
+    if (!names.has(module)) throw new TypeError(`require: expected a Modules value, got ${String(module)}`);
+    if (!MODELLED_MODULES.has(module)) {
+      throw new session.realm.Error(`Modules.${names.get(module)} is not modelled by the VoxEngine emulator`);
+    }
+    if (!session.modules.has(module)) {
+      session.modules.add(module);
+      session.log('module_loaded', { module: names.get(module) });
+    }
+  };
+}
+
 function buildGlobals(session) {
   return {
+    require: buildRequire(session),
+    Modules: strict(Modules, 'Modules'),
     VoxEngine: strict(buildVoxEngine(session), 'VoxEngine'),
     AppEvents: strict(AppEvents, 'AppEvents'),
     CallEvents: strict(CallEvents, 'CallEvents'),
@@ -128,4 +155,4 @@ function buildGlobals(session) {
   };
 }
 
-module.exports = { buildGlobals, UNMODELLED_GLOBALS };
+module.exports = { buildGlobals, UNMODELLED_GLOBALS, MODULE_GLOBALS };

@@ -1,6 +1,7 @@
 'use strict';
-// Who hears whom. Each leg receives exactly one stream (leg.hearing); a new
-// playback, TTS or sendMediaTo replaces the previous one.
+// Who hears whom. Each leg (and each recogniser) receives exactly one stream
+// (.hearing); a new playback, TTS or sendMediaTo replaces the previous one.
+// A call may send its audio to any number of units.
 
 class MediaGraph {
   constructor(session) {
@@ -48,7 +49,7 @@ class MediaGraph {
 
   /** A leg ended: whoever heard it now hears silence. */
   detach(leg) {
-    for (const other of this.session.legs) {
+    for (const other of [...this.session.legs, ...this.session.asrs]) {
       if (other !== leg && other.hearing && other.hearing.kind === 'call' && other.hearing.from === leg.id) {
         other.hearing = null;
         this.session.log('unbridged', { legs: [leg.id, other.id], reason: 'call_ended' });

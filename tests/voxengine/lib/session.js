@@ -11,7 +11,7 @@ const { Leg } = require('./call');
 const { Listeners } = require('./listeners');
 const { MediaGraph } = require('./media');
 const { Net } = require('./net');
-const { buildGlobals, UNMODELLED_GLOBALS } = require('./globals');
+const { buildGlobals, UNMODELLED_GLOBALS, MODULE_GLOBALS } = require('./globals');
 const { matches } = require('./match');
 
 const CALLBACK_LIMIT_MS = 1000;
@@ -43,6 +43,8 @@ class Session {
     this.entries = [];
     this.waiters = new Set();
     this.legs = [];
+    this.asrs = [];
+    this.modules = new Set(); // require()d modules
     this.appListeners = new Listeners();
     this.media = new MediaGraph(this);
     this.net = new Net(this);
@@ -100,6 +102,7 @@ class Session {
       access_url: this.accessURL,
       access_secure_url: this.accessSecureURL,
       legs: this.legs.map((leg) => leg.summary()),
+      asrs: this.asrs.map((asr) => asr.summary()),
       log: this.entries,
     };
   }
@@ -115,6 +118,16 @@ class Session {
     const globals = buildGlobals(this);
     for (const [name, value] of Object.entries(globals)) {
       Object.defineProperty(sandbox, name, { value, enumerable: true, configurable: false, writable: false });
+    }
+    for (const [name, { module, value }] of Object.entries(MODULE_GLOBALS)) {
+      Object.defineProperty(sandbox, name, {
+        enumerable: false,
+        configurable: false,
+        get: () => {
+          if (!this.modules.has(module)) throw new ReferenceError(`${name} is not defined: require(Modules.${module.replace(/^module:/, '')}) first`);
+          return value;
+        },
+      });
     }
     for (const name of UNMODELLED_GLOBALS) {
       Object.defineProperty(sandbox, name, {
@@ -311,6 +324,26 @@ class Session {
     return leg;
   }
 
+  /** A media unit a call may send its audio to: a Call or an ASR of this session. */
+  unitOf(unit) {
+    const found = this.legs.find((l) => l.facade === unit) || this.asrs.find((a) => a.facade === unit);
+    if (!found) throw new TypeError('Only Call and ASR objects of this session are modelled as media units');
+    return found;
+  }
+
+  /**
+   * A party speaks on `leg`: every running recogniser that receives the leg's
+   * audio now gets the utterance. Returns the ids of those that heard it.
+   */
+  speak(leg, text, confidence) {
+    const words = text.split(/\s+/).filter(Boolean).length;
+    const ms = Math.max(1, Math.round(words * this.options.sayMsPerWord));
+    const heardBy = this.asrs.filter((asr) => asr.hears(leg));
+    this.log('caller_said', { leg: leg.id, text, confidence, heard_by: heardBy.map((a) => a.id) });
+    for (const asr of heardBy) asr.utterance(text, confidence, ms);
+    return heardBy.map((a) => a.id);
+  }
+
   findLeg(ref) {
     const alive = this.legs.filter((l) => l.alive);
     return this.legs.find((l) => l.id === ref)
@@ -399,6 +432,7 @@ class Session {
     this.hostTimers.clear();
     // terminate() disconnects every call without further call events.
     for (const leg of this.legs) leg.end('disconnected', { code: 200, reason: 'Session terminated' }, { by: 'terminate', silent: true });
+    for (const asr of this.asrs) asr.stop({ silent: true });
     this.net.dropQueued();
     this.drainTimer = setTimeout(() => this.fireTerminating(), DRAIN_LIMIT_MS);
     this.net.whenIdle(() => {
@@ -462,7 +496,7 @@ class Session {
 function eventDetails(payload) {
   const out = {};
   for (const [key, value] of Object.entries(payload)) {
-    if (key === 'call' || key === 'name' || key === 'id' || typeof value === 'function') continue;
+    if (key === 'call' || key === 'asr' || key === 'name' || key === 'id' || typeof value === 'function') continue;
     if (key === 'headers' && value && Object.keys(value).length === 0) continue;
     out[key] = value;
   }
