@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ wrap_up_s = 0
 presence_grace_s = 600
 sweep_interval_s = 0.5
 queued_check_s = 30
+
+[manager]
+# The pin question after an operator hangs up: a short timeout keeps goodbyes quick.
+pin_timeout_s = 2
 """
 
 
@@ -172,3 +177,48 @@ async def registered_call_id(session: Session, backend: LiveBackend) -> str:
         {"url": f"{backend.url}/api/v1/calls", "body": {"call_id": {"$exists": True}}},
     )
     return str(entry["body"]["call_id"])
+
+
+MakeLiveBackend = Callable[[str], Awaitable[LiveBackend]]
+
+
+@pytest.fixture
+async def make_live_backend(
+    db_url: str, tmp_path: Path, http: aiohttp.ClientSession
+) -> AsyncIterator[MakeLiveBackend]:
+    """Starts a backend process with E2E_CONFIG plus the test's own TOML (merged after it)."""
+    started: list[LiveBackend] = []
+
+    async def make(extra_toml: str) -> LiveBackend:
+        base = tmp_path / "e2e.toml"
+        base.write_text(E2E_CONFIG)
+        own = tmp_path / f"e2e-own-{len(started)}.toml"
+        own.write_text(extra_toml)
+        env = {
+            "PLATFORM_TOKEN": PLATFORM_TOKEN,
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "SECRET_KEY": "e2e-secret-key",
+            "MONGODB_URL": db_url,
+            "SWITCHBOARD_CONFIG": os.pathsep.join([str(base), str(own)]),
+            "LOG_LEVEL": "WARNING",
+        }
+        backend = LiveBackend(env, tmp_path / f"backend-{len(started)}.log", http)
+        started.append(backend)
+        await backend.start()
+        return backend
+
+    yield make
+    for backend in started:
+        backend.stop()
+
+
+def scenarios_for(tmp_path: Path, backend: LiveBackend, **overrides: Any) -> list[Path]:
+    """The routing rule's scenario list for `backend`, with config.voxengine.js overrides."""
+    settings: dict[str, Any] = {"announceEverySec": 30, "ringTimeoutSec": 10, "httpRetries": 4}
+    config = write_scenario_config(
+        tmp_path / "config.voxengine.js",
+        backend.url,
+        PLATFORM_TOKEN,
+        **{**settings, **overrides},
+    )
+    return [config, INBOUND]

@@ -176,6 +176,20 @@ class Session:
         """The remote party of a leg hangs up; `ref` is a leg id or a dialled address."""
         await self.client._request("POST", f"/sessions/{self.id}/legs/{ref}/hangup")
 
+    async def say(self, text: str, confidence: float | None = None) -> list[str]:
+        """The caller speaks; returns the ids of the recognisers that heard it (those the
+        caller's media is sent to right now)."""
+        body: dict[str, Any] = {"text": text}
+        if confidence is not None:
+            body["confidence"] = confidence
+        reply = await self.client._request("POST", f"/sessions/{self.id}/say", body)
+        return list(reply["heard_by"])
+
+    async def press(self, digits: str) -> str:
+        """The caller presses keys; returns those delivered (only after handleTones(true))."""
+        reply = await self.client._request("POST", f"/sessions/{self.id}/press", {"digits": digits})
+        return str(reply["delivered"])
+
     async def problems(self) -> list[dict[str, Any]]:
         """Scenario errors and platform-rule violations in the log."""
         return [e for e in await self.entries() if e["kind"] in ("error", "violation")]
