@@ -13,4 +13,11 @@ var SWITCHBOARD_CONFIG = {
   announceEverySec: 30,
   ringTimeoutSec: 25,
   httpRetries: 4,
+  // The pin question: recognition profile ('Provider.language' in ASRProfileList)
+  // and the words that mean yes and no in that language. '' means keys 1/2 only.
+  asrProfile: 'Google.en_US',
+  pinYesWords: ['yes', 'yeah', 'yep', 'sure', 'of course', 'okay', 'please do'],
+  pinNoWords: ['no', 'nope', 'nah', 'no thanks', 'not really'],
+  // For Russian: asrProfile: 'Google.ru_RU', language: 'ru-RU',
+  //   pinYesWords: ['да', 'конечно', 'хорошо', 'давайте'], pinNoWords: ['нет', 'не надо', 'не нужно'],
 };
