@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -82,9 +83,9 @@ class Plan:
 
 
 PLANS = {
-    10: Plan(10, 5, 150, 60, 15),
-    1_000: Plan(1_000, 500, 100, 60, 15),
-    10_000: Plan(10_000, 5_000, 40, 90, 20),
+    10: Plan(10, 5, 150, 40, 15),
+    1_000: Plan(1_000, 500, 60, 40, 15),
+    10_000: Plan(10_000, 5_000, 20, 45, 20),
 }
 
 
@@ -99,13 +100,17 @@ class CommandCounter(monitoring.CommandListener):
         self.active = False
         self.counts: Counter[str] = Counter()
         self.micros: Counter[str] = Counter()
+        self.unmatched: Counter[str] = Counter()  # updates that matched no document
+        self.trace: list[str] | None = None  # every command in order, when tracing
         self._open: dict[tuple[Any, int], str] = {}
 
-    def start(self, database: str) -> None:
+    def start(self, database: str, *, trace: bool = False) -> None:
         self.database, self.active = database, True
         self.counts.clear()
         self.micros.clear()
+        self.unmatched.clear()
         self._open.clear()
+        self.trace = [] if trace else None
 
     def stop(self) -> None:
         self.active = False
@@ -118,19 +123,64 @@ class CommandCounter(monitoring.CommandListener):
         key = f"{name} {target}" if isinstance(target, str) else name
         self.counts[key] += 1
         self._open[(event.connection_id, event.request_id)] = key
+        if self.trace is not None:
+            self.trace.append(describe(name, target, event.command))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self._done(event.connection_id, event.request_id, event.duration_micros)
+        key = self._done(event.connection_id, event.request_id, event.duration_micros)
+        # A guarded update that matched nothing lost a race (or found the state moved on).
+        if key is not None and event.command_name == "update" and event.reply.get("n") == 0:
+            self.unmatched[key] += 1
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         self._done(event.connection_id, event.request_id, event.duration_micros)
 
-    def _done(self, connection: Any, request_id: int, micros: int) -> None:
+    def _done(self, connection: Any, request_id: int, micros: int) -> str | None:
         key = self._open.pop((connection, request_id), None)
         if key is not None:
             self.micros[key] += micros
+        return key
 
 
+def describe(name: str, target: Any, command: Any) -> str:
+    """One command as a line: what, where, and the shape of its filter (fields, not values)."""
+    parts = [name, str(target) if isinstance(target, str) else ""]
+    if name == "find":
+        parts.append("{" + ", ".join(command.get("filter", {})) + "}")
+        if sort := command.get("sort"):
+            parts.append("sort " + ", ".join(sort))
+        if limit := command.get("limit"):
+            parts.append(f"limit {abs(limit)}")
+    elif name in ("update", "delete"):
+        key = "updates" if name == "update" else "deletes"
+        for op in command.get(key, [])[:1]:
+            parts.append("{" + ", ".join(op.get("q", {})) + "}")
+            if name == "update":
+                parts.append(" ".join(k for k in op.get("u", {}) if k.startswith("$")))
+                if op.get("multi"):
+                    parts.append("multi")
+    elif name == "aggregate":
+        stages = command.get("pipeline", [])
+        parts.append("[" + ", ".join(next(iter(st), "") for st in stages) + "]")
+    return " ".join(p for p in parts if p)
+
+
+class SkippedSweeps(logging.Filter):
+    """Counts (and keeps out of the output) APScheduler's "skipped: ... running" notices:
+    a sweep that is still running when the next is due."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances" in record.getMessage():
+            self.count += 1
+            return False
+        return True
+
+
+SKIPPED = SkippedSweeps()
 COUNTER = CommandCounter()
 # Registered before any client exists, so the backend's client reports to it too.
 monitoring.register(COUNTER)
@@ -294,6 +344,7 @@ class SizeResult:
     throughput: Throughput = field(default_factory=Throughput)
     commands: Counter[str] = field(default_factory=Counter)
     micros: Counter[str] = field(default_factory=Counter)
+    unmatched: Counter[str] = field(default_factory=Counter)
     routed_total: int = 0
     db_arrival: Latency = field(default_factory=Latency)
     db_ready: Latency = field(default_factory=Latency)
@@ -301,6 +352,9 @@ class SizeResult:
     db_ops_per_call: float | None = None
     setup_s: float = 0.0
     elapsed_s: float = 0.0
+    sweeps_skipped: int = 0
+    trace_call: list[str] = field(default_factory=list)  # one routed call's commands
+    trace_ready: list[str] = field(default_factory=list)  # one Ready's, up to the reply
 
     @property
     def round_trips(self) -> float | None:
@@ -507,19 +561,27 @@ class Bench:
     async def run_size(self, plan: Plan) -> SizeResult:
         result = SizeResult(plan)
         started = time.perf_counter()
-        name = f"bench_{plan.operators}_{uuid.uuid4().hex[:6]}"
-        db = self.db_client[name]
-        try:
-            t = time.perf_counter()
-            await create_indexes(db)
-            await insert_chunked(
-                db["operators"], operator_docs(plan.operators, datetime.now(UTC), Presence.READY)
-            )
-            result.setup_s = time.perf_counter() - t
-            await self.switchboard(plan, name, db, result)
-            await self.database_floor(plan, db, result)
-        finally:
-            await self.db_client.drop_database(name)
+        SKIPPED.count = 0
+        for part in ("switchboard", "floor"):
+            # Each on a database of its own, set up the same way, so neither inherits the
+            # other's churn.
+            name = f"bench_{plan.operators}_{part}_{uuid.uuid4().hex[:6]}"
+            db = self.db_client[name]
+            try:
+                t = time.perf_counter()
+                await create_indexes(db)
+                await insert_chunked(
+                    db["operators"],
+                    operator_docs(plan.operators, datetime.now(UTC), Presence.READY),
+                )
+                result.setup_s += time.perf_counter() - t
+                if part == "switchboard":
+                    await self.switchboard(plan, name, db, result)
+                    result.sweeps_skipped = SKIPPED.count
+                else:
+                    await self.database_floor(plan, db, result)
+            finally:
+                await self.db_client.drop_database(name)
         result.elapsed_s = time.perf_counter() - started
         return result
 
@@ -563,6 +625,13 @@ class Bench:
             await bounded_loop(5, 30, arrival)  # warm-up
             result.arrival = await bounded_loop(plan.samples, plan.phase_s, arrival)
             log.info("  arrival latency: %d samples", len(result.arrival.samples))
+            # One more call with every command traced, up to the operator idle again.
+            await engine.drain()
+            COUNTER.start(name, trace=True)
+            await arrival(plan.samples)
+            await engine.drain()
+            COUNTER.stop()
+            result.trace_call = list(COUNTER.trace or [])
 
             # 2. Sustained arrivals: CONCURRENCY calls in flight, operators recycling.
             await peer.settle(WAIT_S)
@@ -587,6 +656,7 @@ class Bench:
             result.routed_total = len(peer.connects) - first
             result.commands = Counter(COUNTER.counts)
             result.micros = Counter(COUNTER.micros)
+            result.unmatched = Counter(COUNTER.unmatched)
             log.info("  throughput: %d routed", result.routed_total)
 
             # 3. Operator Ready → connect, calls waiting, every other operator Not ready.
@@ -609,6 +679,7 @@ class Bench:
                     peer.by_target.pop(login, None)
                     return None
                 await engine.drain()
+                COUNTER.stop()  # when tracing: what follows is the bench's, not the backend's
                 # Put both back (not measured): the operator Not ready, the call at the tail.
                 now = datetime.now(UTC)
                 await db["operators"].update_one(
@@ -633,22 +704,37 @@ class Bench:
             result.ready = await bounded_loop(plan.samples, plan.phase_s, ready)
             log.info("  ready latency: %d samples", len(result.ready.samples))
             await engine.drain()
+            COUNTER.start(name, trace=True)
+            await ready(plan.samples)
+            COUNTER.stop()
+            result.trace_ready = list(COUNTER.trace or [])
         finally:
             await runner.cleanup()
 
     # -- the PyMongo floor ---------------------------------------------------------------
 
     async def database_floor(self, plan: Plan, db: AsyncDatabase[Doc], result: SizeResult) -> None:
-        """The database operations of a routed call, in the backend's order, with bare PyMongo.
+        """The database commands of a routed call, in the backend's order, with bare PyMongo.
 
-        Same database, same indexes, the same number of operators and waiting calls; each
-        guarded update changes the same fields a routed call changes.
+        The sequence is the one the trace of a routed call shows (see the report), with the
+        same filters, sorts and guarded updates; the state changes the same way (operators
+        reserved, calls claimed, both released), on the same number of operators and waiting
+        calls. Claims in one process run one at a time, as in the backend.
         """
-        ops, calls = db["operators"], db["calls"]
+        ops, calls, contacts = db["operators"], db["calls"], db["contacts"]
         claims = asyncio.Lock()
         route = {"group_names": GROUP, "presence": "ready", "activity": "idle"}
         longest_idle = [("idle_since", 1)]
         queue = [("priority", -1), ("enqueued_at", 1)]
+        keys = ["phone:+15550000001"]
+        manager = {"_id": {"$in": keys}, "manager": {"$type": "string"}}
+
+        async def waiting_for(login: str) -> list[Doc]:
+            """Calls waiting for this operator, then calls waiting for anyone of the group."""
+            mine = {"state": "queued", "preferred": login}
+            await calls.find(mine).sort(queue).limit(8).to_list(None)
+            anyone = {"state": "queued", "group": {"$in": [GROUP]}, "preferred": None}
+            return await calls.find(anyone).sort(queue).limit(8).to_list(None)
 
         async def reserve(op: Doc, call_id: str, now: datetime) -> str:
             offer_id = uuid.uuid4().hex
@@ -733,10 +819,11 @@ class Bench:
                 "rev": 0,
                 "updated_at": now,
             }
+            await contacts.find(manager, {"manager": 1}).to_list(None)  # "your manager"?
             await calls.insert_one(doc)
             give_up = time.perf_counter() + WAIT_S
             while True:
-                async with claims:  # claims in one process run one at a time, as in the backend
+                async with claims:
                     found = await ops.find(route).sort(longest_idle).limit(8).to_list(None)
                     if found:
                         op = found[0]
@@ -750,67 +837,23 @@ class Bench:
 
         async def finish(call_id: str, op: Doc, offer_id: str) -> None:
             """The rest of the call, as the backend does it after `connect`."""
+            login = op["_id"]
             await calls.find_one({"_id": call_id})  # the reply to POST /calls
             sent = {"offer": {"offer_id": offer_id, "sent_at": datetime.now(UTC)}}
             await call_step(call_id, sent)  # connect acknowledged
             await call_step(call_id, {"state": "connected"})  # operator_connected
-            await operator_step(op["_id"], {"activity": "in_call", "offer_id": None})
+            await operator_step(login, {"activity": "in_call", "offer_id": None})
             await call_step(call_id, {"state": "ended", "outcome": "answered"})  # hung up
             await operator_step(
-                op["_id"],
-                {"activity": "idle", "call_id": None, "idle_since": datetime.now(UTC)},
+                login, {"activity": "idle", "call_id": None, "idle_since": datetime.now(UTC)}
             )
-            await (
-                calls.find({"state": "queued", "group": {"$in": [GROUP]}})
-                .sort(queue)
-                .limit(8)
-                .to_list(None)
-            )  # the idle operator looks for waiting calls
+            await waiting_for(login)  # the idle operator looks for waiting calls
+            await calls.find_one({"_id": call_id})  # the ended call's contact ...
+            await contacts.find(manager, {"manager": 1}).to_list(None)
+            await ops.find_one({"_id": login})
+            await calls.update_one({"_id": call_id}, {"$set": {"manager_checked": True}})
 
-        # Operator Ready → connect, with the same calls waiting as in the Switchboard loop.
-        async def ready(i: int) -> float | None:
-            login = login_of(i % plan.operators)
-            t0 = time.perf_counter()
-            now = datetime.now(UTC)
-            await ops.find_one({"_id": login})  # the token's operator
-            await ops.update_many({"_id": {"$in": [login]}}, {"$set": {"last_seen": now}})
-            op = await ops.find_one({"_id": login})
-            assert op is not None
-            await ops.update_one(
-                {"_id": login, "rev": op["rev"]},
-                {"$set": {"presence": "ready", "reason": None, "rev": op["rev"] + 1}},
-            )
-            op["rev"] += 1
-            queued = (
-                await calls.find({"state": "queued", "group": {"$in": [GROUP]}})
-                .sort(queue)
-                .limit(8)
-                .to_list(None)
-            )
-            if not queued:
-                return None
-            offer_id = await reserve(op, queued[0]["_id"], now)
-            await claim(queued[0], op, offer_id, now)
-            took = time.perf_counter() - t0
-            await ops.update_one({"_id": login}, {"$set": NOT_READY, "$inc": {"rev": 1}})
-            await calls.update_one(
-                {"_id": queued[0]["_id"]},
-                {
-                    "$set": {"state": "queued", "offer": None, "enqueued_at": datetime.now(UTC)},
-                    "$inc": {"rev": 1},
-                },
-            )
-            return took
-
-        await ops.update_many({}, {"$set": NOT_READY, "$inc": {"rev": 1}})
-        result.db_ready = await bounded_loop(plan.samples, plan.phase_s, ready)
-
-        # Call arrival → connect with every operator Ready; then the whole call.
-        await calls.delete_many({"state": "queued"})
-        await ops.update_many(
-            {}, {"$set": {**NOT_READY, "presence": "ready", "reason": None}, "$inc": {"rev": 1}}
-        )
-
+        # 1. Call arrival → connect with every operator Ready; then the rest of the call.
         async def arrival(i: int) -> float | None:
             t0 = time.perf_counter()
             got = await arrive()
@@ -820,7 +863,10 @@ class Bench:
             await finish(*got)
             return took
 
+        await bounded_loop(5, 30, arrival)  # warm-up, as for Switchboard
         result.db_arrival = await bounded_loop(plan.samples, plan.phase_s, arrival)
+
+        # 2. Sustained arrivals: CONCURRENCY in flight; the rest of each call in the background.
         tails: set[asyncio.Task[None]] = set()
 
         async def one_call() -> float | None:
@@ -840,6 +886,45 @@ class Bench:
         COUNTER.stop()
         done = result.db_throughput.completed
         result.db_ops_per_call = sum(COUNTER.counts.values()) / done if done else None
+
+        # 3. Operator Ready → connect, the same calls waiting, every other operator Not ready.
+        await ops.update_many(
+            {}, {"$set": {**NOT_READY, "idle_since": datetime.now(UTC)}, "$inc": {"rev": 1}}
+        )
+        await insert_chunked(calls, waiting_call_docs(plan.waiting, datetime.now(UTC), self.peer))
+
+        async def ready(i: int) -> float | None:
+            login = login_of(i % plan.operators)
+            t0 = time.perf_counter()
+            now = datetime.now(UTC)
+            await ops.find_one({"_id": login})  # the token's operator
+            await ops.update_many({"_id": {"$in": [login]}}, {"$set": {"last_seen": now}})
+            op = await ops.find_one({"_id": login})
+            assert op is not None
+            await ops.update_one(
+                {"_id": login, "rev": op["rev"]},
+                {"$set": {"presence": "ready", "reason": None, "rev": op["rev"] + 1}},
+            )
+            op["rev"] += 1
+            queued = await waiting_for(login)
+            if not queued:
+                return None
+            offer_id = await reserve(op, queued[0]["_id"], now)
+            await claim(queued[0], op, offer_id, now)
+            took = time.perf_counter() - t0
+            # Put both back (not measured), as in the Switchboard loop.
+            await ops.update_one({"_id": login}, {"$set": NOT_READY, "$inc": {"rev": 1}})
+            await calls.update_one(
+                {"_id": queued[0]["_id"]},
+                {
+                    "$set": {"state": "queued", "offer": None, "enqueued_at": datetime.now(UTC)},
+                    "$inc": {"rev": 1},
+                },
+            )
+            return took
+
+        await bounded_loop(3, 30, ready)  # warm-up
+        result.db_ready = await bounded_loop(plan.samples, plan.phase_s, ready)
 
     # -- the aiohttp floor ---------------------------------------------------------------
 
@@ -894,6 +979,28 @@ class Bench:
 # -- the report ------------------------------------------------------------------------------
 
 
+def code_version() -> str:
+    """The commit measured, and whether the backend had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "backend", "config"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"commit {head}" + (" with uncommitted changes in backend/ or config/" if dirty else "")
+
+
 def cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -919,6 +1026,7 @@ class Machine:
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     elapsed_s: float = 0.0
+    commit: str = ""
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -1023,6 +1131,11 @@ def breakdown_rows(results: list[SizeResult]) -> tuple[list[str], list[list[str]
             calls = max(r.routed_total, 1)
             row += [f"{r.commands[k] / calls:.2f}", f"{r.micros[k] / 1000 / calls:.1f}"]
         rows.append(row)
+        if any(r.unmatched[k] for r in results):
+            row = ["  of which matched nothing"]
+            for r in results:
+                row += [f"{r.unmatched[k] / max(r.routed_total, 1):.2f}", ""]
+            rows.append(row)
     total = ["total"]
     for r in results:
         calls = max(r.routed_total, 1)
@@ -1058,6 +1171,7 @@ def machine_lines(m: Machine) -> list[str]:
         f"date: {m.date}",
         f"machine: {m.nproc} CPUs (nproc), {m.cpu}; Python {m.python}; "
         f"aiohttp {version_of('aiohttp')}; PyMongo {version_of('pymongo')}",
+        f"code: {m.commit}",
         f"database: {m.database}",
         f"load average (1/5/15 min) before: {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}; "
         f"after: {lb[0]:.2f} {lb[1]:.2f} {lb[2]:.2f}",
@@ -1078,7 +1192,8 @@ def sample_lines(results: list[SizeResult], http: HttpFloor) -> list[str]:
             f"({r.routed_total} with the drain); PyMongo floor {len(r.db_arrival.samples)} + "
             f"{len(r.db_ready.samples)} samples, {r.db_throughput.routed} calls in "
             f"{r.db_throughput.window_s:.0f} s; set-up {r.setup_s:.1f} s, size took "
-            f"{r.elapsed_s:.0f} s"
+            f"{r.elapsed_s:.0f} s; sweeps skipped because the previous one was still running: "
+            f"{r.sweeps_skipped}"
         )
     return out
 
@@ -1115,6 +1230,19 @@ What the numbers mean:
 """
 
 
+def trace_lines(results: list[SizeResult], indent: str) -> list[str]:
+    """The commands of one routed call and of one Ready, in order (smallest size)."""
+    if not results:
+        return []
+    r = results[0]
+    n = f"{r.plan.operators:,}"
+    out = [f"Commands of one routed call at {n} operators, arrival to the operator idle again:"]
+    out += ["", *(f"{indent}{i:2d}. {c}" for i, c in enumerate(r.trace_call, 1)), ""]
+    out += [f"Commands of one operator Ready at {n} operators, with calls waiting:"]
+    out += ["", *(f"{indent}{i:2d}. {c}" for i, c in enumerate(r.trace_ready, 1))]
+    return out
+
+
 def report(results: list[SizeResult], http: HttpFloor, m: Machine) -> tuple[str, str]:
     figures = text_table(FIGURE_HEAD, figure_rows(results, http))
     b_head, b_rows = breakdown_rows(results)
@@ -1130,6 +1258,8 @@ def report(results: list[SizeResult], http: HttpFloor, m: Machine) -> tuple[str,
             breakdown,
             "",
             *sample_lines(results, http),
+            "",
+            *trace_lines(results, "  "),
         ]
     )
     samples = min((r.plan.samples for r in results), default=0)
@@ -1156,6 +1286,8 @@ def report(results: list[SizeResult], http: HttpFloor, m: Machine) -> tuple[str,
             "Samples:",
             "",
             *(f"- {line}" for line in sample_lines(results, http)),
+            "",
+            *trace_lines(results, "    "),
             "",
             EXPLANATION.format(concurrency=CONCURRENCY, nproc=m.nproc, samples=samples),
         ]
@@ -1217,6 +1349,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(SKIPPED)
 
     machine = Machine(
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -1225,6 +1358,7 @@ def main() -> None:
         python=platform.python_version(),
         database="",
         load_before=os.getloadavg(),
+        commit=code_version(),
     )
     server: EmbeddedMongo | None = None
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
