@@ -6,12 +6,14 @@ import math
 
 
 def estimated_wait_s(position: int, staffed: int, handle_time_s: float) -> int:
-    """Calls ahead (including this one) share the staffed operators, each taking one handle time.
+    """The p-th caller in line waits for p operators to free up.
 
-    With nobody staffed the estimate is one handle time per call ahead: an honest
-    "we do not know better" rather than zero.
+    With N staffed operators all busy, one frees up every AHT/N seconds on average (with
+    exponential handle times exactly so), so position p waits about p·AHT/N. With nobody
+    staffed the estimate is one handle time per call ahead: an honest "we do not know
+    better" rather than zero.
     """
     if position <= 0:
         return 0
     servers = max(1, staffed)
-    return int(math.ceil(position / servers) * handle_time_s)
+    return int(math.ceil(position * handle_time_s / servers))

@@ -12,19 +12,20 @@ from backend.domain.estimates import estimated_wait_s
     [
         (0, 5, 0),
         (-1, 5, 0),
-        (1, 5, 180),
+        (1, 5, 36),
         (5, 5, 180),
-        (6, 5, 360),
-        (11, 5, 540),
+        (6, 5, 216),
+        (11, 5, 396),
+        (1, 60, 3),
         # Nobody staffed: one handle time per call ahead, never zero.
         (3, 0, 540),
     ],
 )
-def test_estimate_is_one_handle_time_per_round_of_staffed_operators(
+def test_estimate_is_position_times_handle_time_over_staffed_operators(
     position: int, staffed: int, expected: int
 ) -> None:
     assert estimated_wait_s(position, staffed, 180) == expected
 
 
 def test_estimate_is_whole_seconds() -> None:
-    assert estimated_wait_s(1, 1, 90.7) == 90
+    assert estimated_wait_s(1, 1, 90.7) == 91
