@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from backend.domain.model import Address
-
 T = TypeVar("T")
 
 
@@ -21,15 +19,6 @@ class StatusInterval:
     reason: str | None
     start: datetime
     end: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SendConnect:
-    call_id: str
-    offer_id: str
-    target: Address
-    video: bool
-    ring_timeout_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +107,6 @@ class ManagerAway:
 
 Action = (
     StatusInterval
-    | SendConnect
     | SendCancel
     | SendHangup
     | DispatchCall

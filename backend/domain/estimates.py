@@ -16,4 +16,4 @@ def estimated_wait_s(position: int, staffed: int, handle_time_s: float) -> int:
     if position <= 0:
         return 0
     servers = max(1, staffed)
-    return int(math.ceil(position * handle_time_s / servers))
+    return math.ceil(position * handle_time_s / servers)

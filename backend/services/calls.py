@@ -76,7 +76,7 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
         assert again is not None
         return again, False
     engine._arm_call(call)
-    engine.remember_access_url(call.call_id, a.access_secure_url or a.access_url)
+    engine.commands.remember_access_url(call.call_id, a.access_secure_url or a.access_url)
     # Written first, then matched: an operator going Ready at the same moment either
     # sees this call or is seen by this dispatch (the two writes cannot both miss).
     await engine.dispatch_call(call.call_id, known=call)

@@ -13,11 +13,7 @@ from typing import Any, Protocol
 from backend.adapters.documents import Doc
 from backend.adapters.mongo import Store
 from backend.adapters.platform import (
-    CommandRejected,
     PlatformClient,
-    PlatformUnavailable,
-    Reply,
-    SessionGone,
 )
 from backend.adapters.scheduler import Timers
 from backend.clock import new_id, utcnow
@@ -35,7 +31,6 @@ from backend.domain.actions import (
     OfferReleased,
     ReleaseSpare,
     SendCancel,
-    SendConnect,
     SendHangup,
     StatusInterval,
     Step,
@@ -44,6 +39,7 @@ from backend.domain.actions import (
 from backend.domain.model import Activity, Call, CallState, Media, Offer, Operator
 from backend.domain.policy import RoutingPolicy
 from backend.domain.selection import choose_call, choose_operator
+from backend.services.commands import ScenarioCommands
 from backend.services.status_history import StatusHistory
 from backend.settings import Settings
 
@@ -97,7 +93,7 @@ class Engine:
         # race for the same longest-idle operator (measured: most guarded writes then lose and
         # the database does the work several times). Across processes the guarded writes decide.
         self._dispatch_lock = asyncio.Lock()
-        self._access_urls: dict[str, str] = {}
+        self.commands = ScenarioCommands(self)
 
     # -- background work -------------------------------------------------------------
 
@@ -224,14 +220,12 @@ class Engine:
                         login,
                         partial(_finished, call_id=call_id, talk_s=talk_s, wrap_up_s=wrap_up_s),
                     )
-                case SendConnect():
-                    self.spawn(self._send_connect(action))
                 case SendCancel(call_id, offer_id):
                     # Awaited, not spawned: the dead leg must be gone before the next connect
                     # of this call can reach the scenario.
-                    await self._command(call_id, {"command": "cancel", "offer_id": offer_id})
+                    await self.commands.send(call_id, {"command": "cancel", "offer_id": offer_id})
                 case SendHangup(call_id, reason):
-                    self.spawn(self._command(call_id, {"command": "hangup", "reason": reason}))
+                    self.spawn(self.commands.send(call_id, {"command": "hangup", "reason": reason}))
                 case TryOverflow(call_id):
                     if self.overflow is not None:
                         await self.overflow.attempt(call_id)
@@ -241,7 +235,7 @@ class Engine:
                 case ManagerAway(login):
                     await self.stop_waiting_for(login)
                 case CheckSession(call_id):
-                    self.spawn(self._command(call_id, {"command": "status"}))
+                    self.spawn(self.commands.send(call_id, {"command": "status"}))
 
     # -- dispatch --------------------------------------------------------------------
 
@@ -330,118 +324,22 @@ class Engine:
                 released.state is None
                 or await self.store.save_operator(reserved, released.state, now) is None
             ):
-                self.spawn(self.apply_operator_unlocked_release(op.login, offer_id))
+                self.spawn(self.apply_operator(op.login, partial(_released, offer_id=offer_id)))
             return Claim.CALL_LOST
         self._arm_operator(reserved)
         self._arm_call(claimed)
         self.history.add([a for a in op_step.actions if isinstance(a, StatusInterval)])
         self.spawn(
-            self._send_connect(
-                SendConnect(
-                    call.call_id,
-                    offer_id,
-                    op.address,
-                    call.media is Media.VIDEO,
-                    policy.ring_timeout_s,
-                )
+            self.commands.connect(
+                call.call_id,
+                offer_id,
+                op.address,
+                video=call.media is Media.VIDEO,
+                ring_timeout_s=policy.ring_timeout_s,
+                on_sent=call_rules.offer_sent,
             )
         )
         return Claim.WON
-
-    async def apply_operator_unlocked_release(self, login: str, offer_id: str) -> None:
-        await self.apply_operator(login, lambda o, t: op_rules.release_offer(o, offer_id, t))
-
-    # -- commands to the scenario ----------------------------------------------------
-
-    def remember_access_url(self, call_id: str, url: str) -> None:
-        # An access URL never changes for a call: keep it instead of reading it per command.
-        if len(self._access_urls) > 50_000:
-            self._access_urls.clear()
-        self._access_urls[call_id] = url
-
-    async def _access_url(self, call_id: str) -> str | None:
-        if url := self._access_urls.get(call_id):
-            return url
-        doc = await self.store.calls.find_one(
-            {"_id": call_id}, {"access_url": 1, "access_secure_url": 1}
-        )
-        if doc is None:
-            return None
-        url = str(doc.get("access_secure_url") or doc["access_url"])
-        self.remember_access_url(call_id, url)
-        return url
-
-    async def _send_connect(self, action: SendConnect) -> None:
-        command = {
-            "command": "connect",
-            "call_id": action.call_id,
-            "offer_id": action.offer_id,
-            "target": {"type": action.target.type.value, "address": action.target.address},
-            "video": action.video,
-            "ring_timeout_s": action.ring_timeout_s,
-            "headers": {"X-Call-Id": action.call_id, "X-Offer-Id": action.offer_id},
-        }
-        outcome = await self._deliver(action.call_id, command)
-        if outcome is None:
-            return
-        reply, entry = outcome
-        acknowledged = not isinstance(reply.body, dict) or reply.body.get("ok", True) is not False
-        if acknowledged:
-            # One write records both the command and that the operator's phone now rings.
-            await self.apply_call(
-                action.call_id,
-                lambda c, now: call_rules.offer_sent(c, action.offer_id, now),
-                entry,
-            )
-        else:
-            # The scenario refused the command itself: retrying would loop on the same refusal.
-            await self.apply_call(
-                action.call_id,
-                lambda c, now: call_rules.session_gone(c, now, "connect_refused"),
-                entry,
-            )
-
-    async def _command(self, call_id: str, command: dict[str, Any]) -> Reply | None:
-        """Send one command and record it with its reply; a gone session ends the call."""
-        outcome = await self._deliver(call_id, command)
-        if outcome is None:
-            return None
-        reply, entry = outcome
-        await self.store.append_call_log(call_id, [entry])
-        return reply
-
-    async def _deliver(self, call_id: str, command: dict[str, Any]) -> tuple[Reply, Doc] | None:
-        """POST to the access URL. Failures are recorded and settled here; None then."""
-        url = await self._access_url(call_id)
-        if url is None:
-            return None
-        sent_at = self.clock()
-        entry: Doc = {"at": sent_at, "kind": "command", "command": command}
-        try:
-            reply = await self.platform.send(url, command)
-        except SessionGone as e:
-            entry.update(error=str(e), replied_at=self.clock())
-            await self.apply_call(
-                call_id, lambda c, now: call_rules.session_gone(c, now, "session_gone"), entry
-            )
-            return None
-        except (PlatformUnavailable, CommandRejected) as e:
-            entry.update(error=str(e), replied_at=self.clock())
-            if command["command"] in ("connect", "status"):
-                # Unreachable after every retry: the session is as good as gone. Ending the
-                # call (rather than requeueing) avoids ringing loops against a dead URL.
-                await self.apply_call(
-                    call_id,
-                    lambda c, now: call_rules.session_gone(c, now, "platform_unreachable"),
-                    entry,
-                )
-            else:
-                await self.store.append_call_log(call_id, [entry])
-            return None
-        entry.update(
-            replied_at=self.clock(), status=reply.status, reply=reply.body, attempts=reply.attempts
-        )
-        return reply, entry
 
     async def stop_waiting_for(self, login: str) -> None:
         """The manager went away: their callers go to their groups at once."""

@@ -9,7 +9,7 @@ from backend.adapters.spares_store import SpareCounters
 from backend.clock import new_id
 from backend.domain import calls as call_rules
 from backend.domain.actions import Step
-from backend.domain.model import Call, SpareAttempt
+from backend.domain.model import Address, Call, SpareAttempt, TargetType
 from backend.domain.overflow import choose_spare
 from backend.domain.policy import RoutingPolicy
 from backend.services.engine import Engine
@@ -58,27 +58,18 @@ class Overflow:
                 await self.counters.give_back(spare.number, call_id)
                 await self.counters.uncount(spare, now)
                 return
-            engine.spawn(self._connect(call_id, attempt, policy))
+            engine.spawn(
+                engine.commands.connect(
+                    call_id,
+                    attempt.offer_id,
+                    Address(TargetType.PSTN, attempt.number),
+                    video=False,
+                    ring_timeout_s=policy.ring_timeout_s,
+                    on_sent=call_rules.spare_sent,
+                    headers={"X-Overflow": "1"},
+                )
+            )
             return
-
-    async def _connect(self, call_id: str, attempt: SpareAttempt, policy: RoutingPolicy) -> None:
-        command = {
-            "command": "connect",
-            "call_id": call_id,
-            "offer_id": attempt.offer_id,
-            "target": {"type": "pstn", "address": attempt.number},
-            "video": False,
-            "ring_timeout_s": policy.ring_timeout_s,
-            "headers": {"X-Call-Id": call_id, "X-Offer-Id": attempt.offer_id, "X-Overflow": "1"},
-        }
-        outcome = await self.engine._deliver(call_id, command)
-        if outcome is None:
-            return
-        reply, entry = outcome
-        if isinstance(reply.body, dict) and reply.body.get("ok") is False:
-            await self.engine.apply_call(call_id, partial(_gone, reason="connect_refused"), entry)
-            return
-        await self.engine.apply_call(call_id, partial(_sent, offer_id=attempt.offer_id), entry)
 
     async def release(self, number: str, call_id: str) -> None:
         await self.counters.give_back(number, call_id)
@@ -97,11 +88,3 @@ def _no_spare(call: Call, now: datetime, *, policy: RoutingPolicy) -> Step[Call]
 
 def _offer(call: Call, now: datetime, *, attempt: SpareAttempt) -> Step[Call]:
     return call_rules.spare_offer(call, attempt)
-
-
-def _sent(call: Call, now: datetime, *, offer_id: str) -> Step[Call]:
-    return call_rules.spare_sent(call, offer_id, now)
-
-
-def _gone(call: Call, now: datetime, *, reason: str) -> Step[Call]:
-    return call_rules.session_gone(call, now, reason)

@@ -341,7 +341,7 @@ class Simulation:
                 case ManagerAway():
                     pass  # no simulated call waits for a manager by name
                 case _:
-                    # SendConnect/SendCancel/SendHangup/CheckSession are I/O: nothing to do
+                    # SendCancel/SendHangup/CheckSession are I/O: nothing to do
                     # here, and a cancelled offer's late report is stale by its offer id.
                     pass
 

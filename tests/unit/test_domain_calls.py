@@ -126,7 +126,7 @@ def test_expired_offer_that_never_reached_the_scenario_releases_the_operator() -
 
 def test_failure_reported_before_the_connect_reply_was_recorded_is_still_a_miss() -> None:
     # The scenario reports only on offers it received, so its report proves delivery even
-    # when the backend has not yet saved the connect reply (engine._send_connect records
+    # when the backend has not yet saved the connect reply (engine.commands.connect records
     # the reply, then applies offer_sent: a fast 486/480 from the scenario can come first).
     # Released instead, the busy operator keeps their place and is offered the call again.
     step = calls.offer_failed(offering(sent=False), "o1", 486, at(11), POLICY)
