@@ -50,27 +50,23 @@ async def require_operator(request: web.Request, *, allow_query: bool = False) -
     return doc
 
 
-async def require_admin(request: web.Request) -> Doc | None:
-    """ADMIN_TOKEN, or an operator whose role is admin. Returns the operator when it is one."""
+async def _require_role(request: web.Request, roles: tuple[str, ...], who: str) -> Doc | None:
+    """ADMIN_TOKEN, or an operator session with one of `roles`; the operator when it is one."""
     token = bearer(request)
     if token is not None and same_secret(token, request.app[SECRETS]["admin_token"]):
         return None
     doc = await current_operator(request)
     if doc is None:
         raise ApiError(401, "unauthorized", "Authorization: Bearer <ADMIN_TOKEN> is required")
-    if doc.get("role") != "admin":
-        raise ApiError(403, "forbidden", "administrators only")
+    if doc.get("role") not in roles:
+        raise ApiError(403, "forbidden", f"{who} only")
     return doc
+
+
+async def require_admin(request: web.Request) -> Doc | None:
+    return await _require_role(request, ("admin",), "administrators")
 
 
 async def require_supervisor(request: web.Request) -> Doc | None:
-    """Live figures are for supervisors and administrators."""
-    token = bearer(request)
-    if token is not None and same_secret(token, request.app[SECRETS]["admin_token"]):
-        return None
-    doc = await current_operator(request)
-    if doc is None:
-        raise ApiError(401, "unauthorized", "Authorization: Bearer <ADMIN_TOKEN> is required")
-    if doc.get("role") not in ("admin", "supervisor"):
-        raise ApiError(403, "forbidden", "supervisors and administrators only")
-    return doc
+    """Live figures and calls are for supervisors and administrators."""
+    return await _require_role(request, ("admin", "supervisor"), "supervisors and administrators")

@@ -49,18 +49,18 @@ queued_check_s = 30
 Interval = tuple[datetime, datetime]
 
 
+async def _start_two(db_url: str, tmp_path: Path, config: str, name: str) -> list[BackendProcess]:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(config)
+    env = {**TOKENS, "MONGODB_URL": db_url, "SWITCHBOARD_CONFIG": str(path), "LOG_LEVEL": "WARNING"}
+    procs = [BackendProcess(env, tmp_path / f"{name}-backend-{i}.log") for i in range(2)]
+    await asyncio.gather(*(p.start() for p in procs))
+    return procs
+
+
 @pytest.fixture
 async def two_backends(db_url: str, tmp_path: Path) -> AsyncIterator[list[BackendProcess]]:
-    config = tmp_path / "race.toml"
-    config.write_text(RACE_CONFIG)
-    env = {
-        **TOKENS,
-        "MONGODB_URL": db_url,
-        "SWITCHBOARD_CONFIG": str(config),
-        "LOG_LEVEL": "WARNING",
-    }
-    procs = [BackendProcess(env, tmp_path / f"backend-{i}.log") for i in range(2)]
-    await asyncio.gather(*(p.start() for p in procs))
+    procs = await _start_two(db_url, tmp_path, RACE_CONFIG, "race")
     yield procs
     for p in procs:
         p.stop()
@@ -282,16 +282,7 @@ daily_cap = 6
 async def two_backends_with_a_spare(
     db_url: str, tmp_path: Path
 ) -> AsyncIterator[list[BackendProcess]]:
-    config = tmp_path / "spare.toml"
-    config.write_text(SPARE_CONFIG)
-    env = {
-        **TOKENS,
-        "MONGODB_URL": db_url,
-        "SWITCHBOARD_CONFIG": str(config),
-        "LOG_LEVEL": "WARNING",
-    }
-    procs = [BackendProcess(env, tmp_path / f"spare-backend-{i}.log") for i in range(2)]
-    await asyncio.gather(*(p.start() for p in procs))
+    procs = await _start_two(db_url, tmp_path, SPARE_CONFIG, "spare")
     yield procs
     for p in procs:
         p.stop()
