@@ -81,7 +81,7 @@ def call_view(doc: Doc, *, with_log: bool = False) -> dict[str, Any]:
         "end_reason": doc.get("end_reason"),
         "recording_url": doc.get("recording_url"),
         "manager": doc.get("manager"),
-        "waits_for": doc.get("preferred"),
+        "waits_for": doc.get("preferred") or None,
         "waits_until": iso(doc.get("preferred_until")),
         "spare": _iso_all(doc.get("spare")),
     }

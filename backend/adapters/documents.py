@@ -167,7 +167,8 @@ def call_doc(c: Call) -> Doc:
         "hung_up_by": c.hung_up_by.value if c.hung_up_by else None,
         "end_reason": c.end_reason,
         "attempts": c.attempts,
-        "preferred": c.preferred,
+        # "" rather than null: an equality on null is not served from an index everywhere.
+        "preferred": c.preferred or "",
         "preferred_until": c.preferred_until,
         "spare": _spare_doc(c.spare),
         "spares_tried": list(c.spares_tried),
@@ -193,7 +194,7 @@ def call_from(d: Doc) -> Call:
         hung_up_by=Party(d["hung_up_by"]) if d.get("hung_up_by") else None,
         end_reason=d.get("end_reason"),
         attempts=int(d.get("attempts", 0)),
-        preferred=d.get("preferred"),
+        preferred=d.get("preferred") or None,
         preferred_until=d.get("preferred_until"),
         spare=_spare_from(d.get("spare")),
         spares_tried=tuple(d.get("spares_tried") or ()),

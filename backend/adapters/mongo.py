@@ -48,8 +48,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("deadline", ASCENDING)], name="due"),
         IndexModel([("caller", ASCENDING), ("created_at", DESCENDING)], name="contact_history"),
         IndexModel([("group", ASCENDING), ("created_at", DESCENDING)], name="group_day"),
+        # Calls waiting for a named operator, and calls waiting for nobody in particular
+        # (preferred = "") of a set of groups.
         IndexModel(
-            [("state", ASCENDING), ("preferred", ASCENDING), *_QUEUE_SORT], name="waiting_for"
+            [("state", ASCENDING), ("preferred", ASCENDING), ("group", ASCENDING), *_QUEUE_SORT],
+            name="waiting_for",
         ),
         IndexModel([("state", ASCENDING), ("spare.number", ASCENDING)], name="on_spare"),
     ],
@@ -218,7 +221,7 @@ class Store:
     async def queued_calls(self, groups: Sequence[str], limit: int) -> list[Call]:
         """Waiting calls of these groups that wait for nobody in particular."""
         cursor = (
-            self.calls.find({"state": "queued", "group": {"$in": list(groups)}, "preferred": None})
+            self.calls.find({"state": "queued", "preferred": "", "group": {"$in": list(groups)}})
             .sort(_QUEUE_SORT)
             .limit(limit)
         )

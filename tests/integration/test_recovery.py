@@ -45,30 +45,49 @@ async def test_operator_reserved_for_a_call_that_never_got_the_offer(backend: Ba
 
 async def test_offer_never_sent_expires_without_penalty(backend: Backend) -> None:
     """Killed after the claim, before the connect went out: requeued, operator released."""
-    await backend.ready_operator("xena")
-    backend.platform.sessions.clear()
-    # The platform drops this connect on the floor: as if the sending process had died.
-    backend.platform.fail_next = 10**6
-    placed = await backend.place_call()
-    call = await backend.call(placed["call_id"])
-    assert call["state"] == "offering" and call["offer"]["sent_at"] is None
-    backend.platform.fail_next = 0
-    past = backend.engine.clock() - PAST
+    backend.platform.script("xena", Script(talk_s=None))
+    await backend.add_operator("xena")
+    placed = await backend.place_call()  # queued: xena is not ready yet
+    now = backend.engine.clock()
+    past = now - PAST
+    # Both halves of a claim, written by a process that died before sending `connect`.
+    await backend.store.operators.update_one(
+        {"_id": "xena"},
+        {
+            "$set": {
+                "presence": "ready",
+                "activity": "offered",
+                "offer_id": "dead-offer",
+                "call_id": placed["call_id"],
+                "activity_until": past,
+                "last_seen": now,
+            },
+            "$inc": {"rev": 1},
+        },
+    )
+    offer = {
+        "offer_id": "dead-offer",
+        "operator": "xena",
+        "target": {"type": "user", "address": "xena"},
+        "created_at": past,
+        "expires_at": past,
+        "sent_at": None,
+    }
     await backend.store.calls.update_one(
         {"_id": placed["call_id"]},
-        {"$set": {"offer.expires_at": past, "deadline": past}, "$inc": {"rev": 1}},
+        {
+            "$set": {"state": "offering", "offer": offer, "deadline": past, "attempts": 1},
+            "$inc": {"rev": 1},
+        },
     )
-    await backend.store.operators.update_one(
-        {"_id": "xena"}, {"$set": {"activity_until": past}, "$inc": {"rev": 1}}
-    )
-    backend.platform.script("xena", Script(talk_s=None))
     await backend.engine.call_deadline(placed["call_id"])
     # Requeued at the head, xena released with no miss, and offered the call again.
     again = await eventually(lambda: _state(backend, placed["call_id"], "connected"))
     assert again["attempts"] == 2 and again["operator"] == "xena"
+    assert again["offer"]["offer_id"] != "dead-offer"
     assert (await _op(backend, "xena"))["scores"]["misses"] == 0
     cancels = [e for e in again["log"] if e.get("command", {}).get("command") == "cancel"]
-    assert cancels, "the dead offer's leg is cancelled at the scenario"
+    assert cancels and cancels[0]["command"]["offer_id"] == "dead-offer"
 
 
 async def test_operator_left_in_a_call_that_has_ended(backend: Backend) -> None:

@@ -212,3 +212,40 @@ async def test_status_history_records_every_change(backend: Backend) -> None:
     assert ("presence", "ready", None) in values
     assert ("presence", "not_ready", "lunch") in values
     assert set(data["totals_s"]["presence"]) == {"offline", "ready", "not_ready"}
+
+
+async def test_connect_is_retried_with_back_off_on_5xx(backend: Backend) -> None:
+    backend.platform.script("kate", Script(talk_s=None))
+    await backend.ready_operator("kate")
+    backend.platform.fail_next = 2  # two 503s, then the scenario answers
+    placed = await backend.place_call()
+    call = await eventually(lambda: _call_state(backend, placed["call_id"], "connected"))
+    sent = next(e for e in call["log"] if e["kind"] == "command")
+    assert sent["attempts"] == 3 and sent["reply"]["ok"] is True
+    assert call["offer"]["sent_at"] is not None
+
+
+async def test_connect_undeliverable_after_every_retry_ends_the_call(backend: Backend) -> None:
+    await backend.ready_operator("liam")
+    backend.platform.fail_next = 10**6  # the access URL answers 503 for ever
+    placed = await backend.place_call()
+    ended = await eventually(lambda: _call_state(backend, placed["call_id"], "ended"))
+    assert ended["outcome"] == "failed" and ended["end_reason"] == "platform_unreachable"
+    liam = await eventually(lambda: _activity(backend, "liam", "idle"))
+    assert liam["scores"]["misses"] == 0
+
+
+async def test_dispatch_is_event_driven_not_left_to_the_sweep(make_backend: Any) -> None:
+    """With the sweep an hour away, each side's own event must make the match at once."""
+    b: Backend = await make_backend("[routing]\nsweep_interval_s = 3600\n")
+    b.platform.default_script = Script(talk_s=None)
+    waiting = await b.place_call()
+    assert waiting["state"] == "queued"
+    await b.add_operator("nina")
+    ready = await b.set_status(await b.login("nina"), "ready")
+    # The operator who became Ready took the waiting call in the same request.
+    assert ready["activity"] == "offered" and ready["call_id"] == waiting["call_id"]
+    await b.ready_operator("omar")
+    arriving = await b.place_call()
+    # And a call that arrives while someone is Ready is offered in the same request.
+    assert arriving["state"] == "offering"
