@@ -306,3 +306,29 @@ async def test_one_time_key_login_and_answering_a_video_call(
         {"sendVideo": True, "receiveVideo": True},
     ]
     await expect(page.locator("#video-panel")).to_be_visible()
+
+
+async def test_supervisor_sees_spare_numbers(live: Callable[..., Any], page: Page) -> None:
+    desk: LiveDesk = await live(
+        '\n[[groups]]\nname = "vip"\noverflow_after_s = 30\nspares = ["+15550000101"]\n'
+        '\n[[spare_numbers]]\nnumber = "+15550000101"\nname = "Tech desk"\n'
+        "max_concurrent = 2\ndaily_cap = 20\n"
+    )
+    await desk.api.client.put(
+        "/api/v1/operators/sara",
+        json={
+            "name": "Sara",
+            "password": "password-1",
+            "role": "supervisor",
+            "address": {"type": "user", "address": "sara"},
+            "groups": [{"name": "default"}],
+        },
+        headers=desk.api.admin,
+    )
+    await sign_in(page, desk, "sara")
+    await page.get_by_role("link", name="Queues").click()
+    row = page.locator("#spares tbody tr", has_text="+15550000101")
+    await expect(row).to_contain_text("Tech desk")
+    await expect(row.locator("td").nth(3)).to_have_text("0 / 2")
+    await expect(row.locator("td").nth(4)).to_have_text("0 / 20")
+    await shot(page, "supervisor-spares")

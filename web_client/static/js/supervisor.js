@@ -16,6 +16,7 @@ async function refresh() {
         g.waiting, duration(g.longest_wait_s), g.operators.ready, g.operators.routable,
         g.operators.not_ready, g.today.calls, g.today.answered, g.today.abandoned,
         g.today.asa_s === null ? "—" : `${g.today.asa_s} s`, percent(g.today.service_level),
+        g.today.overflowed,
       ];
       const th = el("th", g.group);
       th.scope = "row";
@@ -23,6 +24,19 @@ async function refresh() {
       return tr;
     });
     $("queues").tBodies[0].replaceChildren(...rows);
+    const spares = groups.flatMap((g) => g.spares.map((s) => {
+      const tr = el("tr");
+      const state = !s.enabled ? "disabled" : s.open_now ? "yes" : "no";
+      const cells = [s.number, s.name, state, `${s.active} / ${s.max_concurrent}`,
+        `${s.used_today} / ${s.daily_cap}`];
+      const th = el("th", g.group);
+      th.scope = "row";
+      tr.append(th, ...cells.map((c) => el("td", c)));
+      return tr;
+    }));
+    $("spares").tBodies[0].replaceChildren(...spares);
+    $("spares").hidden = spares.length === 0;
+    $("no-spares").hidden = spares.length > 0;
     $("queues-updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
     $("conn-banner").hidden = true;
   } catch (err) {
