@@ -83,9 +83,9 @@ class Plan:
 
 
 PLANS = {
-    10: Plan(10, 5, 150, 40, 15),
-    1_000: Plan(1_000, 500, 60, 40, 15),
-    10_000: Plan(10_000, 5_000, 20, 45, 20),
+    10: Plan(10, 5, 200, 40, 15),
+    1_000: Plan(1_000, 500, 100, 45, 15),
+    10_000: Plan(10_000, 5_000, 30, 50, 20),
 }
 
 
@@ -1210,13 +1210,19 @@ What the numbers mean:
   so operators come back to idle and take the next call.
 - "DB round trips per routed call" counts every command the backend's PyMongo client sent
   during the throughput loop (command monitoring), including the status-history batches and
-  the periodic sweep, divided by the calls routed; the breakdown below shows them by command
-  and collection with the server time they took.
+  the periodic sweep, divided by the calls routed; the breakdown shows them by command and
+  collection with the time PyMongo waited for each (which includes queueing in the
+  single-process server while other commands run). "Matched nothing" counts guarded updates
+  that found the document already moved on. The traces list the commands of one call and
+  of one Ready with nothing else going on; the throughput loop needs more per call because
+  concurrent work races (see the observations).
 - The aiohttp floor is the same request loop against handlers that only validate the same
   JSON and answer a small JSON; the PyMongo floor is a bare PyMongo loop doing the database
-  operations of a routed call in the backend's order on the same database (same indexes,
-  operators and waiting calls). "x" is Switchboard's cost divided by the floor's (latency, or
-  seconds per call for throughput): 1.0x would be as fast as the floor.
+  commands of the traced call (and Ready) in the backend's order, with the same filters,
+  sorts and guarded updates, on a database of its own set up like Switchboard's (same
+  indexes, operators and waiting calls, the same phases in the same order). "x" is
+  Switchboard's cost divided by the floor's (latency, or seconds per call for throughput):
+  1.0x would be as fast as the floor.
 - The embedded SecantusDB is a pure-Python, single-process server whose query executor fetches
   every index-matching document and sorts in Python (there is no streaming LIMIT over an index
   walk). Finding the longest-idle routable operator therefore reads all Ready idle operators,
@@ -1225,9 +1231,29 @@ What the numbers mean:
   MongoDB (set MONGODB_URL) the same compound indexes make these queries O(log n) and the
   figures should stay close to the 10-operator ones; they have not been measured here.
 - The machine has {nproc} cores shared with other work while this ran (see the load average),
-  so every figure is noisy: differences under roughly 20 % between runs mean nothing, and p99
-  over {samples} samples is close to the maximum.
+  so every figure is noisy: differences under roughly 20 % between runs mean nothing, and at
+  10,000 operators p99 over {samples} samples is the maximum.
 """
+
+
+def observations(results: list[SizeResult]) -> list[str]:
+    """What the breakdown says, computed: where the database time of a routed call goes."""
+    out = []
+    for r in results:
+        total = sum(r.micros.values())
+        if not total or not r.routed_total:
+            continue
+        key, micros = max(r.micros.items(), key=lambda kv: kv[1])
+        lost = sum(r.unmatched.values()) / r.routed_total
+        trace = len(r.trace_call) if r is results[0] else 0
+        out.append(
+            f"At {r.plan.operators:,} operators the most database time per routed call goes to "
+            f"`{key}` ({micros / total:.0%} of {total / 1000 / r.routed_total:,.0f} ms); "
+            f"{lost:.2f} guarded updates per call matched nothing"
+            + (f"; a call alone needs {trace} commands" if trace else "")
+            + "."
+        )
+    return out
 
 
 def trace_lines(results: list[SizeResult], indent: str) -> list[str]:
@@ -1259,6 +1285,8 @@ def report(results: list[SizeResult], http: HttpFloor, m: Machine) -> tuple[str,
             "",
             *sample_lines(results, http),
             "",
+            *observations(results),
+            "",
             *trace_lines(results, "  "),
         ]
     )
@@ -1286,6 +1314,10 @@ def report(results: list[SizeResult], http: HttpFloor, m: Machine) -> tuple[str,
             "Samples:",
             "",
             *(f"- {line}" for line in sample_lines(results, http)),
+            "",
+            "Observations (computed from this run):",
+            "",
+            *(f"- {line}" for line in observations(results)),
             "",
             *trace_lines(results, "    "),
             "",
