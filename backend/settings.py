@@ -28,7 +28,8 @@ class _Strict(BaseModel):
 
 class ServerConfig(_Strict):
     port: int = Field(8080, ge=0, le=65535)
-    public_url: str = "http://localhost:8080"
+    # Where operators and the scenario reach this backend; empty: http://localhost:<port>.
+    public_url: str = ""
     embedded_db_path: str = "var/db"
     embedded_db_port: int = Field(27817, ge=0, le=65535)
 
@@ -359,6 +360,9 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     if env.get("SWITCHBOARD_MODE"):
         values["mode"] = env["SWITCHBOARD_MODE"]
     values.update(overrides)
+    if not values["public_url"]:
+        # Unset: this machine on the port in force (PORT may have changed it).
+        values["public_url"] = f"http://localhost:{values['port']}"
     try:
         return Settings.model_validate(values)
     except ValidationError as e:
