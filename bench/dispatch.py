@@ -733,7 +733,7 @@ class Bench:
             """Calls waiting for this operator, then calls waiting for anyone of the group."""
             mine = {"state": "queued", "preferred": login}
             await calls.find(mine).sort(queue).limit(8).to_list(None)
-            anyone = {"state": "queued", "group": {"$in": [GROUP]}, "preferred": None}
+            anyone = {"state": "queued", "preferred": "", "group": {"$in": [GROUP]}}
             return await calls.find(anyone).sort(queue).limit(8).to_list(None)
 
         async def reserve(op: Doc, call_id: str, now: datetime) -> str:
@@ -1189,8 +1189,9 @@ def sample_lines(results: list[SizeResult], http: HttpFloor) -> list[str]:
             f"{r.plan.operators:,} operators: {len(r.arrival.samples)} arrivals "
             f"({r.arrival.missed} missed), {len(r.ready.samples)} Ready ({r.ready.missed} "
             f"missed), {r.throughput.routed} calls routed in {r.throughput.window_s:.0f} s "
-            f"({r.routed_total} with the drain); PyMongo floor {len(r.db_arrival.samples)} + "
-            f"{len(r.db_ready.samples)} samples, {r.db_throughput.routed} calls in "
+            f"({r.routed_total} with the drain); PyMongo floor {len(r.db_arrival.samples)} "
+            f"arrivals ({r.db_arrival.missed} missed), {len(r.db_ready.samples)} Ready "
+            f"({r.db_ready.missed} missed), {r.db_throughput.routed} calls in "
             f"{r.db_throughput.window_s:.0f} s; set-up {r.setup_s:.1f} s, size took "
             f"{r.elapsed_s:.0f} s; sweeps skipped because the previous one was still running: "
             f"{r.sweeps_skipped}"
@@ -1240,6 +1241,11 @@ def observations(results: list[SizeResult]) -> list[str]:
     """What the breakdown says, computed: where the database time of a routed call goes."""
     out = []
     for r in results:
+        if r.db_arrival.missed or r.db_ready.missed:
+            out.append(
+                f"At {r.plan.operators:,} operators the PyMongo floor missed samples: its "
+                "replayed commands no longer match what the backend does (compare the traces)."
+            )
         total = sum(r.micros.values())
         if not total or not r.routed_total:
             continue
