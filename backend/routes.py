@@ -34,6 +34,9 @@ def setup_routes(app: web.Application) -> None:
                 affinity.put_contact_manager,
                 name="contact_manager",
             ),
+            web.put(
+                "/api/v1/calls/{call_id}/manager", affinity.put_call_manager, name="call_manager"
+            ),
             web.put("/api/v1/operators/{login}/absence", affinity.put_absence, name="absence_put"),
             web.delete(
                 "/api/v1/operators/{login}/absence", affinity.delete_absence, name="absence_delete"

@@ -43,6 +43,13 @@ async def preference_for(
     return Preference(manager=login, contact_key=key, preferred=login)
 
 
+def contact_key_of(call: Doc) -> str | None:
+    """The contact a call belongs to: its customer id when the context has one, else the caller."""
+    customer_id = (call.get("context") or {}).get("customer_id")
+    keys = contact_keys(call.get("caller", ""), str(customer_id) if customer_id else None)
+    return keys[0] if keys else None
+
+
 async def pin_question(engine: Engine, call: Doc) -> dict[str, Any] | None:
     """After an operator hangs up: ask a caller without a manager whether to keep this one."""
     m = engine.settings.config.manager
@@ -69,13 +76,10 @@ async def pin_answered(engine: Engine, call: Doc, answer: str) -> bool:
     login = call.get("pin_offered")
     if answer != "yes" or not login:
         return False
-    customer_id = (call.get("context") or {}).get("customer_id")
-    keys = contact_keys(call.get("caller", ""), str(customer_id) if customer_id else None)
-    if not keys:
+    key = contact_key_of(call)
+    if key is None:
         return False
-    return await engine.store.set_contact_manager(
-        keys[0], login, engine.clock(), only_if_unset=True
-    )
+    return await engine.store.set_contact_manager(key, login, engine.clock(), only_if_unset=True)
 
 
 async def set_absence(engine: Engine, login: str, absence: Absence | None) -> Operator | None:

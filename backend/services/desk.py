@@ -93,7 +93,8 @@ def requires_disposition(engine: Engine, group: str) -> bool:
 
 
 async def _manager(desk: Desk, call: Doc, contacts: list[Doc]) -> dict[str, Any] | None:
-    login = call.get("manager") or next((c["manager"] for c in contacts if c.get("manager")), None)
+    # The contact's manager now (it may have changed during the call), else the one it had.
+    login = next((c["manager"] for c in contacts if c.get("manager")), None) or call.get("manager")
     if not login:
         return None
     op = await desk.engine.store.operator_doc(str(login))

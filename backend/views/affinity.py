@@ -12,8 +12,8 @@ from backend.adapters.desk_store import contact_keys
 from backend.domain.model import Absence, AbsenceReason
 from backend.keys import ENGINE, STORE
 from backend.presenters import operator_view
-from backend.services.affinity import set_absence
-from backend.views.access import require_admin
+from backend.services.affinity import contact_key_of, set_absence
+from backend.views.access import require_admin, require_operator
 from backend.views.errors import ApiError, read_json
 
 
@@ -42,6 +42,43 @@ async def put_contact_manager(request: web.Request) -> web.Response:
     now = request.app[ENGINE].clock()
     await store.set_contact_manager(key, body.manager, now)
     return web.json_response({"contact": key, "phone": phone, "manager": body.manager})
+
+
+class CallManagerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # "me", an operator's login (supervisors), or null to clear.
+    manager: StrictStr | None = Field(max_length=64)
+
+
+async def put_call_manager(request: web.Request) -> web.Response:
+    """From the desk: make the operator on this call the caller's manager (or clear it).
+
+    The operator the call was offered to or connected to may name themselves or clear the
+    manager; supervisors and administrators may name anyone.
+    """
+    op = await require_operator(request)
+    body = await read_json(request, CallManagerIn)
+    store = request.app[STORE]
+    call = await store.call_doc(request.match_info["call_id"])
+    if call is None:
+        raise ApiError(404, "not_found", "no such call", "call_id")
+    supervisor = op.get("role") in ("supervisor", "admin")
+    offer = call.get("offer") or {}
+    if not supervisor and op["_id"] not in (call.get("operator"), offer.get("operator")):
+        raise ApiError(403, "forbidden", "this call is not yours", "call_id")
+    target = op["_id"] if body.manager == "me" else body.manager
+    if target is not None and target != op["_id"] and not supervisor:
+        raise ApiError(403, "forbidden", "you may only name yourself", "manager")
+    if target is not None and await store.operator_doc(target) is None:
+        raise ApiError(422, "invalid_field", f"manager: no operator {target!r}", "manager")
+    key = contact_key_of(call)
+    if key is None:
+        raise ApiError(409, "no_contact", "the call has no caller number or customer id")
+    await store.set_contact_manager(key, target, request.app[ENGINE].clock())
+    name = ((await store.operator_doc(target)) or {}).get("name", "") if target else ""
+    return web.json_response(
+        {"call_id": call["_id"], "contact": key, "manager": target, "name": name}
+    )
 
 
 async def put_absence(request: web.Request) -> web.Response:

@@ -332,3 +332,23 @@ async def test_supervisor_sees_spare_numbers(live: Callable[..., Any], page: Pag
     await expect(row.locator("td").nth(3)).to_have_text("0 / 2")
     await expect(row.locator("td").nth(4)).to_have_text("0 / 20")
     await shot(page, "supervisor-spares")
+
+
+async def test_operator_becomes_the_callers_manager_from_the_card(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk: LiveDesk = await live()
+    await desk.api.add_operator("bea")
+    await sign_in(page, desk, "bea")
+    await page.locator("#btn-ready").click()
+    await expect(page.locator("#presence")).to_have_text("Ready")
+    placed = await ring(desk, "bea", caller="+15557770001")
+    await answer(desk, placed)
+    button = page.get_by_role("button", name="Become their manager")
+    await expect(button).to_be_visible()
+    await button.click()
+    await expect(page.locator("#f-manager")).to_have_text("Bea (bea)")
+    await expect(button).to_be_hidden()
+    contact = await desk.api.store.contacts.find_one({"_id": "phone:+15557770001"})
+    assert contact is not None and contact["manager"] == "bea"
+    await shot(page, "desk-manager-set")

@@ -214,3 +214,32 @@ async def test_manager_admin_input_is_checked(backend: Backend) -> None:
     )
     assert resp.status == 401
     assert await backend.store.contacts.count_documents({}) == 0
+
+
+async def test_the_desk_makes_the_operator_on_the_call_the_manager(make_backend: Any) -> None:
+    b: Backend = await make_backend(FAST)
+    b.platform.script("dina", Script(talk_s=None))
+    auth = await b.ready_operator("dina")
+    await b.add_operator("eve")
+    placed = await b.place_call(caller=CALLER)
+    await eventually(lambda: _state(b, placed["call_id"], "connected"))
+    url = f"/api/v1/calls/{placed['call_id']}/manager"
+    # An operator may name only themselves.
+    resp = await b.client.put(url, json={"manager": "eve"}, headers=auth)
+    assert resp.status == 403 and (await resp.json())["error"]["field"] == "manager"
+    resp = await b.client.put(url, json={"manager": "me"}, headers=auth)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["manager"] == "dina"
+    contact = await b.store.contacts.find_one({"_id": f"phone:{CALLER}"})
+    assert contact is not None and contact["manager"] == "dina"
+    # Not someone else's call.
+    other = await b.login("eve")
+    resp = await b.client.put(url, json={"manager": "me"}, headers=other)
+    assert resp.status == 403
+    # And a caller with a manager is not asked the pin question.
+    resp = await b.client.post(
+        f"/api/v1/calls/{placed['call_id']}/events",
+        json={"type": "operator_hung_up"},
+        headers=b.plat,
+    )
+    assert "ask_pin_manager" not in await resp.json()

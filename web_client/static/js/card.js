@@ -24,6 +24,7 @@ export class CallCard {
     $("btn-hangup").addEventListener("click", () => this.hangup());
     $("btn-finish").addEventListener("click", () => this.finishWrapUp());
     $("btn-close").addEventListener("click", () => this.clear());
+    $("btn-manager").addEventListener("click", () => this.becomeManager());
     window.setInterval(() => this.renderWaited(), 1000);
   }
 
@@ -105,10 +106,29 @@ export class CallCard {
     setText("f-waited", duration(seconds));
   }
 
+  renderManager(m) {
+    setText("f-manager", m ? `${m.name || m.login} (${m.login})` : "");
+    const me = this.operator ? this.operator.login : null;
+    $("btn-manager").hidden = !me || (m && m.login === me);
+  }
+
+  // "Your manager" from the desk: this caller's calls come to me first from now on.
+  async becomeManager() {
+    const id = this.id;
+    if (!id) return;
+    try {
+      const r = await put(`/api/v1/calls/${encodeURIComponent(id)}/manager`, { manager: "me" });
+      if (id !== this.id) return;
+      this.renderManager({ login: r.manager, name: r.name });
+      this.onMessage("You are now this caller's manager.");
+    } catch (err) {
+      this.onMessage(`Could not set the manager: ${err.message}`);
+    }
+  }
+
   renderCard(card) {
     const { contact, crm, history } = card;
-    const m = contact.manager;
-    setText("f-manager", m ? `${m.name || m.login} (${m.login})` : "");
+    this.renderManager(contact.manager);
     const crmText = {
       ok: "",
       not_found: "No CRM record for this contact.",
