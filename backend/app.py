@@ -119,6 +119,11 @@ async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
     # A process that starts picks up at once whatever a dead one left due.
     await sweeper.sweep()
     yield
+    # Stop sweeping, and let a sweep in flight finish rather than cancel it mid-way.
+    timers.remove("sweep")
+    timers.remove("heartbeat")
+    async with sweeper.running:
+        pass
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -37,6 +37,10 @@ class Timers:
             coalesce=True,
         )
 
+    def remove(self, key: str) -> None:
+        if self.scheduler.get_job(key) is not None:
+            self.scheduler.remove_job(key)
+
     def every(self, key: str, seconds: float, fn: Callable[[], Awaitable[None]]) -> None:
         self.scheduler.add_job(
             fn,

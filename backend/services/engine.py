@@ -241,6 +241,10 @@ class Engine:
 
     async def dispatch_call(self, call_id: str, known: Call | None = None) -> bool:
         """Offer a waiting call to the best routable operator of its group, if there is one."""
+        # A call held from before a wait for the lock may be stale (an operator who freed
+        # up meanwhile may have taken it): read it again rather than lose a claim on it.
+        if self._dispatch_lock.locked():
+            known = None
         async with self._dispatch_lock:
             for attempt in range(MAX_RACES):
                 call = known if attempt == 0 and known else await self.store.call(call_id)
@@ -270,6 +274,8 @@ class Engine:
 
     async def dispatch_operator(self, login: str, known: Operator | None = None) -> bool:
         """A newly routable operator takes the most urgent waiting call of their groups."""
+        if self._dispatch_lock.locked():
+            known = None
         async with self._dispatch_lock:
             for attempt in range(MAX_RACES):
                 op = known if attempt == 0 and known else await self.store.operator(login)

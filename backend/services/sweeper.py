@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -17,6 +18,8 @@ class Sweeper:
     def __init__(self, engine: Engine, hub: PushHub) -> None:
         self.engine = engine
         self.hub = hub
+        # Held while a sweep runs, so shutdown can let the one in flight finish.
+        self.running = asyncio.Lock()
 
     async def heartbeat(self) -> None:
         """Mark the operators with a live socket here as seen."""
@@ -24,6 +27,10 @@ class Sweeper:
 
     async def sweep(self) -> None:
         """Finish what a dead process left behind; every handler is idempotent."""
+        async with self.running:
+            await self._sweep()
+
+    async def _sweep(self) -> None:
         engine, store = self.engine, self.engine.store
         now = engine.clock()
         try:
