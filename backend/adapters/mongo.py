@@ -274,7 +274,10 @@ class Store:
         return result.modified_count
 
     async def oldest_queued(self, group: str) -> Call | None:
-        doc = await self.calls.find_one({"state": "queued", "group": group}, sort=_QUEUE_SORT)
+        """The group's next call among those waiting for nobody in particular."""
+        doc = await self.calls.find_one(
+            {"state": "queued", "preferred": "", "group": group}, sort=_QUEUE_SORT
+        )
         return call_from(doc) if doc else None
 
     async def queue_position(self, call: Call) -> int:

@@ -43,6 +43,12 @@ ROUTING_QUERIES: list[tuple[str, str, dict[str, Any], list[tuple[str, int]] | No
         _QUEUE_SORT,
     ),
     ("calls waiting by name", "calls", {"state": "queued", "preferred": "ann"}, _QUEUE_SORT),
+    (
+        "a group's next call (sweep)",
+        "calls",
+        {"state": "queued", "preferred": "", "group": "default"},
+        _QUEUE_SORT,
+    ),
     ("call deadlines", "calls", {"deadline": {"$lte": NOW}}, None),
     ("repeated session", "calls", {"session_id": "s1"}, None),
     (
