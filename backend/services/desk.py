@@ -44,7 +44,12 @@ async def call_for(desk: Desk, call_id: str, login: str, *, supervisor: bool = F
     doc = await desk.engine.store.call_doc(call_id)
     if doc is None:
         raise DeskError(404, "not_found", f"no call {call_id}", "call_id")
-    if not (supervisor or handled_by(doc, login)):
+    if supervisor or handled_by(doc, login):
+        return doc
+    # The operator is reserved for a call a moment before the call records the offer (the
+    # claim writes the operator first): the desk may ask for the card in between.
+    op = await desk.engine.store.operators.find_one({"_id": login}, {"call_id": 1})
+    if op is None or op.get("call_id") != call_id:
         raise DeskError(403, "forbidden", "this call is not yours", "call_id")
     return doc
 

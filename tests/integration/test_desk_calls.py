@@ -169,3 +169,22 @@ async def test_finish_wrap_up_requires_the_disposition(desk: Backend) -> None:
     assert (await desk.client.post("/api/v1/me/wrap_up/finish", headers=auth)).status == 200
     assert (await desk.operator("alice"))["activity"] == "idle"
     assert (await _anonymous(desk).client.post("/api/v1/me/wrap_up/finish")).status == 401
+
+
+async def test_card_opens_between_the_two_writes_of_a_claim(make_backend: Any) -> None:
+    """The push of an offer can reach the desk after the operator is reserved and before the
+    call records the offer: the card must still open for that operator, and only for them."""
+    b = await make_backend(DESK_CONFIG)
+    auth = await b.ready_operator("ivy")
+    other = await b.ready_operator("jon")
+    await b.set_status(auth, "not_ready", "break")
+    await b.set_status(other, "not_ready", "break")
+    placed = await b.place_call()
+    await b.store.operators.update_one(
+        {"_id": "ivy"},
+        {"$set": {"activity": "offered", "call_id": placed["call_id"]}, "$inc": {"rev": 1}},
+    )
+    resp = await b.client.get(f"/api/v1/calls/{placed['call_id']}/card", headers=auth)
+    assert resp.status == 200, await resp.text()
+    resp = await b.client.get(f"/api/v1/calls/{placed['call_id']}/card", headers=other)
+    assert resp.status == 403
