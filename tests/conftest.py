@@ -117,11 +117,18 @@ class Backend:
         self._sessions = 0
 
     async def add_operator(
-        self, login: str, groups: list[tuple[str, int]] | None = None, password: str = "password-1"
+        self,
+        login: str,
+        groups: list[tuple[str, int]] | None = None,
+        password: str = "password-1",
+        *,
+        role: str = "operator",
+        name: str | None = None,
     ) -> dict[str, Any]:
         body = {
-            "name": login.title(),
+            "name": login.title() if name is None else name,
             "password": password,
+            "role": role,
             "address": {"type": "user", "address": login},
             "groups": [{"name": g, "level": lvl} for g, lvl in (groups or [("default", 1)])],
         }

@@ -54,7 +54,6 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("state", ASCENDING), ("preferred", ASCENDING), ("group", ASCENDING), *_QUEUE_SORT],
             name="waiting_for",
         ),
-        IndexModel([("state", ASCENDING), ("spare.number", ASCENDING)], name="on_spare"),
     ],
     "contacts": [IndexModel([("manager", ASCENDING)], name="manager")],
     "status_log": [
@@ -232,11 +231,6 @@ class Store:
             self.calls.find({"state": "queued", "preferred": login}).sort(_QUEUE_SORT).limit(limit)
         )
         return [call_from(d) async for d in cursor]
-
-    async def calls_on_spare(self, number: str) -> int:
-        return await self.calls.count_documents(
-            {"state": {"$in": ["overflow_offering", "overflow_connected"]}, "spare.number": number}
-        )
 
     # -- contacts: "your manager" ---------------------------------------------------------
 

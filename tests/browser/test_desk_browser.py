@@ -35,21 +35,6 @@ async def sign_in(page: Page, desk: LiveDesk, login: str, password: str = "passw
     await expect(page.locator("body")).to_have_attribute("data-connected", "true")
 
 
-async def add_supervisor(desk: LiveDesk, login: str) -> None:
-    resp = await desk.api.client.put(
-        f"/api/v1/operators/{login}",
-        json={
-            "name": login.title(),
-            "password": "password-1",
-            "role": "supervisor",
-            "address": {"type": "user", "address": login},
-            "groups": [{"name": "default"}],
-        },
-        headers=desk.api.admin,
-    )
-    assert resp.status == 201, await resp.text()
-
-
 async def ring(desk: LiveDesk, login: str, **fields: Any) -> dict[str, Any]:
     """A call offered to the operator that rings until the test answers it."""
     desk.platform.script(login, Script(answer_after_s=None))
@@ -208,7 +193,7 @@ async def test_wrong_password_is_refused_clearly(live: Callable[..., Any], page:
 
 async def test_supervisor_sees_live_queues(live: Callable[..., Any], page: Page) -> None:
     desk: LiveDesk = await live()
-    await add_supervisor(desk, "sara")
+    await desk.api.add_operator("sara", role="supervisor")
     await desk.api.place_call()
     await sign_in(page, desk, "sara")
     await page.get_by_role("link", name="Queues").click()
@@ -319,7 +304,7 @@ async def test_supervisor_sees_spare_numbers(live: Callable[..., Any], page: Pag
         '\n[[spare_numbers]]\nnumber = "+15550000101"\nname = "Tech desk"\n'
         "max_concurrent = 2\ndaily_cap = 20\n"
     )
-    await add_supervisor(desk, "sara")
+    await desk.api.add_operator("sara", role="supervisor")
     await sign_in(page, desk, "sara")
     await page.get_by_role("link", name="Queues").click()
     row = page.locator("#spares tbody tr", has_text="+15550000101")

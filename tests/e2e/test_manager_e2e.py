@@ -98,10 +98,10 @@ async def test_ready_manager_gets_their_caller(
     await end_clean(session)
 
 
-async def test_busy_manager_then_free_gets_the_waiting_caller(
-    emulator: EmulatorClient, make_live_backend: MakeLiveBackend, tmp_path: Path
-) -> None:
-    backend = await make_live_backend("[manager]\nwait_s = 30\npin_enabled = false\n")
+async def caller_of_busy_manny(
+    emulator: EmulatorClient, backend: LiveBackend, tmp_path: Path
+) -> tuple[Session, Session, str]:
+    """Manny on another call, olive Ready, and a call from manny's own contact arriving."""
     scenarios = scenarios_for(tmp_path, backend)
     for op in ("manny", "olive"):
         await emulator.script_callee(op, "answer", after_ms=50)
@@ -109,9 +109,15 @@ async def test_busy_manager_then_free_gets_the_waiting_caller(
     first, _ = await connected_call(emulator, backend, scenarios, OTHER_CALLER, "manny")
     await backend.ready_operator("olive")
     await set_manager(backend, CALLER, "manny")
-
     session = await emulator.place_call(scenarios, callerid=CALLER)
-    call_id = await registered_call_id(session, backend)
+    return first, session, await registered_call_id(session, backend)
+
+
+async def test_busy_manager_then_free_gets_the_waiting_caller(
+    emulator: EmulatorClient, make_live_backend: MakeLiveBackend, tmp_path: Path
+) -> None:
+    backend = await make_live_backend("[manager]\nwait_s = 30\npin_enabled = false\n")
+    first, session, call_id = await caller_of_busy_manny(emulator, backend, tmp_path)
     waiting = await call_state(backend, call_id, state="queued", waits_for="manny")
     assert waiting["manager"] == "manny"
     assert (await backend.operator("olive"))["activity"] == "idle", "olive may not take it"
@@ -129,16 +135,7 @@ async def test_busy_manager_past_wait_s_the_group_takes_it(
     emulator: EmulatorClient, make_live_backend: MakeLiveBackend, tmp_path: Path
 ) -> None:
     backend = await make_live_backend(MANAGER_CONFIG)
-    scenarios = scenarios_for(tmp_path, backend)
-    for op in ("manny", "olive"):
-        await emulator.script_callee(op, "answer", after_ms=50)
-    await backend.ready_operator("manny")
-    first, _ = await connected_call(emulator, backend, scenarios, OTHER_CALLER, "manny")
-    await backend.ready_operator("olive")
-    await set_manager(backend, CALLER, "manny")
-
-    session = await emulator.place_call(scenarios, callerid=CALLER)
-    call_id = await registered_call_id(session, backend)
+    first, session, call_id = await caller_of_busy_manny(emulator, backend, tmp_path)
     await call_state(backend, call_id, state="queued", waits_for="manny")
     # After wait_s (2 s) the group's operator gets it, though manny is still busy.
     await session.wait("dialled", {"address": "olive"}, timeout=10)

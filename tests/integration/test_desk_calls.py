@@ -78,16 +78,7 @@ async def test_card_access(desk: Backend) -> None:
     assert resp.status == 403 and _error(await resp.json())["field"] == "call_id"
     resp = await desk.client.get("/api/v1/calls/nope/card", headers=auth)
     assert resp.status == 404
-    await desk.client.put(
-        "/api/v1/operators/sue",
-        json={
-            "password": "password-1",
-            "role": "supervisor",
-            "address": {"type": "user", "address": "sue"},
-            "groups": [{"name": "default"}],
-        },
-        headers=desk.admin,
-    )
+    await desk.add_operator("sue", role="supervisor")
     assert (await desk.client.get(url, headers=await desk.login("sue"))).status == 200
 
 

@@ -50,16 +50,7 @@ async def test_pages_redirect_until_logged_in(backend: Backend) -> None:
 
 
 async def test_desk_escapes_what_operators_and_callers_type(backend: Backend) -> None:
-    await backend.client.put(
-        "/api/v1/operators/eve",
-        json={
-            "name": "<script>alert(1)</script>",
-            "password": "password-1",
-            "address": {"type": "user", "address": "eve"},
-            "groups": [{"name": "default"}],
-        },
-        headers=backend.admin,
-    )
+    await backend.add_operator("eve", name="<script>alert(1)</script>")
     await backend.login("eve")
     page = await (await backend.client.get("/desk")).text()
     assert "<script>alert(1)" not in page
@@ -67,16 +58,7 @@ async def test_desk_escapes_what_operators_and_callers_type(backend: Backend) ->
 
 
 async def test_supervisor_page_for_supervisors(backend: Backend) -> None:
-    await backend.client.put(
-        "/api/v1/operators/sue",
-        json={
-            "password": "password-1",
-            "role": "supervisor",
-            "address": {"type": "user", "address": "sue"},
-            "groups": [{"name": "default"}],
-        },
-        headers=backend.admin,
-    )
+    await backend.add_operator("sue", role="supervisor")
     await backend.login("sue")
     resp = await backend.client.get("/supervisor")
     assert resp.status == 200 and "/static/js/supervisor.js" in await resp.text()

@@ -57,7 +57,6 @@ ROUTING_QUERIES: list[tuple[str, str, dict[str, Any], list[tuple[str, int]] | No
         {"state": "queued", "group": "default", "priority": {"$gt": 50}},
         None,
     ),
-    ("calls on a spare", "calls", {"state": "overflow_connected", "spare.number": "+1"}, None),
     ("contacts of a manager", "contacts", {"manager": "ann"}, None),
 ]
 
