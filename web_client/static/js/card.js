@@ -17,6 +17,8 @@ export class CallCard {
     this.config = config;
     this.call = null;
     this.operator = null;
+    // Set when the offer that opened the card went to someone else or back to the queue.
+    this.lost = false;
     this.onMessage = onMessage;
     $("note-form").addEventListener("submit", (e) => this.saveNote(e));
     $("disposition-form").addEventListener("submit", (e) => this.saveDisposition(e));
@@ -35,11 +37,12 @@ export class CallCard {
   // A call pushed with the operator's state: a new one opens the card at once.
   show(call) {
     if (!call) return;
-    if (call.call_id === this.id) {
+    if (call.call_id === this.id && !this.lost) {
       this.updateCall(call);
       return;
     }
     this.call = call;
+    this.lost = false;
     $("card-empty").hidden = true;
     $("card-body").hidden = false;
     $("card-message").textContent = "";
@@ -81,9 +84,10 @@ export class CallCard {
     const ctx = c.context || {};
     $("card-kind").textContent = c.media === "video" ? "Video call" : "Voice call";
     $("card-kind").dataset.media = c.media;
-    $("card-state").textContent = STATE_TEXT[c.state] || words(c.state);
-    $("card-state").dataset.state = c.state;
-    $("card-body").dataset.state = c.state;
+    const state = this.shownState();
+    $("card-state").textContent = STATE_TEXT[state] || words(state);
+    $("card-state").dataset.state = state;
+    $("card-body").dataset.state = state;
     setText("f-caller", c.caller);
     setText("f-name", c.display_name);
     setText("f-customer", ctx.customer_id);
@@ -153,12 +157,20 @@ export class CallCard {
     list.replaceChildren(...notes.map((n) => el("li", `${clock(n.at)} · ${n.operator}: ${n.text}`)));
   }
 
+  // A call that left me before it was connected shows as missed, whatever the queue does next.
+  shownState() {
+    const c = this.call;
+    return this.lost && c.state !== "ended" ? "missed" : c.state;
+  }
+
   setOperator(op) {
     this.operator = op;
     const c = this.call;
-    if (c && c.state === "offering" && op.call_id !== c.call_id) {
-      // The offer went away (missed, declined or the caller left): the call is no longer ours.
-      this.call = { ...c, state: "missed" };
+    // The card can open while the call still reads "queued" (the claim writes the operator
+    // first), so any not-yet-connected call that is no longer mine is a lost offer.
+    const pending = c && (c.state === "queued" || c.state === "offering");
+    if (pending && !this.lost && op.call_id !== c.call_id) {
+      this.lost = true;
       this.renderBasics();
       return;
     }
@@ -171,7 +183,7 @@ export class CallCard {
     const mine = c && op.call_id === c.call_id;
     $("btn-hangup").hidden = !(c && c.state === "connected" && mine);
     $("btn-finish").hidden = !(mine && op.activity === "wrap_up");
-    const over = c && (c.state === "ended" || c.state === "missed");
+    const over = c && (c.state === "ended" || this.lost);
     $("btn-close").hidden = !(over && !(mine && op.activity === "wrap_up"));
   }
 
