@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from backend.adapters.desk_store import DeskStore
 from backend.adapters.mongo import Store, connect
 from backend.adapters.platform import PlatformClient
 from backend.adapters.push import ChangeFeed, PushHub
@@ -19,6 +21,7 @@ from backend.adapters.spares_store import SpareCounters
 from backend.auth import TokenSigner
 from backend.keys import ENGINE, FEED, HTTP, HUB, SECRETS, SETTINGS, SIGNER, STORE, SWEEPER, TIMERS
 from backend.routes import setup_routes
+from backend.services import desk
 from backend.services.engine import Engine
 from backend.services.overflow import Overflow
 from backend.services.sweeper import Sweeper
@@ -87,6 +90,8 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         counters = SpareCounters(app[STORE].db)
         await counters.ensure(spares)
         engine.overflow = Overflow(engine, counters)
+    desk_store = DeskStore(app[STORE].db)
+    engine.wrap_up_ending = functools.partial(desk.wrap_up_timed_out, engine, desk_store)
     engine.start()
     app[ENGINE] = engine
     yield

@@ -74,6 +74,9 @@ class DeskConfig(_Strict):
     """The operator desk: disposition codes and the contact's editable personal fields."""
 
     dispositions: tuple[str, ...] = ()
+    # Recorded when the wrap-up timer ends a call whose group requires a code and none was
+    # chosen: routing goes on, and reports can count the calls nobody classified.
+    timeout_disposition: str = Field("wrap_up_expired", min_length=1, max_length=64)
     personal_fields: tuple[str, ...] = ()
     history_limit: int = Field(default=10, ge=0, le=100)
 

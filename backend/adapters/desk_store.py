@@ -81,6 +81,22 @@ class DeskStore:
             },
         )
 
+    async def set_disposition_if_missing(
+        self, call_id: str, code: str, by: str, now: datetime
+    ) -> bool:
+        """Record a code only when the operator chose none (guarded: their choice wins a race)."""
+        result = await self.calls.update_one(
+            {"_id": call_id, "desk.disposition": {"$exists": False}},
+            {
+                "$set": {
+                    "desk.disposition": code,
+                    "desk.disposition_by": by,
+                    "desk.disposition_at": now,
+                }
+            },
+        )
+        return result.modified_count == 1
+
     async def history(
         self, phone: str, customer_id: str | None, exclude: str, limit: int
     ) -> list[Doc]:

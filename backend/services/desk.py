@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from backend.domain.model import Activity, Call, CallState, Party
 from backend.presenters import call_view
 from backend.services import operators as op_service
 from backend.services.engine import Engine
+
+log = logging.getLogger(__name__)
 
 
 class DeskError(Exception):
@@ -193,6 +196,22 @@ async def hangup(engine: Engine, call_id: str, login: str, reason: str) -> Call:
         raise DeskError(409, "not_connected", f"call {call_id} is not connected to you")
     await engine.run((SendHangup(call_id, reason),))
     return call
+
+
+TIMER = "timer"
+
+
+async def wrap_up_timed_out(engine: Engine, store: DeskStore, login: str, call_id: str) -> None:
+    """The wrap-up timer is about to free the operator: a required code nobody chose is
+    recorded as the configured timeout disposition, so the call is never left unclassified."""
+    call = await engine.store.call_doc(call_id)
+    if call is None or not requires_disposition(engine, call["group"]):
+        return
+    if (call.get("desk") or {}).get("disposition"):
+        return
+    code = engine.settings.config.desk.timeout_disposition
+    if await store.set_disposition_if_missing(call_id, code, TIMER, engine.clock()):
+        log.info("call %s: %s's wrap-up ran out without a code: %s", call_id, login, code)
 
 
 async def finish_wrap_up(desk: Desk, login: str) -> None:

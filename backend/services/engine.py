@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import partial
@@ -89,6 +89,9 @@ class Engine:
         self.history = StatusHistory(store)
         # Set by the app when any group has spare numbers (services/overflow.py).
         self.overflow: OverflowPort | None = None
+        # Set by the app: called with (login, call_id) before the wrap-up timer frees an
+        # operator (services/desk.py records a required disposition nobody chose).
+        self.wrap_up_ending: Callable[[str, str], Awaitable[None]] | None = None
         # Claims in this process run one at a time: concurrent arrivals would otherwise all
         # race for the same longest-idle operator (measured: most guarded writes then lose and
         # the database does the work several times). Across processes the guarded writes decide.
@@ -374,6 +377,8 @@ class Engine:
         if op.activity in (Activity.OFFERED, Activity.IN_CALL) and op.call_id:
             await self._settle_from_call(op)
             return
+        if op.activity is Activity.WRAP_UP and op.call_id and self.wrap_up_ending is not None:
+            await self.wrap_up_ending(login, op.call_id)
         await self.apply_operator(login, op_rules.deadline_reached)
 
     async def _settle_from_call(self, op: Operator) -> None:

@@ -179,3 +179,27 @@ async def test_card_opens_between_the_two_writes_of_a_claim(make_backend: Any) -
     assert resp.status == 200, await resp.text()
     resp = await b.client.get(f"/api/v1/calls/{placed['call_id']}/card", headers=other)
     assert resp.status == 403
+
+
+async def test_wrap_up_timer_records_the_timeout_disposition(make_backend: Any) -> None:
+    """The timer frees the operator even when a code is required; the call is then recorded
+    with the configured timeout code, and a code the operator chose is never overwritten."""
+    config = DESK_CONFIG.replace("wrap_up_s = 120", "wrap_up_s = 1")
+    b = await make_backend(config)
+    auth = await b.ready_operator("alice")
+    silent = (await connected_call(b, "alice"))["call_id"]
+    resp = await b.client.post(f"/api/v1/calls/{silent}/hangup", headers=auth)
+    assert resp.status == 200
+    await operator_in(b, "alice", "idle")
+    desk = (await b.store.calls.find_one({"_id": silent}))["desk"]
+    assert desk["disposition"] == "wrap_up_expired" and desk["disposition_by"] == "timer"
+
+    # A code chosen during the call (so the one-second wrap-up cannot beat the test to it).
+    chosen = (await connected_call(b, "alice"))["call_id"]
+    url = f"/api/v1/calls/{chosen}"
+    resp = await b.client.put(f"{url}/disposition", json={"code": "resolved"}, headers=auth)
+    assert resp.status == 200
+    assert (await b.client.post(f"{url}/hangup", headers=auth)).status == 200
+    await operator_in(b, "alice", "idle")
+    desk = (await b.store.calls.find_one({"_id": chosen}))["desk"]
+    assert desk["disposition"] == "resolved" and desk["disposition_by"] == "alice"
