@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,7 @@ class Backend:
 @pytest.fixture
 async def make_backend(
     aiohttp_client: Any, make_settings: Callable[..., Settings]
-) -> AsyncIterator[Callable[..., Any]]:
+) -> AsyncIterator[Callable[..., Awaitable[Backend]]]:
     platforms: list[FakePlatform] = []
 
     async def make(extra_config: str = "", **overrides: Any) -> Backend:
@@ -215,5 +215,5 @@ async def make_backend(
 
 
 @pytest.fixture
-async def backend(make_backend: Callable[..., Any]) -> Backend:
-    return await make_backend()  # type: ignore[no-any-return]
+async def backend(make_backend: Callable[..., Awaitable[Backend]]) -> Backend:
+    return await make_backend()

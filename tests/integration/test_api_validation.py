@@ -177,7 +177,8 @@ async def test_going_offline_in_a_call_is_409(backend: Backend) -> None:
     placed = await backend.place_call()
 
     async def connected() -> bool:
-        return (await backend.call(placed["call_id"]))["state"] == "connected"
+        state: str = (await backend.call(placed["call_id"]))["state"]
+        return state == "connected"
 
     await eventually(connected)
     resp = await backend.client.post("/api/v1/me/status", json={"status": "offline"}, headers=auth)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -12,8 +12,8 @@ from tests.support.desk import DESK_CONFIG, connected_call, operator_in, wrapped
 
 
 @pytest.fixture
-async def desk(make_backend: Callable[..., Any]) -> Backend:
-    return await make_backend(DESK_CONFIG)  # type: ignore[no-any-return]
+async def desk(make_backend: Callable[..., Awaitable[Backend]]) -> Backend:
+    return await make_backend(DESK_CONFIG)
 
 
 def _anonymous(b: Backend) -> Backend:

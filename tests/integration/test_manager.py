@@ -168,7 +168,8 @@ async def test_caller_says_yes_and_the_operator_becomes_their_manager(make_backe
 
 
 async def _wrapped_up(b: Backend, login: str) -> bool:
-    return (await b.operator(login))["activity"] == "idle"
+    activity: str = (await b.operator(login))["activity"]
+    return activity == "idle"
 
 
 async def test_caller_says_no_and_nothing_changes(make_backend: Any) -> None:

@@ -223,7 +223,7 @@ async def test_two_processes_500_calls_one_killed(
         await eventually(all_ended, timeout=240, interval=0.5, message="every call ended")
         calls = await db.calls.find({}).to_list(None)
         assert len(calls) == CALLS
-        outcomes = defaultdict(int)
+        outcomes: defaultdict[str, int] = defaultdict(int)
         for c in calls:
             assert c["outcome"] in ("answered", "abandoned", "failed"), c["_id"]
             outcomes[c["outcome"]] += 1

@@ -84,10 +84,11 @@ async def test_connected_operator_stays_ready_past_the_grace(make_backend: Any) 
         await _next(ws, lambda m: m["type"] == "state" and m["operator"]["presence"] == "ready")
         # Several sweeps and heartbeats pass; a call still finds her.
         b.platform.script("vera", Script(talk_s=None))
-        seen = (await b.operator("vera"))["last_seen"]
+        seen: str | None = (await b.operator("vera"))["last_seen"]
 
         async def heartbeat_moved() -> bool:
-            return (await b.operator("vera"))["last_seen"] != seen
+            last_seen: str | None = (await b.operator("vera"))["last_seen"]
+            return last_seen != seen
 
         await eventually(heartbeat_moved, timeout=3)
         await eventually(heartbeat_moved, timeout=3)

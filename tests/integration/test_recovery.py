@@ -123,7 +123,8 @@ async def test_the_sweep_finds_due_work_by_itself(backend: Backend) -> None:
     )
 
     async def idle() -> bool:
-        return (await _op(backend, "zoe"))["activity"] == "idle"
+        activity: str = (await _op(backend, "zoe"))["activity"]
+        return activity == "idle"
 
     await eventually(idle, timeout=5, message="the sweep to lift the ban")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from tests.conftest import Backend
@@ -100,7 +101,7 @@ async def test_misses_in_a_row_ban_with_doubling(backend: Backend) -> None:
     for i in range(3):
         placed = await backend.place_call()
         # Each miss pauses fred for no_answer_delay_s (1 s); then he is offered the next call.
-        await eventually(lambda n=i + 1: misses(n), message=f"miss {i + 1}")
+        await eventually(functools.partial(misses, i + 1), message=f"miss {i + 1}")
         await backend.platform.hang_up_caller(placed["session_id"])
     banned = await backend.operator("fred")
     assert banned["activity"] == "banned"
@@ -111,7 +112,7 @@ async def test_misses_in_a_row_ban_with_doubling(backend: Backend) -> None:
     await eventually(lambda: _activity(backend, "fred", "idle"), timeout=10)
     for i in range(3, 6):
         placed = await backend.place_call()
-        await eventually(lambda n=i + 1: misses(n), message=f"miss {i + 1}")
+        await eventually(functools.partial(misses, i + 1), message=f"miss {i + 1}")
         await backend.platform.hang_up_caller(placed["session_id"])
     second = await backend.operator("fred")
     assert second["activity"] == "banned" and second["ban_level"] == 2

@@ -41,7 +41,7 @@ def check(operators: Iterable[Operator], live_calls: Iterable[Call]) -> None:
                 )
             continue
         if call.state is CallState.OFFERING and call.offer is not None:
-            expected = (call.offer.operator, call.offer.offer_id)
+            expected: tuple[str, str | None] = (call.offer.operator, call.offer.offer_id)
         else:
             expected = (call.operator or "", None)
         if holder_of.get(call.call_id) != expected:

@@ -44,7 +44,7 @@ class Figures:
 
     def stderr(self, figure: str) -> float:
         """Standard error of a figure from the spread between independent replications."""
-        per_run = [getattr(_figures(r, self.sl_within_s), figure) for r in self.runs]
+        per_run: list[float] = [getattr(_figures(r, self.sl_within_s), figure) for r in self.runs]
         if len(per_run) < 2:
             return math.nan
         return statistics.stdev(per_run) / math.sqrt(len(per_run))

@@ -9,13 +9,25 @@ is asserted; `pytest -s` prints by how much.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pytest
 
 from tests.simulation.cases import CASES, Case
 from tests.simulation.runner import Figures, scaled, simulate
 
-REAL_WORLD = {
+
+class RealWorld(TypedDict):
+    """simulate()'s options for the real-world traits (ring, no-answer, pause, wrap-up)."""
+
+    ring_s: float
+    no_answer_prob: float
+    ring_timeout_s: int
+    no_answer_pause_s: int
+    wrap_up_s: int
+
+
+REAL_WORLD: RealWorld = {
     "ring_s": 5.0,
     "no_answer_prob": 0.10,
     "ring_timeout_s": 20,

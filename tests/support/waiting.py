@@ -11,13 +11,13 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]],
+    probe: Callable[[], Awaitable[T | None]],
     *,
     timeout: float = 10.0,
     interval: float = 0.02,
     message: str = "condition",
 ) -> T:
-    """Call `probe` until it returns something truthy; return that value."""
+    """Call `probe` until it returns something truthy; return that value (never None)."""
     deadline = time.monotonic() + timeout
     last: T | None = None
     while True:

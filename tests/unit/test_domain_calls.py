@@ -191,6 +191,7 @@ def test_deadline_of_an_ended_call_changes_nothing() -> None:
 # -- endings -------------------------------------------------------------------------------
 
 Ending = Callable[[Call, datetime], Step[Call]]
+Start = Callable[[], Call]
 
 
 @pytest.mark.parametrize(
@@ -243,7 +244,8 @@ Ending = Callable[[Call, datetime], Step[Call]]
 def test_endings(
     start: str, end: Ending, outcome: Outcome, party: Party, reason: str | None
 ) -> None:
-    call = {"queued": queued, "offering": offering, "connected": connected}[start]()
+    starts: dict[str, Start] = {"queued": queued, "offering": offering, "connected": connected}
+    call = starts[start]()
     step = end(call, at(74))
     ended = moved(step)
     assert (ended.state, ended.outcome, ended.hung_up_by, ended.end_reason) == (
@@ -266,7 +268,8 @@ def test_endings(
 
 @pytest.mark.parametrize("start", ["queued", "offering"])
 def test_operator_hang_up_before_connection_is_ignored(start: str) -> None:
-    call = {"queued": queued, "offering": offering}[start]()
+    starts: dict[str, Start] = {"queued": queued, "offering": offering}
+    call = starts[start]()
     assert calls.operator_hung_up(call, at(20)) == Step(None)
 
 
