@@ -69,6 +69,7 @@ def desk_config(request: web.Request, op: Doc) -> dict[str, Any]:
         "operator": operator_view(op),
         "not_ready_reasons": list(config.operators.not_ready_reasons),
         "dispositions": list(config.desk.dispositions),
+        "timeout_disposition": config.desk.timeout_disposition,
         "personal_fields": list(config.desk.personal_fields),
         "crm_configured": bool(config.crm.url),
         "websdk_url": "/static/vendor/voximplant-websdk/voximplant.min.js"

@@ -124,6 +124,9 @@ async def test_a_call_from_offer_to_wrap_up_and_its_history(
     await expect(page.locator("#card-message")).to_have_text(
         "disposition: choose a disposition code before finishing wrap-up"
     )
+    await expect(page.locator("#disposition-timeout")).to_have_text(
+        "If wrap-up runs out without a code, the call is recorded as “wrap up expired”."
+    )
     await shot(page, "desk-4-wrap-up-refused")
     await page.get_by_label("Code").select_option("resolved")
     await page.get_by_role("button", name="Set disposition").click()

@@ -149,6 +149,7 @@ export class CallCard {
     this.renderNotes(card.call.notes || []);
     $("disposition").value = card.call.disposition || "";
     $("disposition-required").hidden = !card.require_disposition;
+    $("disposition-timeout").hidden = !card.require_disposition;
     renderHistory(history);
   }
 
