@@ -201,13 +201,18 @@ async def hangup(engine: Engine, call_id: str, login: str, reason: str) -> Call:
 TIMER = "timer"
 
 
+def lacks_required_disposition(engine: Engine, call: Doc | None) -> bool:
+    """The call's group requires a disposition code and nobody has set one yet."""
+    if call is None or not requires_disposition(engine, call["group"]):
+        return False
+    return not (call.get("desk") or {}).get("disposition")
+
+
 async def wrap_up_timed_out(engine: Engine, store: DeskStore, login: str, call_id: str) -> None:
     """The wrap-up timer is about to free the operator: a required code nobody chose is
     recorded as the configured timeout disposition, so the call is never left unclassified."""
     call = await engine.store.call_doc(call_id)
-    if call is None or not requires_disposition(engine, call["group"]):
-        return
-    if (call.get("desk") or {}).get("disposition"):
+    if not lacks_required_disposition(engine, call):
         return
     code = engine.settings.config.desk.timeout_disposition
     if await store.set_disposition_if_missing(call_id, code, TIMER, engine.clock()):
@@ -222,8 +227,7 @@ async def finish_wrap_up(desk: Desk, login: str) -> None:
         state = op.activity.value if op else "unknown"
         raise DeskError(409, "not_in_wrap_up", f"nothing to finish: you are {state}")
     call = await engine.store.call_doc(op.call_id) if op.call_id else None
-    required = call is not None and requires_disposition(engine, call["group"])
-    if required and not ((call or {}).get("desk") or {}).get("disposition"):
+    if lacks_required_disposition(engine, call):
         raise DeskError(
             409,
             "disposition_required",

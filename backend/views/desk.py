@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Self
+from typing import Self, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from backend.adapters.desk_store import DeskStore
+from backend.adapters.documents import Doc
 from backend.keys import ENGINE, HTTP, STORE
 from backend.services import desk as desk_service
 from backend.services.desk import Desk, DeskError
@@ -27,6 +28,7 @@ from backend.views.errors import ApiError, read_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
+B = TypeVar("B", bound=BaseModel)
 
 
 class _Body(BaseModel):
@@ -92,6 +94,16 @@ def _desk(request: web.Request) -> Desk:
     return Desk(app[ENGINE], DeskStore(app[STORE].db), app[HTTP])
 
 
+async def _own_call(request: web.Request, model: type[B]) -> tuple[Desk, Doc, str, B]:
+    """The desk, the call in the path (offered or connected to this operator), their login, and
+    the validated body: what every write on a call starts with."""
+    op = await require_operator(request)
+    body = await read_json(request, model)
+    desk = _desk(request)
+    call = await desk_service.call_for(desk, request.match_info["call_id"], op["_id"])
+    return desk, call, op["_id"], body
+
+
 async def _body_or_empty(request: web.Request, model: type[HangupIn]) -> HangupIn:
     if request.can_read_body and (await request.read()).strip():
         return await read_json(request, model)
@@ -119,30 +131,21 @@ async def get_card(request: web.Request) -> web.Response:
 
 @desk_errors
 async def post_note(request: web.Request) -> web.Response:
-    op = await require_operator(request)
-    body = await read_json(request, NoteIn)
-    desk = _desk(request)
-    call = await desk_service.call_for(desk, request.match_info["call_id"], op["_id"])
-    note = await desk_service.add_note(desk, call, op["_id"], body.text)
+    desk, call, login, body = await _own_call(request, NoteIn)
+    note = await desk_service.add_note(desk, call, login, body.text)
     return web.json_response(note, status=201)
 
 
 @desk_errors
 async def put_disposition(request: web.Request) -> web.Response:
-    op = await require_operator(request)
-    body = await read_json(request, DispositionIn)
-    desk = _desk(request)
-    call = await desk_service.call_for(desk, request.match_info["call_id"], op["_id"])
-    await desk_service.set_disposition(desk, call, op["_id"], body.code)
+    desk, call, login, body = await _own_call(request, DispositionIn)
+    await desk_service.set_disposition(desk, call, login, body.code)
     return web.json_response({"call_id": call["_id"], "disposition": body.code})
 
 
 @desk_errors
 async def put_personal(request: web.Request) -> web.Response:
-    op = await require_operator(request)
-    body = await read_json(request, PersonalIn)
-    desk = _desk(request)
-    call = await desk_service.call_for(desk, request.match_info["call_id"], op["_id"])
+    desk, call, _login, body = await _own_call(request, PersonalIn)
     personal = await desk_service.save_personal(desk, call, dict(body.fields))
     return web.json_response({"call_id": call["_id"], "personal": personal})
 
