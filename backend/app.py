@@ -12,13 +12,15 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.desk_store import DeskStore
 from backend.adapters.mongo import Store, connect
 from backend.adapters.platform import PlatformClient
-from backend.adapters.push import ChangeFeed, PushHub
+from backend.adapters.push import PushHub, PushRelay
 from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
 from backend.auth import TokenSigner
+from backend.domain.view import ReadView
 from backend.keys import ENGINE, FEED, HTTP, HUB, SECRETS, SETTINGS, SIGNER, STORE, SWEEPER, TIMERS
 from backend.routes import setup_routes
 from backend.services import desk
@@ -84,7 +86,11 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     platform = PlatformClient(
         app[HTTP], timeout_s=p.request_timeout_s, attempts=p.attempts, backoff_s=p.backoff_s
     )
-    engine = Engine(settings, app[STORE], platform, timers)
+    # One change stream per process feeds the read view (routing) and the desk push.
+    view = ReadView(lambda group: settings.policy(group).strategy)
+    feed = ChangeFeed(app[STORE], view)
+    app[FEED] = feed
+    engine = Engine(settings, app[STORE], platform, timers, feed)
     spares = [s.to_spare() for s in settings.config.spare_numbers]
     if spares:
         counters = SpareCounters(app[STORE].db)
@@ -94,16 +100,18 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     engine.wrap_up_ending = functools.partial(desk.wrap_up_timed_out, engine, desk_store)
     engine.start()
     app[ENGINE] = engine
+    await feed.start()
     yield
     timers.stop()
     await engine.close()
+    await feed.close()
 
 
 async def push_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = PushHub()
-    feed = ChangeFeed(app[STORE], hub)
-    app[HUB], app[FEED] = hub, feed
-    task = asyncio.create_task(feed.run())
+    relay = PushRelay(app[FEED], hub)
+    app[HUB] = hub
+    task = asyncio.create_task(relay.run())
     # Close the operators' sockets as shutdown begins: an open socket would otherwise hold
     # the server until its shutdown timeout.
     app.on_shutdown.append(lambda _app: hub.close_all())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
+from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.mongo import Store
-from backend.adapters.push import ChangeFeed, PushHub
+from backend.adapters.push import PushHub
 from backend.adapters.scheduler import Timers
 from backend.auth import TokenSigner
 from backend.services.engine import Engine

@@ -15,7 +15,7 @@ from pymongo import MongoClient
 
 from backend.adapters.embedded_db import EmbeddedMongo
 from backend.app import create_app
-from backend.keys import ENGINE, SECRETS
+from backend.keys import ENGINE, FEED, SECRETS
 from backend.services.engine import Engine
 from backend.settings import Settings, load_settings
 from tests.support.fake_platform import FakePlatform
@@ -115,6 +115,10 @@ class Backend:
         self.admin = {"Authorization": f"Bearer {secrets['admin_token']}"}
         self.plat = {"Authorization": f"Bearer {secrets['platform_token']}"}
         self._sessions = 0
+
+    async def view_synced(self) -> None:
+        """Writes made behind this process's back (another process's) are now in its view."""
+        await self.app[FEED].sync()
 
     async def add_operator(
         self,

@@ -100,20 +100,28 @@ class DeskStore:
     async def history(
         self, phone: str, customer_id: str | None, exclude: str, limit: int
     ) -> list[Doc]:
-        """Earlier calls of the same caller number or customer id, newest first."""
+        """Earlier calls of the same caller number or customer id, newest first.
+
+        One indexed query per key, merged here: a top-level `$or` is served by scanning every
+        stored call on some servers.
+        """
         match: list[Doc] = []
         if phone:
             match.append({"caller": phone})
         if customer_id:
             match.append({"context.customer_id": customer_id})
-        if not match or limit == 0:
+        if limit == 0:
             return []
-        cursor = (
-            self.calls.find({"$or": match, "_id": {"$ne": exclude}}, _HISTORY_FIELDS)
-            .sort("created_at", DESCENDING)
-            .limit(limit)
-        )
-        return await cursor.to_list(None)
+        found: dict[str, Doc] = {}
+        for query in match:
+            # The call itself is left out here rather than in the filter, so that the filter
+            # is exactly the index's fields (some servers scan otherwise).
+            cursor = self.calls.find(query, _HISTORY_FIELDS).sort("created_at", DESCENDING)
+            for doc in await cursor.limit(limit + 1).to_list(None):
+                if doc["_id"] != exclude:
+                    found[doc["_id"]] = doc
+        newest = sorted(found.values(), key=lambda d: d["created_at"], reverse=True)
+        return newest[:limit]
 
     # -- contacts --------------------------------------------------------------------
 
@@ -126,9 +134,11 @@ class DeskStore:
             match.append({"phone": phone})
         if customer_id:
             match.append({"customer_id": customer_id})
-        if not match:
-            return []
-        docs = await self.contacts.find({"$or": match}).to_list(50)
+        found: dict[str, Doc] = {}
+        for query in match:  # one indexed query per key, no top-level $or
+            for doc in await self.contacts.find(query).to_list(50):
+                found[doc["_id"]] = doc
+        docs = list(found.values())
         rank = {k: i for i, k in enumerate(keys)}
         return sorted(docs, key=lambda d: (rank.get(d["_id"], len(rank)), str(d["_id"])))
 

@@ -21,43 +21,39 @@ from backend.adapters.documents import (
     operator_from,
 )
 from backend.domain.actions import StatusInterval
-from backend.domain.model import Call, Operator, Strategy
+from backend.domain.model import Call, Operator
 
 CALL_LOG_KEEP = 200
 
-_ROUTE_PREFIX = [("group_names", ASCENDING), ("presence", ASCENDING), ("activity", ASCENDING)]
-_STRATEGY_SORT: dict[Strategy, list[tuple[str, int]]] = {
-    Strategy.LONGEST_IDLE: [("idle_since", ASCENDING)],
-    Strategy.FEWEST_CALLS: [("stats.answers", ASCENDING), ("idle_since", ASCENDING)],
-    Strategy.BEST_SCORE: [("score", DESCENDING), ("idle_since", ASCENDING)],
-}
-_QUEUE_SORT = [("priority", DESCENDING), ("enqueued_at", ASCENDING)]
+# Calls that have not ended: the read view holds every one of them.
+ACTIVE_CALL_STATES = (
+    "queued",
+    "offering",
+    "connected",
+    "overflow_offering",
+    "overflow_connected",
+)
 
+# Routing reads come from the read view (change_feed.py), not from queries: what is left here
+# serves the view's rebuild, the absent-operator check, the card and the reports.
 INDEXES: dict[str, list[IndexModel]] = {
     "operators": [
-        *(
-            IndexModel(_ROUTE_PREFIX + sort, name=f"route_{strategy.value}")
-            for strategy, sort in _STRATEGY_SORT.items()
-        ),
-        IndexModel([("activity_until", ASCENDING)], name="due"),
         IndexModel([("presence", ASCENDING), ("last_seen", ASCENDING)], name="presence_seen"),
     ],
     "calls": [
         IndexModel([("session_id", ASCENDING)], unique=True, name="session"),
-        IndexModel([("state", ASCENDING), ("group", ASCENDING), *_QUEUE_SORT], name="queue_order"),
-        IndexModel([("deadline", ASCENDING)], name="due"),
+        IndexModel([("state", ASCENDING)], name="state"),
         IndexModel([("caller", ASCENDING), ("created_at", DESCENDING)], name="contact_history"),
         IndexModel([("group", ASCENDING), ("created_at", DESCENDING)], name="group_day"),
-        # Calls waiting for a named operator, and calls waiting for nobody in particular
-        # (preferred = "") of a set of groups.
-        IndexModel(
-            [("state", ASCENDING), ("preferred", ASCENDING), ("group", ASCENDING), *_QUEUE_SORT],
-            name="waiting_for",
-        ),
     ],
-    "contacts": [IndexModel([("manager", ASCENDING)], name="manager")],
+    "contacts": [
+        IndexModel([("manager", ASCENDING)], name="manager"),
+        IndexModel([("phone", ASCENDING)], name="phone"),
+        IndexModel([("customer_id", ASCENDING)], name="customer"),
+    ],
     "status_log": [
-        IndexModel([("operator", ASCENDING), ("start", ASCENDING)], name="operator_time"),
+        # "This operator's intervals that end after X": both fields in the index.
+        IndexModel([("operator", ASCENDING), ("end", ASCENDING)], name="operator_end"),
         IndexModel([("end", ASCENDING)], name="end"),
     ],
 }
@@ -130,16 +126,6 @@ class Store:
         )
         return result.modified_count == 1
 
-    async def routable_operators(
-        self, group: str, strategy: Strategy, limit: int
-    ) -> list[Operator]:
-        cursor = (
-            self.operators.find({"group_names": group, "presence": "ready", "activity": "idle"})
-            .sort(_STRATEGY_SORT[strategy])
-            .limit(limit)
-        )
-        return [operator_from(d) async for d in cursor]
-
     async def list_operator_docs(self) -> list[Doc]:
         return await self.operators.find({}, {"password_hash": 0}).sort("_id", 1).to_list(None)
 
@@ -153,37 +139,12 @@ class Store:
         cursor = self.operators.find({"presence": "ready", "last_seen": {"$lt": seen_before}})
         return [operator_from(d) async for d in cursor]
 
-    async def due_operators(self, now: datetime, limit: int = 200) -> list[str]:
-        cursor = self.operators.find({"activity_until": {"$lte": now}}, {"_id": 1}).limit(limit)
-        return [d["_id"] async for d in cursor]
-
-    async def staffing(self, group: str) -> dict[str, int]:
-        """How many operators of the group are in each activity, counting only those Ready."""
-        pipeline: list[Doc] = [
-            {"$match": {"group_names": group, "presence": "ready"}},
-            {"$group": {"_id": "$activity", "n": {"$sum": 1}}},
-        ]
-        rows = await (await self.operators.aggregate(pipeline)).to_list(None)
-        return {r["_id"]: int(r["n"]) for r in rows}
-
-    async def presence_counts(self, group: str) -> dict[str, int]:
-        pipeline: list[Doc] = [
-            {"$match": {"group_names": group}},
-            {"$group": {"_id": "$presence", "n": {"$sum": 1}}},
-        ]
-        rows = await (await self.operators.aggregate(pipeline)).to_list(None)
-        return {r["_id"]: int(r["n"]) for r in rows}
-
     # -- calls -----------------------------------------------------------------------
 
-    async def insert_call(self, call: Call, extra: Doc, now: datetime) -> bool:
-        """False when a call with this session_id already exists (the scenario retried)."""
+    async def insert_call(self, call: Call, extra: Doc, now: datetime) -> None:
+        """Raises DuplicateKeyError when this session_id already has a call (a retry)."""
         doc = {"_id": call.call_id, **call_doc(call), **extra, "rev": 0, "updated_at": now}
-        try:
-            await self.calls.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        await self.calls.insert_one(doc)
 
     async def call_doc(self, call_id: str) -> Doc | None:
         return await self.calls.find_one({"_id": call_id})
@@ -217,33 +178,7 @@ class Store:
         result = await self.calls.update_one({"_id": call_id}, update)
         return result.matched_count == 1
 
-    async def queued_calls(self, groups: Sequence[str], limit: int) -> list[Call]:
-        """Waiting calls of these groups that wait for nobody in particular."""
-        cursor = (
-            self.calls.find({"state": "queued", "preferred": "", "group": {"$in": list(groups)}})
-            .sort(_QUEUE_SORT)
-            .limit(limit)
-        )
-        return [call_from(d) async for d in cursor]
-
-    async def calls_waiting_for(self, login: str, limit: int) -> list[Call]:
-        cursor = (
-            self.calls.find({"state": "queued", "preferred": login}).sort(_QUEUE_SORT).limit(limit)
-        )
-        return [call_from(d) async for d in cursor]
-
     # -- contacts: "your manager" ---------------------------------------------------------
-
-    async def contact_manager(self, keys: Sequence[str]) -> tuple[str, str] | None:
-        """(contact key, manager login) of the most specific contact that has a manager."""
-        docs = await self.contacts.find(
-            {"_id": {"$in": list(keys)}, "manager": {"$type": "string"}}, {"manager": 1}
-        ).to_list(None)
-        by_key = {d["_id"]: d["manager"] for d in docs}
-        for key in keys:
-            if key in by_key:
-                return key, by_key[key]
-        return None
 
     async def set_contact_manager(
         self, key: str, login: str | None, now: datetime, *, only_if_unset: bool = False
@@ -267,31 +202,6 @@ class Store:
         )
         return result.modified_count
 
-    async def oldest_queued(self, group: str) -> Call | None:
-        """The group's next call among those waiting for nobody in particular."""
-        doc = await self.calls.find_one(
-            {"state": "queued", "preferred": "", "group": group}, sort=_QUEUE_SORT
-        )
-        return call_from(doc) if doc else None
-
-    async def queue_position(self, call: Call) -> int:
-        """1 = next: waiting calls of the group served before this one, plus one."""
-        ahead = await self.calls.count_documents(
-            {
-                "state": "queued",
-                "group": call.group,
-                "$or": [
-                    {"priority": {"$gt": call.priority}},
-                    {"priority": call.priority, "enqueued_at": {"$lt": call.enqueued_at}},
-                ],
-            }
-        )
-        return ahead + 1
-
-    async def due_calls(self, now: datetime, limit: int = 200) -> list[str]:
-        cursor = self.calls.find({"deadline": {"$lte": now}}, {"_id": 1}).limit(limit)
-        return [d["_id"] async for d in cursor]
-
     async def group_day_figures(self, group: str, since: datetime) -> list[Doc]:
         cursor = self.calls.find(
             {"group": group, "created_at": {"$gte": since}},
@@ -305,13 +215,6 @@ class Store:
             },
         )
         return await cursor.to_list(None)
-
-    async def queued_summary(self, group: str) -> tuple[int, datetime | None]:
-        waiting = await self.calls.count_documents({"state": "queued", "group": group})
-        oldest = await self.calls.find_one(
-            {"state": "queued", "group": group}, sort=[("enqueued_at", ASCENDING)]
-        )
-        return waiting, (oldest["enqueued_at"] if oldest else None)
 
     # -- status history --------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""WebSocket push: each process keeps its own sockets and learns of changes from change streams."""
+"""WebSocket push: each process keeps its own sockets and learns of changes from its change feed."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from collections import defaultdict
 from typing import Any
 
 from aiohttp import WSCloseCode, web
-from pymongo.errors import PyMongoError
 
+from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.documents import Doc
-from backend.adapters.mongo import Store
 from backend.presenters import call_view, operator_view
 
 log = logging.getLogger(__name__)
@@ -26,13 +25,9 @@ class PushHub:
         self._sockets: dict[str, weakref.WeakSet[web.WebSocketResponse]] = defaultdict(
             weakref.WeakSet
         )
-        # Set on the first socket: a process with no operators connected does not follow
-        # the change streams (each change costs the server a document lookup).
-        self.wanted = asyncio.Event()
 
     def add(self, login: str, ws: web.WebSocketResponse) -> None:
         self._sockets[login].add(ws)
-        self.wanted.set()
 
     def remove(self, login: str, ws: web.WebSocketResponse) -> None:
         sockets = self._sockets.get(login)
@@ -59,56 +54,55 @@ class PushHub:
                 await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
-async def operator_message(store: Store, doc: Doc) -> dict[str, Any]:
+def operator_message(doc: Doc, call: Doc | None) -> dict[str, Any]:
     """The operator's state, with the call card of the call they are offered or on."""
     message: dict[str, Any] = {"type": "state", "operator": operator_view(doc)}
-    if call_id := doc.get("call_id"):
-        call = await store.call_doc(call_id)
-        message["call"] = call_view(call) if call else None
-    else:
-        message["call"] = None
+    message["call"] = call_view(call) if doc.get("call_id") and call else None
     return message
 
 
-class ChangeFeed:
-    """Follows the operators and calls collections and pushes to the local sockets concerned."""
+class PushRelay:
+    """Pushes each change the process's change feed folds in to the local sockets concerned.
 
-    def __init__(self, store: Store, hub: PushHub) -> None:
-        self.store = store
+    No read per change: the feed holds the operator and the call as they now stand. One queue
+    keeps the messages of a socket in the order the changes happened.
+    """
+
+    def __init__(self, feed: ChangeFeed, hub: PushHub) -> None:
+        self.feed = feed
         self.hub = hub
-        self.ready = asyncio.Event()
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        # Operators whose state names a call the feed has not seen yet (a claim reserves the
+        # operator before it writes the call): their state goes out with the call.
+        self._waiting_for_call: dict[str, str] = {}
+        feed.listeners.append(self._changed)
+
+    def _changed(self, coll: str, doc: Doc) -> None:
+        if coll == "operators":
+            login = doc["_id"]
+            if not self.hub.connected(login):
+                return
+            call = self.feed.call_doc(doc["call_id"]) if doc.get("call_id") else None
+            if doc.get("call_id") and call is None:
+                self._waiting_for_call[login] = doc["call_id"]
+                return
+            self._waiting_for_call.pop(login, None)
+            self._queue.put_nowait((login, operator_message(doc, call)))
+        elif coll == "calls":
+            offer = doc.get("offer") or {}
+            for login in {str(x) for x in (doc.get("operator"), offer.get("operator")) if x}:
+                if not self.hub.connected(login):
+                    continue
+                if self._waiting_for_call.get(login) == doc["_id"]:
+                    del self._waiting_for_call[login]
+                    if (op := self.feed.operator_doc(login)) is not None:
+                        self._queue.put_nowait((login, operator_message(op, doc)))
+                self._queue.put_nowait((login, {"type": "call", "call": call_view(doc)}))
 
     async def run(self) -> None:
-        await self.hub.wanted.wait()
-        await asyncio.gather(self._follow("operators"), self._follow("calls"))
-
-    async def _follow(self, collection: str) -> None:
-        delay = 0.5
-        pipeline = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
         while True:
+            login, message = await self._queue.get()
             try:
-                coll = self.store.db[collection]
-                async with await coll.watch(pipeline, full_document="updateLookup") as stream:
-                    self.ready.set()
-                    delay = 0.5
-                    async for change in stream:
-                        doc = change.get("fullDocument")
-                        if doc:
-                            await self._deliver(collection, doc)
-            except asyncio.CancelledError:
-                raise
-            except PyMongoError as e:
-                log.warning("change stream on %s broke (%s); reopening", collection, e)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-
-    async def _deliver(self, collection: str, doc: Doc) -> None:
-        if collection == "operators":
-            if self.hub.connected(doc["_id"]):
-                await self.hub.send(doc["_id"], await operator_message(self.store, doc))
-            return
-        offer = doc.get("offer") or {}
-        logins = {str(x) for x in (doc.get("operator"), offer.get("operator")) if x}
-        for login in logins:
-            if self.hub.connected(login):
-                await self.hub.send(login, {"type": "call", "call": call_view(doc)})
+                await self.hub.send(login, message)
+            except Exception:
+                log.exception("push to %s failed", login)

@@ -22,23 +22,24 @@ class Preference:
     say: str | None = None  # why another specialist will answer
 
 
-async def _name(engine: Engine, login: str) -> str:
-    doc = await engine.store.operators.find_one({"_id": login}, {"name": 1})
+def _name(engine: Engine, login: str) -> str:
+    doc = engine.feed.operator_doc(login)
     return str(doc.get("name") or login) if doc else login
 
 
-async def preference_for(
+def preference_for(
     engine: Engine, caller: str, customer_id: str | None, now: datetime
 ) -> Preference:
-    found = await engine.store.contact_manager(contact_keys(caller, customer_id))
+    """From the read view: the contact's manager and their state cost no query."""
+    found = engine.view.manager_of(contact_keys(caller, customer_id))
     if found is None:
         return Preference()
     key, login = found
-    op = await engine.store.operator(login)
+    op = engine.view.operator(login)
     state = manager_state(op, now)
     if state is ManagerState.AWAY:
         m = engine.settings.config.manager
-        text = away_text(op, await _name(engine, login), now, m.absent_text, m.away_text)
+        text = away_text(op, _name(engine, login), now, m.absent_text, m.away_text)
         return Preference(manager=login, contact_key=key, say=text)
     return Preference(manager=login, contact_key=key, preferred=login)
 
@@ -58,9 +59,9 @@ async def pin_question(engine: Engine, call: Doc) -> dict[str, Any] | None:
         return None
     customer_id = (call.get("context") or {}).get("customer_id")
     keys = contact_keys(call.get("caller", ""), str(customer_id) if customer_id else None)
-    if not keys or await engine.store.contact_manager(keys) is not None:
+    if not keys or engine.view.manager_of(keys) is not None:
         return None
-    name = await _name(engine, login)
+    name = _name(engine, login)
     await engine.store.calls.update_one({"_id": call["_id"]}, {"$set": {"pin_offered": login}})
     return {
         "command": "ask_pin_manager",
@@ -79,7 +80,19 @@ async def pin_answered(engine: Engine, call: Doc, answer: str) -> bool:
     key = contact_key_of(call)
     if key is None:
         return False
-    return await engine.store.set_contact_manager(key, login, engine.clock(), only_if_unset=True)
+    return await set_manager(engine, key, login, only_if_unset=True)
+
+
+async def set_manager(
+    engine: Engine, key: str, login: str | None, *, only_if_unset: bool = False
+) -> bool:
+    """Write a contact's manager; this process's view knows at once (others by the stream)."""
+    done = await engine.store.set_contact_manager(
+        key, login, engine.clock(), only_if_unset=only_if_unset
+    )
+    if done:
+        engine.view.put_manager(key, login)
+    return done
 
 
 async def set_absence(engine: Engine, login: str, absence: Absence | None) -> Operator | None:
@@ -87,4 +100,5 @@ async def set_absence(engine: Engine, login: str, absence: Absence | None) -> Op
     op = await engine.apply_operator(login, lambda o, now: op_rules.set_absence(o, absence, now))
     if op is not None and absence is not None and absence.reason is AbsenceReason.DISMISSED:
         await engine.store.release_contacts(login, engine.clock())
+        engine.view.release_manager(login)
     return op

@@ -32,7 +32,8 @@ class Arrival:
 
 async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
     """Create (or, for a repeated session_id, find) the call and try to route it at once."""
-    store = engine.store
+    if (known := engine.feed.known_session(a.session_id)) is not None:
+        return known, False  # the scenario retried
     settings = engine.settings
     data = parse_custom_data(a.custom_data)
     ctx = CallContext(a.caller, a.destination, a.media, a.headers, data)
@@ -41,7 +42,7 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
     group, priority = choose_group(ctx, rules, settings.config.routing.default_group, priorities)
     now = engine.clock()
     customer_id = ctx.field("customer_id")
-    pref = await preference_for(engine, a.caller, customer_id, now)
+    pref = preference_for(engine, a.caller, customer_id, now)
     step = call_rules.new_call(
         new_id(), group, priority, a.media, now, settings.policy(group), pref.preferred
     )
@@ -70,22 +71,11 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
             }
         ],
     }
-    if not await store.insert_call(call, extra, now):
-        # The scenario retried (the unique session index refused the copy).
-        again = await store.call_doc_by_session(a.session_id)
-        assert again is not None
-        return again, False
-    engine._arm_call(call)
     engine.commands.remember_access_url(call.call_id, a.access_secure_url or a.access_url)
-    # Written first, then matched: an operator going Ready at the same moment either
-    # sees this call or is seen by this dispatch (the two writes cannot both miss).
-    await engine.dispatch_call(call.call_id, known=call)
-    doc = await store.call_doc(call.call_id)
-    assert doc is not None
-    return doc, True
+    return await engine.arrive(call, extra)
 
 
-async def call_status(engine: Engine, doc: Doc) -> dict[str, Any]:
+def call_status(engine: Engine, doc: Doc) -> dict[str, Any]:
     """What the scenario needs: state, and while queued the position and estimated wait."""
     view = call_view(doc)
     out: dict[str, Any] = {
@@ -96,10 +86,10 @@ async def call_status(engine: Engine, doc: Doc) -> dict[str, Any]:
         "outcome": view["outcome"],
     }
     if doc["state"] == CallState.QUEUED.value:
-        call: Call = call_from(doc)
-        position = await engine.store.queue_position(call)
-        staffing = await engine.store.staffing(call.group)
-        staffed = sum(staffing.values())
+        call: Call = engine.view.call(doc["_id"]) or call_from(doc)
+        # From the view: no query whose cost grows with the queue or the staff.
+        position = engine.view.position(call)
+        staffed = engine.view.ready_count(call.group)
         handle = engine.settings.policy(call.group).default_handle_time_s
         out["position"] = position
         out["estimated_wait_s"] = estimated_wait_s(position, staffed, handle)
@@ -127,7 +117,7 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
         if not await engine.store.append_call_log(call_id, [entry], {facts[kind]: value}):
             raise LookupError(call_id)
         if kind == "manager_pin_answer":
-            doc = await engine.store.call_doc(call_id)
+            doc = engine.call_doc(call_id) or await engine.store.call_doc(call_id)
             assert doc is not None
             await pin_answered(engine, doc, str(value))
         return Reaction(True)
@@ -162,7 +152,7 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
         engine.run_later(SendCancel(call_id, offer_id))
     if kind == "operator_hung_up" and applied and call.state is CallState.ENDED:
         # Answered in the reply, not as a command: the scenario is about to say goodbye.
-        doc = await engine.store.call_doc(call_id)
+        doc = engine.call_doc(call_id)
         if doc is not None and doc.get("state") == "ended":
             return Reaction(True, await pin_question(engine, doc))
     return Reaction(applied)

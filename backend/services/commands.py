@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -16,14 +16,42 @@ from backend.domain.model import Address, Call
 if TYPE_CHECKING:
     from backend.services.engine import Engine
 
-# offer_sent or spare_sent: what "the phone now rings" means for this kind of offer.
-SentTransition = Callable[[Call, str, datetime], Step[Call]]
+# Offers this process delivered (offer_id -> when), kept a while for the next write of the call.
+SENT_KEEP = 20_000
 
 
 class ScenarioCommands:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._access_urls: dict[str, str] = {}
+        self._sent: OrderedDict[str, datetime] = OrderedDict()
+        self._pending: dict[str, list[Doc]] = {}
+
+    # -- what a delivered connect leaves behind, written with the call's next transition --
+
+    def with_facts(self, call: Call) -> Call:
+        """The call with the delivery times of its offers that this process knows of."""
+        offer, spare = call.offer, call.spare
+        if offer is not None and offer.sent_at is None and offer.offer_id in self._sent:
+            at = self._sent[offer.offer_id]
+            call = call_rules.offer_sent(call, offer.offer_id, at).state or call
+        if spare is not None and spare.sent_at is None and spare.offer_id in self._sent:
+            at = self._sent[spare.offer_id]
+            call = call_rules.spare_sent(call, spare.offer_id, at).state or call
+        return call
+
+    def pending_log(self, call_id: str) -> list[Doc]:
+        return list(self._pending.get(call_id, ()))
+
+    def logged(self, call_id: str, count: int) -> None:
+        if count and (entries := self._pending.get(call_id)) is not None:
+            del entries[:count]
+            if not entries:
+                del self._pending[call_id]
+
+    def remember_access_url_of(self, call_id: str, doc: Doc | None) -> None:
+        if doc is not None and (url := doc.get("access_secure_url") or doc.get("access_url")):
+            self.remember_access_url(call_id, str(url))
 
     def remember_access_url(self, call_id: str, url: str) -> None:
         # An access URL never changes for a call: keep it instead of reading it per command.
@@ -34,7 +62,7 @@ class ScenarioCommands:
     async def access_url(self, call_id: str) -> str | None:
         if url := self._access_urls.get(call_id):
             return url
-        doc = await self.engine.store.calls.find_one(
+        doc = self.engine.call_doc(call_id) or await self.engine.store.calls.find_one(
             {"_id": call_id}, {"access_url": 1, "access_secure_url": 1}
         )
         if doc is None:
@@ -51,10 +79,9 @@ class ScenarioCommands:
         *,
         video: bool,
         ring_timeout_s: int,
-        on_sent: SentTransition,
         headers: dict[str, str] | None = None,
     ) -> None:
-        """Dial the target; record the command and that it rings in one write."""
+        """Dial the target. That it rings is written with the call's next transition."""
         command = {
             "command": "connect",
             "call_id": call_id,
@@ -69,13 +96,22 @@ class ScenarioCommands:
             return
         reply, entry = outcome
         refused = isinstance(reply.body, dict) and reply.body.get("ok") is False
-        # A refusal by the scenario itself would repeat on every retry: the call ends instead.
-        transition = (
-            partial(_gone, reason="connect_refused")
-            if refused
-            else partial(_sent, offer_id=offer_id, on_sent=on_sent)
-        )
-        await self.engine.apply_call(call_id, transition, entry)
+        if refused:
+            # A refusal by the scenario itself would repeat on every retry: the call ends.
+            await self.engine.apply_call(call_id, partial(_gone, reason="connect_refused"), entry)
+            return
+        sent_at = entry["at"]
+        self._sent[offer_id] = sent_at
+        while len(self._sent) > SENT_KEEP:
+            self._sent.popitem(last=False)
+        call = self.engine.view.call(call_id)
+        current = {a.offer_id for a in (call.offer, call.spare) if a} if call else set()
+        if offer_id in current:
+            # Rides along with the call's next write (answered, failed, expired, ended).
+            self._pending.setdefault(call_id, []).append(entry)
+        else:
+            # The call has moved on already (a fast 486 came before this reply).
+            await self.engine.store.append_call_log(call_id, [entry])
 
     async def send(self, call_id: str, command: dict[str, Any]) -> Reply | None:
         """Send one command and record it with its reply; a gone session ends the call."""
@@ -121,7 +157,3 @@ class ScenarioCommands:
 
 def _gone(call: Call, now: datetime, *, reason: str) -> Step[Call]:
     return call_rules.session_gone(call, now, reason)
-
-
-def _sent(call: Call, now: datetime, *, offer_id: str, on_sent: SentTransition) -> Step[Call]:
-    return on_sent(call, offer_id, now)

@@ -10,7 +10,11 @@ from enum import Enum
 from functools import partial
 from typing import Any, Protocol
 
+from pymongo.errors import DuplicateKeyError
+
+from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.documents import Doc
+from backend.adapters.documents import call_from as call_from_doc
 from backend.adapters.mongo import Store
 from backend.adapters.platform import (
     PlatformClient,
@@ -29,6 +33,7 @@ from backend.domain.actions import (
     OfferAnswered,
     OfferMissed,
     OfferReleased,
+    Refused,
     ReleaseSpare,
     SendCancel,
     SendHangup,
@@ -36,9 +41,10 @@ from backend.domain.actions import (
     Step,
     TryOverflow,
 )
-from backend.domain.model import Activity, Call, CallState, Media, Offer, Operator
+from backend.domain.model import Activity, Call, CallState, Media, Offer, Operator, Strategy
 from backend.domain.policy import RoutingPolicy
 from backend.domain.selection import choose_call, choose_operator
+from backend.domain.view import ReadView
 from backend.services.commands import ScenarioCommands
 from backend.services.status_history import StatusHistory
 from backend.settings import Settings
@@ -47,6 +53,9 @@ log = logging.getLogger(__name__)
 
 # How many candidates one query brings back: enough to survive a few lost races.
 CANDIDATES = 8
+# A change made by another process is matched here only if that process has not done so
+# within this time (it died, or the two writes crossed): the backstop, not the first try.
+REBALANCE_DELAY_S = 0.15
 # How often a guarded write is retried after losing a race before giving up for now
 # (the sweep and the next event pick the work up again).
 MAX_RACES = 12
@@ -78,10 +87,18 @@ class Engine:
         store: Store,
         platform: PlatformClient,
         timers: Timers | None,
+        feed: ChangeFeed,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.store = store
+        # The read view proposes (who is routable, which call is next); the guarded writes
+        # decide. Every write this process makes is folded into it at once.
+        self.feed = feed
+        self.view: ReadView = feed.view
+        feed.listeners.append(self._changed)
+        self._rebalance_due: asyncio.TimerHandle | None = None
+        self.lost_races = 0
         self.platform = platform
         self.timers = timers
         self.clock = clock
@@ -128,58 +145,109 @@ class Engine:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.history.close()
 
+    # -- reading: the view first, the database when the view has nothing or lost a race --
+
+    async def operator(self, login: str, *, fresh: bool = False) -> Operator | None:
+        op = None if fresh else self.view.operator(login)
+        return op if op is not None else await self.feed.refresh_operator(login)
+
+    async def call(self, call_id: str, *, fresh: bool = False) -> Call | None:
+        call = None if fresh else self.view.call(call_id)
+        if call is None and not fresh and (doc := self.feed.call_doc(call_id)) is not None:
+            call = call_from_doc(doc)
+        return call if call is not None else await self.feed.refresh_call(call_id)
+
+    def call_doc(self, call_id: str) -> Doc | None:
+        """The call as this process knows it (calls in progress and recently ended)."""
+        return self.feed.call_doc(call_id)
+
     # -- guarded state changes -------------------------------------------------------
 
     async def apply_operator(self, login: str, transition: OperatorTransition) -> Operator | None:
-        """Load, decide, write guarded by rev; on a lost race decide again. Refused propagates.
+        """Decide from the view, write guarded by rev; on a lost race read, decide again.
 
-        Returns the operator as it now stands (None if there is no such operator).
+        Refused propagates. Returns the operator as it now stands (None if there is none).
         """
+        fresh = False
         for _ in range(MAX_RACES):
-            op = await self.store.operator(login)
+            cached = None if fresh else self.view.operator(login)
+            op = cached or await self.feed.refresh_operator(login)
             if op is None:
                 return None
             now = self.clock()
-            step = transition(op, now)
+            try:
+                step = transition(op, now)
+            except Refused:
+                if cached is not None:
+                    fresh = True  # the view may be behind: refuse only what the database says
+                    continue
+                raise
             if step.state is None:
+                if cached is not None:
+                    # "Nothing to do" read from the view may be a change it has not seen yet
+                    # (another process's offer): confirm with the database before ignoring.
+                    fresh = True
+                    continue
                 return op
             saved = await self.store.save_operator(op, step.state, now)
             if saved is not None:
+                self.feed.local_operator(saved)
                 self._arm_operator(saved)
                 await self.run(step.actions, saved)
                 return saved
+            self.lost_races += 1
+            fresh = True
         raise Contention(f"operator {login} kept changing")
 
     async def apply_call(
         self, call_id: str, transition: CallTransition, log_entry: Doc | None = None
     ) -> tuple[Call | None, bool]:
         """Like apply_operator, for calls; also says whether the transition changed anything."""
+        fresh = False
         for _ in range(MAX_RACES):
-            call = await self.store.call(call_id)
-            if call is None:
+            cached = None if fresh else self.view.call(call_id)
+            stored = cached or await self.call(call_id, fresh=True)
+            if stored is None:
                 return None, False
             now = self.clock()
-            step = transition(call, now)
+            # Facts this process knows but has not written (the connect was delivered) ride
+            # along with the next write instead of costing one of their own.
+            call = self.commands.with_facts(stored)
+            try:
+                step = transition(call, now)
+            except Refused:
+                if cached is not None:
+                    fresh = True
+                    continue
+                raise
             if step.state is None:
+                if cached is not None:
+                    fresh = True  # confirm "stale" with the database, as for operators
+                    continue
                 if log_entry:
                     await self.store.append_call_log(call_id, [{**log_entry, "ignored": True}])
-                return call, False
-            entries = [log_entry] if log_entry else []
-            if step.state.state is not call.state:
+                return stored, False
+            pending = self.commands.pending_log(call_id)
+            entries = [*pending, *([log_entry] if log_entry else [])]
+            if step.state.state is not stored.state:
                 # The state history is what audits ("how long was it queued?") are built from.
                 entries.append(
                     {
                         "at": now,
                         "kind": "state",
-                        "from": call.state.value,
+                        "from": stored.state.value,
                         "to": step.state.state.value,
                     }
                 )
-            saved = await self.store.save_call(call, step.state, now, entries)
+            saved = await self.store.save_call(stored, step.state, now, entries)
             if saved is not None:
+                self.commands.logged(call_id, len(pending))
+                self.feed.local_call(saved)
                 self._arm_call(saved)
                 await self.run(step.actions)
                 return saved, True
+            self.lost_races += 1
+            fresh = True
         raise Contention(f"call {call_id} kept changing")
 
     # -- actions ---------------------------------------------------------------------
@@ -242,66 +310,107 @@ class Engine:
 
     # -- dispatch --------------------------------------------------------------------
 
+    async def arrive(self, call: Call, extra: Doc) -> tuple[Doc, bool]:
+        """A new call: inserted already offered when an operator can be reserved, else queued.
+
+        Returns the call's document and whether it was created (False: the scenario repeated
+        a session this process or another already has).
+        """
+        async with self._dispatch_lock:
+            candidates = self._candidates(call, self.clock())
+            while op := choose_operator(call, candidates, self._strategy(call), now=self.clock()):
+                result = await self._claim(call, op, insert=extra)
+                if result is Claim.WON:
+                    doc = self.feed.call_doc(call.call_id)
+                    assert doc is not None
+                    return doc, True
+                if result is Claim.CALL_LOST:
+                    return await self._existing(extra), False
+                candidates = [c for c in candidates if c.login != op.login]
+            now = self.clock()
+            try:
+                await self.store.insert_call(call, extra, now)
+            except DuplicateKeyError:
+                return await self._existing(extra), False
+            doc = self.feed.local_call(call, {k: v for k, v in extra.items() if k != "log"})
+            self._arm_call(call)
+        # Written first, then matched: an operator who went Ready meanwhile is either in the
+        # view now or will see this call when the change reaches their process.
+        await self.dispatch_call(call.call_id)
+        return self.feed.call_doc(call.call_id) or doc, True
+
+    async def _existing(self, extra: Doc) -> Doc:
+        doc = await self.store.call_doc_by_session(str(extra["session_id"]))
+        assert doc is not None
+        return doc
+
+    def _strategy(self, call: Call) -> Strategy:
+        return self.settings.policy(call.group).strategy
+
+    def _candidates(self, call: Call, now: datetime) -> list[Operator]:
+        if (manager := call.waits_for(now)) is not None:
+            # Waiting for its manager: nobody else may take it until the limit.
+            found = self.view.operator(manager)
+            return [found] if found is not None and found.routable else []
+        return self.view.routable(call.group, CANDIDATES)
+
     async def dispatch_call(self, call_id: str, known: Call | None = None) -> bool:
         """Offer a waiting call to the best routable operator of its group, if there is one."""
-        # A call held from before a wait for the lock may be stale (an operator who freed
-        # up meanwhile may have taken it): read it again rather than lose a claim on it.
-        if self._dispatch_lock.locked():
-            known = None
         async with self._dispatch_lock:
-            for attempt in range(MAX_RACES):
-                call = known if attempt == 0 and known else await self.store.call(call_id)
+            fresh = False
+            for _ in range(MAX_RACES):
+                call = await self.call(call_id, fresh=fresh)
                 if call is None or not call.waiting:
                     return False
-                strategy = self.settings.policy(call.group).strategy
                 now = self.clock()
-                if (manager := call.waits_for(now)) is not None:
-                    # Waiting for its manager: nobody else may take it until the limit.
-                    found = await self.store.operator(manager)
-                    candidates = [found] if found else []
-                else:
-                    candidates = await self.store.routable_operators(
-                        call.group, strategy, CANDIDATES
-                    )
+                candidates = self._candidates(call, now)
                 if not candidates:
                     return False  # nobody fitting is routable: the call waits
-                while (op := choose_operator(call, candidates, strategy, now=now)) is not None:
+                fresh = True
+                while op := choose_operator(call, candidates, self._strategy(call), now=now):
                     result = await self._claim(call, op)
                     if result is Claim.WON:
                         return True
                     if result is Claim.CALL_LOST:
-                        break
-                    # Another process took that operator: the next candidate, no new query.
+                        break  # read the call again
+                    # Another process took that operator: the next candidate.
                     candidates = [c for c in candidates if c.login != op.login]
+                else:
+                    fresh = False  # every candidate was stale; the view now knows better
             return False
 
     async def dispatch_operator(self, login: str, known: Operator | None = None) -> bool:
         """A newly routable operator takes the most urgent waiting call of their groups."""
-        if self._dispatch_lock.locked():
-            known = None
         async with self._dispatch_lock:
-            for attempt in range(MAX_RACES):
-                op = known if attempt == 0 and known else await self.store.operator(login)
+            fresh = False
+            for _ in range(MAX_RACES):
+                op = await self.operator(login, fresh=fresh)
                 if op is None or not op.routable:
                     return False
                 # Calls waiting for this operator by name first, then their groups' calls.
-                mine = await self.store.calls_waiting_for(login, CANDIDATES)
-                queued = mine + await self.store.queued_calls(op.group_names, CANDIDATES)
+                queued = self.view.waiting_for(login, CANDIDATES) + self.view.queued(
+                    op.group_names, CANDIDATES
+                )
                 if not queued:
                     return False  # nothing waiting for this operator
                 now = self.clock()
+                fresh = True
                 while (call := choose_call(op, queued, now)) is not None:
                     result = await self._claim(call, op)
                     if result is Claim.WON:
                         return True
                     if result is Claim.OPERATOR_LOST:
-                        break
-                    # Another process took that call: the next one, no new query.
+                        break  # read the operator again
                     queued = [c for c in queued if c.call_id != call.call_id]
+                else:
+                    fresh = False
             return False
 
-    async def _claim(self, call: Call, op: Operator) -> Claim:
-        """Reserve the operator, then the call; undo the reservation if the call was taken."""
+    async def _claim(self, call: Call, op: Operator, insert: Doc | None = None) -> Claim:
+        """Reserve the operator, then claim the call (or insert it already offered).
+
+        Two guarded writes and no read. A lost write refreshes that document in the view.
+        """
         policy = self.settings.policy(call.group)
         now = self.clock()
         offer_id = new_id()
@@ -310,34 +419,50 @@ class Engine:
         assert op_step.state is not None
         reserved = await self.store.save_operator(op, op_step.state, now)
         if reserved is None:
+            self.lost_races += 1
+            await self.feed.refresh_operator(op.login)
             return Claim.OPERATOR_LOST
+        self.feed.local_operator(reserved)
         the_offer = Offer(offer_id, op.login, op.address, now, expires)
         call_step = call_rules.offer(call, the_offer)
-        claimed = (
-            await self.store.save_call(
-                call,
-                call_step.state,
-                now,
-                [
-                    _entry(now, "offer", the_offer),
-                    {"at": now, "kind": "state", "from": "queued", "to": "offering"},
-                ],
-            )
-            if call_step.state is not None
-            else None
-        )
+        assert call_step.state is not None
+        entries = [
+            _entry(now, "offer", the_offer),
+            {"at": now, "kind": "state", "from": "queued", "to": "offering"},
+        ]
+        claimed: Call | None
+        if insert is not None:
+            extra = {**insert, "log": [*insert.get("log", []), *entries]}
+            try:
+                await self.store.insert_call(call_step.state, extra, now)
+                claimed = call_step.state
+                self.feed.local_call(claimed, {k: v for k, v in insert.items() if k != "log"})
+            except DuplicateKeyError:
+                claimed = None
+        else:
+            claimed = await self.store.save_call(call, call_step.state, now, entries)
+            if claimed is None:
+                self.lost_races += 1
+                await self.feed.refresh_call(call.call_id)
+            else:
+                self.feed.local_call(claimed)
         if claimed is None:
             # Another process took the call first: give the operator back, place kept.
             released = op_rules.release_offer(reserved, offer_id, now)
-            if (
-                released.state is None
-                or await self.store.save_operator(reserved, released.state, now) is None
-            ):
+            back = (
+                await self.store.save_operator(reserved, released.state, now)
+                if released.state is not None
+                else None
+            )
+            if back is not None:
+                self.feed.local_operator(back)
+            else:
                 self.spawn(self.apply_operator(op.login, partial(_released, offer_id=offer_id)))
             return Claim.CALL_LOST
         self._arm_operator(reserved)
         self._arm_call(claimed)
         self.history.add([a for a in op_step.actions if isinstance(a, StatusInterval)])
+        self.commands.remember_access_url_of(claimed.call_id, self.feed.call_doc(claimed.call_id))
         self.spawn(
             self.commands.connect(
                 call.call_id,
@@ -345,14 +470,57 @@ class Engine:
                 op.address,
                 video=call.media is Media.VIDEO,
                 ring_timeout_s=policy.ring_timeout_s,
-                on_sent=call_rules.offer_sent,
             )
         )
         return Claim.WON
 
+    # -- foreign changes: the backstop for "no call waits while a fitting operator is Ready"
+
+    def _changed(self, coll: str, doc: Doc) -> None:
+        """A change reached the view. If it could make a match, look a moment later.
+
+        The process that made the change matches at once; the others wait a little so they
+        only step in when that process did not (it died, or the two writes crossed).
+        """
+        if (
+            coll == "rebuild"
+            or (
+                coll == "operators"
+                and doc.get("presence") == "ready"
+                and doc.get("activity") == "idle"
+            )
+            or (coll == "calls" and doc.get("state") == "queued")
+        ):
+            self.schedule_rebalance(REBALANCE_DELAY_S)
+
+    def schedule_rebalance(self, delay_s: float) -> None:
+        if self._rebalance_due is not None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._rebalance_due = None
+            self.spawn(self.rebalance())
+
+        self._rebalance_due = loop.call_later(delay_s, fire)
+
+    async def rebalance(self) -> int:
+        """Match what the view says could be matched; no database read unless it can."""
+        made = 0
+        for item in self.view.matchable():
+            kind, _, name = item.partition(":")
+            if kind == "operator":
+                made += int(await self.dispatch_operator(name))
+                continue
+            while (oldest := self.view.oldest_free(name)) is not None:
+                if not await self.dispatch_call(oldest.call_id):
+                    break
+                made += 1
+        return made
+
     async def stop_waiting_for(self, login: str) -> None:
         """The manager went away: their callers go to their groups at once."""
-        for call in await self.store.calls_waiting_for(login, 1000):
+        for call in self.view.waiting_for(login, 1000):
             policy = self.settings.policy(call.group)
             await self.apply_call(
                 call.call_id, partial(_drop_preference, login=login, policy=policy)
@@ -364,13 +532,16 @@ class Engine:
         if self.timers is not None and op.activity_until is not None:
             self.timers.at(f"op:{op.login}", op.activity_until, self.operator_deadline, op.login)
 
+    def arm_call(self, call: Call) -> None:
+        self._arm_call(call)
+
     def _arm_call(self, call: Call) -> None:
         if self.timers is not None and call.deadline is not None:
             self.timers.at(f"call:{call.call_id}", call.deadline, self.call_deadline, call.call_id)
 
     async def operator_deadline(self, login: str) -> None:
         """Idempotent: acts only if the operator is still in the state that armed the deadline."""
-        op = await self.store.operator(login)
+        op = await self.operator(login)
         now = self.clock()
         if op is None or op.activity_until is None or op.activity_until > now:
             return
@@ -384,7 +555,7 @@ class Engine:
     async def _settle_from_call(self, op: Operator) -> None:
         """The call is the record of truth for an offer or a conversation: the operator follows."""
         assert op.call_id is not None
-        call = await self.store.call(op.call_id)
+        call = await self.call(op.call_id)
         policy = self.settings.policy(call.group if call else None)
         if op.activity is Activity.OFFERED:
             offer_id = op.offer_id or ""
@@ -424,7 +595,7 @@ class Engine:
             )
 
     async def call_deadline(self, call_id: str) -> None:
-        call = await self.store.call(call_id)
+        call = await self.call(call_id)
         if call is None or call.deadline is None or call.deadline > self.clock():
             return
         policy = self.settings.policy(call.group)

@@ -25,7 +25,7 @@ class Overflow:
         engine = self.engine
         skip: set[str] = set()
         for _ in range(8):
-            call = await engine.store.call(call_id)
+            call = await engine.call(call_id, fresh=_ > 0)
             now = engine.clock()
             if call is None:
                 return
@@ -65,7 +65,6 @@ class Overflow:
                     Address(TargetType.PSTN, attempt.number),
                     video=False,
                     ring_timeout_s=policy.ring_timeout_s,
-                    on_sent=call_rules.spare_sent,
                     headers={"X-Overflow": "1"},
                 )
             )

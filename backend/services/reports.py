@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, time
 from typing import Any
 
@@ -24,9 +25,14 @@ async def queue_figures(engine: Engine) -> list[dict[str, Any]]:
     since = _day_start(now)
     out = []
     for group in engine.settings.config.groups:
-        waiting, oldest = await store.queued_summary(group.name)
-        ready_by_activity = await store.staffing(group.name)
-        presence = await store.presence_counts(group.name)
+        # Live figures from the read view; the day's figures from the database.
+        view = engine.view
+        waiting, oldest = view.waiting_count(group.name), view.oldest_enqueued(group.name)
+        members = view.members(group.name)
+        presence = Counter(op.presence.value for op in members)
+        ready_by_activity = dict(
+            Counter(op.activity.value for op in members if op.presence.value == "ready")
+        )
         calls = await store.group_day_figures(group.name, since)
         answered = [c for c in calls if c.get("connected_at")]
         abandoned = [c for c in calls if c.get("outcome") == "abandoned"]

@@ -12,6 +12,7 @@ from backend.services.engine import Contention, Engine
 from backend.services.overflow import Overflow
 
 log = logging.getLogger(__name__)
+DEADLINE_MARGIN_S = 0.3
 
 
 class Sweeper:
@@ -33,10 +34,13 @@ class Sweeper:
     async def _sweep(self) -> None:
         engine, store = self.engine, self.engine.store
         now = engine.clock()
+        # Due deadlines come from the read view (it mirrors every process's writes); a small
+        # margin leaves each deadline to the timer of the process that set it, if it lives.
+        late = now - timedelta(seconds=DEADLINE_MARGIN_S)
         try:
-            for login in await store.due_operators(now):
+            for login in engine.view.due_operators(late):
                 await engine.operator_deadline(login)
-            for call_id in await store.due_calls(now):
+            for call_id in engine.view.due_calls(late):
                 await engine.call_deadline(call_id)
             grace = timedelta(seconds=engine.settings.config.routing.presence_grace_s)
             for op in await store.absent_ready_operators(now - grace):
@@ -50,12 +54,5 @@ class Sweeper:
             log.info("sweep deferred: %s", e)
 
     async def rebalance(self) -> None:
-        """A last guard for "no call waits while a fitting operator is Ready"."""
-        engine = self.engine
-        for group in engine.settings.group_names:
-            oldest = await engine.store.oldest_queued(group)
-            if oldest is not None:
-                while await engine.dispatch_call(oldest.call_id):
-                    oldest = await engine.store.oldest_queued(group)
-                    if oldest is None:
-                        break
+        """A last guard for "no call waits while a fitting operator is Ready" (from the view)."""
+        await self.engine.rebalance()

@@ -12,7 +12,7 @@ from backend.adapters.desk_store import contact_keys
 from backend.domain.model import Absence, AbsenceReason
 from backend.keys import ENGINE, STORE
 from backend.presenters import operator_view
-from backend.services.affinity import contact_key_of, set_absence
+from backend.services.affinity import contact_key_of, set_absence, set_manager
 from backend.views.access import require_admin, require_operator
 from backend.views.errors import ApiError, read_json
 
@@ -39,8 +39,7 @@ async def put_contact_manager(request: web.Request) -> web.Response:
     if body.manager is not None and await store.operator_doc(body.manager) is None:
         raise ApiError(422, "invalid_field", f"manager: no operator {body.manager!r}", "manager")
     key = contact_keys(phone, body.customer_id)[0]
-    now = request.app[ENGINE].clock()
-    await store.set_contact_manager(key, body.manager, now)
+    await set_manager(request.app[ENGINE], key, body.manager)
     return web.json_response({"contact": key, "phone": phone, "manager": body.manager})
 
 
@@ -74,7 +73,7 @@ async def put_call_manager(request: web.Request) -> web.Response:
     key = contact_key_of(call)
     if key is None:
         raise ApiError(409, "no_contact", "the call has no caller number or customer id")
-    await store.set_contact_manager(key, target, request.app[ENGINE].clock())
+    await set_manager(request.app[ENGINE], key, target)
     name = ((await store.operator_doc(target)) or {}).get("name", "") if target else ""
     return web.json_response(
         {"call_id": call["_id"], "contact": key, "manager": target, "name": name}

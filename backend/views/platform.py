@@ -30,7 +30,7 @@ async def post_call(request: web.Request) -> web.Response:
         headers=dict(body.headers),
     )
     doc, created = await call_arrived(engine, arrival)
-    reply = await call_status(engine, doc)
+    reply = call_status(engine, doc)
     queued_text = engine.settings.config.messages.queued
     if created and doc.get("say"):
         reply["say"] = doc["say"]  # e.g. why their own manager cannot answer today
@@ -59,8 +59,13 @@ async def get_call(request: web.Request) -> web.Response:
     if not as_platform:
         await require_supervisor(request)
     call_id = request.match_info["call_id"]
-    doc = await request.app[STORE].call_doc(call_id)
+    engine = request.app[ENGINE]
+    # The platform polls for announcements: the view answers for calls in progress; the
+    # supervisor's view includes the log, which only the database holds.
+    doc = engine.call_doc(call_id) if as_platform else None
+    if doc is None:
+        doc = await request.app[STORE].call_doc(call_id)
     if doc is None:
         raise ApiError(404, "not_found", f"no call {call_id}", "call_id")
-    status = await call_status(request.app[ENGINE], doc)
+    status = call_status(engine, doc)
     return web.json_response({**call_view(doc, with_log=not as_platform), **status})

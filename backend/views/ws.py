@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
@@ -34,24 +34,28 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
     hub, store, engine = request.app[HUB], request.app[STORE], request.app[ENGINE]
+    feed = request.app[FEED]
+
+    def snapshot() -> dict[str, Any] | None:
+        # From the feed, which the same stream keeps current: no read, and no change can fall
+        # between this snapshot and the pushes that follow it.
+        current = feed.operator_doc(login)
+        if current is None:
+            return None
+        call = feed.call_doc(current["call_id"]) if current.get("call_id") else None
+        return operator_message(current, call)
+
     hub.add(login, ws)
     try:
-        # The snapshot below must not predate the change stream, or a change could fall
-        # between them unseen.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(request.app[FEED].ready.wait(), 5)
         await store.touch_operators([login], engine.clock())
-        current = await store.operator_doc(login)
-        if current is not None:
-            await ws.send_json(await operator_message(store, current))
+        if (first := snapshot()) is not None:
+            await ws.send_json(first)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 if msg.data == "ping":
                     await ws.send_str("pong")
-                elif msg.data == "state":
-                    fresh = await store.operator_doc(login)
-                    if fresh is not None:
-                        await ws.send_json(await operator_message(store, fresh))
+                elif msg.data == "state" and (again := snapshot()) is not None:
+                    await ws.send_json(again)
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:

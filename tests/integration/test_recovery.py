@@ -36,6 +36,7 @@ async def test_operator_reserved_for_a_call_that_never_got_the_offer(backend: Ba
             "$inc": {"rev": 1},
         },
     )
+    await backend.view_synced()
     await backend.engine.operator_deadline("wes")
     # Released with its place kept and no miss, then it takes the waiting call.
     call = await eventually(lambda: _state(backend, placed["call_id"], "connected"))
@@ -80,6 +81,7 @@ async def test_offer_never_sent_expires_without_penalty(backend: Backend) -> Non
             "$inc": {"rev": 1},
         },
     )
+    await backend.view_synced()
     await backend.engine.call_deadline(placed["call_id"])
     # Requeued at the head, xena released with no miss, and offered the call again.
     again = await eventually(lambda: _state(backend, placed["call_id"], "connected"))
@@ -104,6 +106,7 @@ async def test_operator_left_in_a_call_that_has_ended(backend: Backend) -> None:
     await backend.store.operators.update_one(
         {"_id": "yuri"}, {"$set": {"activity_until": now - PAST}, "$inc": {"rev": 1}}
     )
+    await backend.view_synced()
     await backend.engine.operator_deadline("yuri")
     assert (await _op(backend, "yuri"))["activity"] == "idle"
 

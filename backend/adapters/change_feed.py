@@ -1,0 +1,405 @@
+"""One change stream per process: keeps the read view and the raw documents behind it current.
+
+The stream is opened before the snapshot is read, so no change can fall between them; a change
+already in the snapshot is recognised by its `rev` and skipped. On any stream error the feed
+resumes from its last resume token; when that is impossible (history lost, token refused) it
+rebuilds the whole view from the database. Listeners (the desk push, the dispatcher) hear of every
+change as it is folded in, with no read of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from pymongo.errors import PyMongoError
+
+from backend.adapters.documents import (
+    Doc,
+    call_doc,
+    call_from,
+    operator_doc,
+    operator_from,
+)
+from backend.adapters.mongo import ACTIVE_CALL_STATES, Store
+from backend.domain.model import Call, Operator
+from backend.domain.view import ReadView
+
+log = logging.getLogger(__name__)
+
+COLLECTIONS = ("operators", "calls", "contacts", "meta")
+SYNC_PREFIX = "sync:"
+# Ended calls kept for the desk (wrap-up card, late notes) before they are forgotten.
+ENDED_KEEP = 5_000
+
+# Heartbeats (last_seen without a rev change) are not routing state: each would be one event
+# per operator with a desk open.
+# The call log can be long and is never needed by the view.
+PIPELINE: list[Doc] = [
+    {
+        "$match": {
+            "ns.coll": {"$in": list(COLLECTIONS)},
+            "$or": [
+                {"operationType": {"$ne": "update"}},
+                {"updateDescription.updatedFields.rev": {"$exists": True}},
+                {"updateDescription.updatedFields.last_seen": {"$exists": False}},
+            ],
+        }
+    },
+    {
+        "$project": {
+            "updateDescription.updatedFields.log": 0,
+            "fullDocument.log": 0,
+            "fullDocument.password_hash": 0,
+        }
+    },
+]
+
+Listener = Callable[[str, Doc], None]
+
+
+def _set_path(doc: Doc, path: str, value: Any) -> None:
+    parts = path.split(".")
+    target = doc
+    for part in parts[:-1]:
+        nxt = target.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            target[part] = nxt
+        target = nxt
+    target[parts[-1]] = value
+
+
+def _unset_path(doc: Doc, path: str) -> None:
+    parts = path.split(".")
+    target: Any = doc
+    for part in parts[:-1]:
+        target = target.get(part) if isinstance(target, dict) else None
+        if target is None:
+            return
+    if isinstance(target, dict):
+        target.pop(parts[-1], None)
+
+
+class ChangeFeed:
+    def __init__(self, store: Store, view: ReadView) -> None:
+        self.store = store
+        self.view = view
+        self.operator_docs: dict[str, Doc] = {}
+        self.call_docs: dict[str, Doc] = {}  # calls that have not ended
+        self.ended: OrderedDict[str, Doc] = OrderedDict()
+        self.sessions: dict[str, str] = {}  # session_id -> call_id, calls not ended
+        self.listeners: list[Listener] = []
+        self.ready = asyncio.Event()  # the first snapshot is loaded and the stream is open
+        self.rebuilds = 0
+        self.resumes = 0
+        self._token: Doc | None = None
+        self._stream: Any = None
+        self._rebuild_next = False
+        self._syncs: dict[str, asyncio.Event] = {}
+        self._task: asyncio.Task[None] | None = None
+        # Cleared to hold folding (changes wait in the stream): lets a test make the view
+        # stale on purpose, as a slow stream would.
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+        waiter = asyncio.create_task(self.ready.wait())
+        await asyncio.wait({self._task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if not self.ready.is_set():
+            waiter.cancel()
+            await self._task  # raises what stopped it
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def restart_stream(self) -> None:
+        """Close the stream as a network failure would (tests): the feed must resume."""
+        if self._stream is not None:
+            await self._stream.close()
+
+    async def sync(self, timeout_s: float = 5.0) -> None:
+        """Return once every change committed before this call is in the view.
+
+        Writes a marker and waits for it to come through the stream, which delivers changes
+        in commit order. For tests and for callers that must read what another process wrote.
+        """
+        key = SYNC_PREFIX + uuid.uuid4().hex
+        done = self._syncs[key] = asyncio.Event()
+        try:
+            await self.store.meta.insert_one({"_id": key})
+            await asyncio.wait_for(done.wait(), timeout_s)
+        finally:
+            self._syncs.pop(key, None)
+            await self.store.meta.delete_one({"_id": key})
+
+    def matches_database(self, docs: dict[str, list[Doc]]) -> list[str]:
+        """Where the view differs from these documents (tests): ids whose rev disagrees."""
+        out = [
+            f"operator {d['_id']}: view rev {self.operator_docs.get(d['_id'], {}).get('rev')}"
+            f" != {d.get('rev')}"
+            for d in docs.get("operators", [])
+            if self.operator_docs.get(d["_id"], {}).get("rev") != d.get("rev")
+        ]
+        for d in docs.get("calls", []):
+            mine = self.call_doc(d["_id"])
+            if d.get("state") != "ended" and (mine is None or mine.get("rev") != d.get("rev")):
+                out.append(f"call {d['_id']}: view {mine and mine.get('rev')} != {d.get('rev')}")
+        return out
+
+    def forget_resume_token(self) -> None:
+        """As if the server's history had moved past us (tests): the next reopen rebuilds."""
+        self._rebuild_next = True
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while True:
+            if self._rebuild_next:
+                self._token, self._rebuild_next = None, False
+            resuming = self._token is not None
+            options: Doc = {"max_await_time_ms": 500}
+            if resuming:
+                options["resume_after"] = self._token
+            try:
+                stream = await self.store.db.watch(PIPELINE, **options)
+            except PyMongoError as e:
+                if not self.ready.is_set():
+                    raise
+                # A token the server no longer knows (history lost): rebuild instead.
+                log.warning("change stream cannot reopen (%s); rebuilding the view", e)
+                self._token = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            try:
+                async with stream:
+                    self._stream = stream
+                    if resuming:
+                        self.resumes += 1
+                    else:
+                        await self.rebuild()
+                    self.ready.set()
+                    delay = 0.2
+                    while stream.alive:
+                        change = await stream.try_next()
+                        if change is not None:
+                            await self.flowing.wait()
+                            await self._fold(change)
+                        if stream.resume_token is not None:
+                            self._token = dict(stream.resume_token)
+            except asyncio.CancelledError:
+                raise
+            except PyMongoError as e:
+                if not self.ready.is_set():
+                    raise
+                log.warning("change stream broke (%s); resuming", e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                self._stream = None
+
+    async def rebuild(self) -> None:
+        """Everything the view holds, read again from the database."""
+        store = self.store
+        ops = await store.operators.find({}, {"password_hash": 0}).to_list(None)
+        calls = await store.calls.find(
+            {"state": {"$in": list(ACTIVE_CALL_STATES)}}, {"log": 0}
+        ).to_list(None)
+        contacts = await store.contacts.find(
+            {"manager": {"$type": "string"}}, {"manager": 1}
+        ).to_list(None)
+        self.view.reset()
+        self.operator_docs.clear()
+        self.call_docs.clear()
+        self.sessions.clear()
+        for doc in ops:
+            self._put_operator_doc(doc)
+        for doc in calls:
+            self._put_call_doc(doc)
+        for doc in contacts:
+            self.view.put_manager(doc["_id"], doc.get("manager"))
+        self.rebuilds += 1
+        for listener in self.listeners:
+            listener("rebuild", {})
+        log.info("read view built: %d operators, %d active calls", len(ops), len(calls))
+
+    # -- raw documents and the view --------------------------------------------------
+
+    def _put_operator_doc(self, doc: Doc) -> None:
+        self.operator_docs[doc["_id"]] = doc
+        self.view.put_operator(operator_from(doc))
+
+    def _put_call_doc(self, doc: Doc) -> None:
+        call_id = doc["_id"]
+        call = call_from(doc)
+        self.view.put_call(call)
+        if call.ended:
+            old = self.call_docs.pop(call_id, None)
+            if old is not None and old.get("session_id"):
+                self.sessions.pop(old["session_id"], None)
+            self.ended[call_id] = doc
+            self.ended.move_to_end(call_id)
+            while len(self.ended) > ENDED_KEEP:
+                self.ended.popitem(last=False)
+        else:
+            self.call_docs[call_id] = doc
+            if doc.get("session_id"):
+                self.sessions[doc["session_id"]] = call_id
+
+    def operator_doc(self, login: str) -> Doc | None:
+        return self.operator_docs.get(login)
+
+    def call_doc(self, call_id: str) -> Doc | None:
+        return self.call_docs.get(call_id) or self.ended.get(call_id)
+
+    def known_session(self, session_id: str) -> Doc | None:
+        call_id = self.sessions.get(session_id)
+        return self.call_docs.get(call_id) if call_id else None
+
+    def local_operator(self, op: Operator, extra: Doc | None = None) -> Doc:
+        """A write this process just made (the stream's echo of it will be skipped)."""
+        doc = self.operator_docs.get(op.login) or {"_id": op.login}
+        doc = {**doc, **operator_doc(op), **(extra or {}), "rev": op.rev}
+        doc.pop("password_hash", None)
+        self._put_operator_doc(doc)
+        return doc
+
+    def local_call(self, call: Call, extra: Doc | None = None) -> Doc:
+        doc = self.call_doc(call.call_id) or {"_id": call.call_id}
+        doc = {**doc, **call_doc(call), **(extra or {}), "rev": call.rev}
+        doc.pop("log", None)
+        self._put_call_doc(doc)
+        return doc
+
+    async def refresh_operator(self, login: str) -> Operator | None:
+        """Read one operator again (a guarded write lost: the view was stale)."""
+        doc = await self.store.operators.find_one({"_id": login}, {"password_hash": 0})
+        if doc is None:
+            self.operator_docs.pop(login, None)
+            self.view.drop_operator(login)
+            return None
+        self._put_operator_doc(doc)
+        return operator_from(doc)
+
+    async def refresh_call(self, call_id: str) -> Call | None:
+        doc = await self.store.calls.find_one({"_id": call_id}, {"log": 0})
+        if doc is None:
+            return None
+        self._put_call_doc(doc)
+        return call_from(doc)
+
+    # -- folding changes -------------------------------------------------------------
+
+    async def _fold(self, change: Doc) -> None:
+        coll = change["ns"]["coll"]
+        kind = change["operationType"]
+        key = change.get("documentKey", {}).get("_id")
+        if key is None:
+            return
+        if coll == "contacts":
+            self._fold_contact(key, change)
+            return
+        if coll == "meta":
+            if isinstance(key, str) and (waiter := self._syncs.pop(key, None)) is not None:
+                waiter.set()
+            return
+        docs = self.operator_docs if coll == "operators" else None
+        current = docs.get(key) if docs is not None else self.call_doc(key)
+        doc: Doc | None
+        if kind in ("insert", "replace"):
+            full: Doc | None = change.get("fullDocument")
+            if full is None:
+                return
+            if current is not None and int(current.get("rev", 0)) > int(full.get("rev", 0)):
+                doc = current  # the view already holds a newer state (a local write)
+            else:
+                doc = full
+        elif kind == "update":
+            doc = await self._apply_update(coll, key, current, change.get("updateDescription", {}))
+        elif kind == "delete":
+            if coll == "operators":
+                self.operator_docs.pop(key, None)
+                self.view.drop_operator(key)
+            return
+        else:
+            if kind == "invalidate":
+                self._token = None
+            return
+        if doc is None:
+            return
+        if doc is not current:
+            if coll == "operators":
+                self._put_operator_doc(doc)
+            else:
+                self._put_call_doc(doc)
+        for listener in self.listeners:
+            try:
+                listener(coll, doc)
+            except Exception:
+                log.exception("change listener failed")
+
+    async def _apply_update(
+        self, coll: str, key: str, current: Doc | None, desc: Doc
+    ) -> Doc | None:
+        fields: Doc = {
+            k: v for k, v in desc.get("updatedFields", {}).items() if not k.startswith("log")
+        }
+        removed = [k for k in desc.get("removedFields", []) if not k.startswith("log")]
+        if current is None:
+            if not fields and not removed:
+                return None
+            # Not in the view (an old ended call, an operator created before us): read it.
+            if coll == "operators":
+                await self.refresh_operator(key)
+                return self.operator_docs.get(key)
+            await self.refresh_call(key)
+            return self.call_doc(key)
+        if "rev" in fields:
+            have, new = int(current.get("rev", 0)), int(fields["rev"])
+            if new <= have:
+                return current  # already applied (our own write, or the snapshot had it)
+            if new > have + 1:
+                # A change went missing (a gap): the document itself is the truth.
+                if coll == "operators":
+                    await self.refresh_operator(key)
+                    return self.operator_docs.get(key)
+                await self.refresh_call(key)
+                return self.call_doc(key)
+        if not fields and not removed:
+            return current
+        doc = dict(current)
+        for path, value in fields.items():
+            if "." in path:
+                _set_path(doc, path, value)
+            else:
+                doc[path] = value
+        for path in removed:
+            _unset_path(doc, path)
+        return doc
+
+    def _fold_contact(self, key: str, change: Doc) -> None:
+        kind = change["operationType"]
+        if kind in ("insert", "replace"):
+            full = change.get("fullDocument") or {}
+            manager = full.get("manager")
+            self.view.put_manager(key, manager if isinstance(manager, str) else None)
+        elif kind == "update":
+            desc = change["updateDescription"]
+            if "manager" in desc.get("updatedFields", {}):
+                manager = desc["updatedFields"]["manager"]
+                self.view.put_manager(key, manager if isinstance(manager, str) else None)
+            elif "manager" in desc.get("removedFields", []):
+                self.view.put_manager(key, None)
+        elif kind == "delete":
+            self.view.put_manager(key, None)
