@@ -1,0 +1,148 @@
+"""The read view's orderings: what it proposes must be what a sort over everything would give."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from backend.domain.model import (
+    Activity,
+    Address,
+    Call,
+    CallState,
+    Media,
+    Operator,
+    OperatorStats,
+    Presence,
+    Skill,
+    Strategy,
+    TargetType,
+)
+from backend.domain.selection import call_order, operator_order
+from backend.domain.view import ReadView
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def at(s: float) -> datetime:
+    return T0 + timedelta(seconds=s)
+
+
+def op(
+    login: str, idle_s: float, *, groups: tuple[str, ...] = ("default",), **kw: object
+) -> Operator:
+    base = Operator(
+        login=login,
+        address=Address(TargetType.USER, login),
+        groups=tuple(Skill(g, 1) for g in groups),
+        presence=Presence.READY,
+        presence_since=T0,
+        activity=Activity.IDLE,
+        activity_since=T0,
+        idle_since=at(idle_s),
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def call(
+    call_id: str, wait_s: float, *, priority: int = 0, group: str = "default", **kw: object
+) -> Call:
+    base = Call(
+        call_id=call_id,
+        group=group,
+        priority=priority,
+        media=Media.VOICE,
+        state=CallState.QUEUED,
+        created_at=at(wait_s),
+        enqueued_at=at(wait_s),
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def test_routable_follows_each_strategy_and_changes() -> None:
+    strategies = {"default": Strategy.LONGEST_IDLE, "sales": Strategy.FEWEST_CALLS}
+    view = ReadView(lambda g: strategies.get(g, Strategy.LONGEST_IDLE))
+    rng = random.Random(7)
+    ops = [
+        op(
+            f"o{i}",
+            rng.uniform(0, 100),
+            groups=("default", "sales"),
+            stats=OperatorStats(answers=rng.randint(0, 5)),
+        )
+        for i in range(50)
+    ]
+    for o in ops:
+        view.put_operator(o)
+    # A few stop being routable, one changes its idle time (it took and finished a call).
+    view.put_operator(replace(ops[3], activity=Activity.IN_CALL))
+    view.put_operator(replace(ops[4], presence=Presence.NOT_READY))
+    ops[5] = replace(ops[5], idle_since=at(500))
+    view.put_operator(ops[5])
+    live = [o for i, o in enumerate(ops) if i not in (3, 4)]
+    for group, strategy in strategies.items():
+        expected = sorted(live, key=operator_order(strategy, group))[:8]
+        assert [o.login for o in view.routable(group, 8)] == [o.login for o in expected]
+    assert view.ready_count("default") == 49  # in a call still counts as Ready
+    view.drop_operator("o0")
+    assert "o0" not in [o.login for o in view.routable("default", 100)]
+
+
+def test_waiting_calls_position_and_calls_for_a_named_operator() -> None:
+    view = ReadView(lambda g: Strategy.LONGEST_IDLE)
+    view.put_call(call("a", 10))
+    view.put_call(call("b", 5))
+    view.put_call(call("vip", 30, priority=10))
+    view.put_call(call("mine", 1, preferred="ann", preferred_until=at(999)))
+    view.put_call(call("other", 2, group="sales"))
+    # Priority first, then the longest wait; a call waiting for Ann is not the group's to take.
+    assert [c.call_id for c in view.queued(["default"], 10)] == ["vip", "b", "a"]
+    merged = view.queued(["default", "sales"], 10)
+    assert [c.call_id for c in merged] == ["vip", "other", "b", "a"]
+    assert [call_order(c) for c in merged] == sorted(call_order(c) for c in merged)
+    assert [c.call_id for c in view.waiting_for("ann", 5)] == ["mine"]
+    # Position counts every waiting call of the group, the named one included.
+    positions = {cid: view.position(view.calls[cid]) for cid in ("vip", "mine", "b", "a")}
+    assert positions == {"vip": 1, "mine": 2, "b": 3, "a": 4}
+    # Offered: no longer waiting, no longer counted.
+    view.put_call(replace(view.calls["b"], state=CallState.OFFERING))
+    assert view.position(view.calls["a"]) == 3
+    view.put_call(replace(view.calls["a"], state=CallState.ENDED))
+    assert "a" not in view.calls and view.waiting_count("default") == 2
+
+
+def test_matchable_names_what_could_be_matched_now() -> None:
+    view = ReadView(lambda g: Strategy.LONGEST_IDLE)
+    view.put_call(call("c1", 1))
+    view.put_call(call("c2", 1, preferred="ann", preferred_until=at(999)))
+    assert view.matchable() == []
+    view.put_operator(op("bob", 0))
+    assert view.matchable() == ["group:default"]
+    view.put_operator(op("ann", 0, groups=("sales",)))
+    assert sorted(view.matchable()) == ["group:default", "operator:ann"]
+
+
+def test_due_deadlines_earliest_first_and_only_those_due() -> None:
+    view = ReadView(lambda g: Strategy.LONGEST_IDLE)
+    view.put_operator(op("a", 0, activity=Activity.WRAP_UP, activity_until=at(30)))
+    view.put_operator(op("b", 0, activity=Activity.BANNED, activity_until=at(10)))
+    view.put_operator(op("c", 0))
+    view.put_call(call("x", 0, deadline=at(20)))
+    view.put_call(call("y", 0, deadline=at(40)))
+    assert view.due_operators(at(30)) == ["b", "a"]
+    assert view.due_operators(at(9)) == []
+    assert view.due_calls(at(25)) == ["x"]
+    view.put_operator(op("b", 0))  # no longer banned: no deadline
+    assert view.due_operators(at(30)) == ["a"]
+
+
+def test_managers_most_specific_key_first_and_release() -> None:
+    view = ReadView(lambda g: Strategy.LONGEST_IDLE)
+    view.put_manager("phone:+1", "ann")
+    view.put_manager("customer:7", "bob")
+    assert view.manager_of(["customer:7", "phone:+1"]) == ("customer:7", "bob")
+    view.release_manager("bob")
+    assert view.manager_of(["customer:7", "phone:+1"]) == ("phone:+1", "ann")
+    view.put_manager("phone:+1", None)
+    assert view.manager_of(["phone:+1"]) is None
