@@ -44,6 +44,7 @@ class Session {
     this.waiters = new Set();
     this.legs = [];
     this.asrs = [];
+    this.players = new Set(); // media players in use (playbacks and TTS), at most 10
     this.modules = new Set(); // require()d modules
     this.appListeners = new Listeners();
     this.media = new MediaGraph(this);
