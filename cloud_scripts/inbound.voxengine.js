@@ -654,6 +654,7 @@ function onOperatorConnected(offer) {
  */
 function onOperatorFailed(offer, e) {
   if (offer.timer !== null) clearTimeout(offer.timer);
+  if (offer.rtpTimer !== null) clearTimeout(offer.rtpTimer);
   if (state.offer === offer) state.offer = null;
   if (offer.cancelled || state.closing) return;
   // The caller keeps hearing music; the backend decides what comes next.
@@ -662,6 +663,8 @@ function onOperatorFailed(offer, e) {
 
 /** @param {Offer} offer */
 function onOperatorDisconnected(offer) {
+  if (offer.rtpTimer !== null) clearTimeout(offer.rtpTimer);
+  offer.rtpTimer = null;
   if (state.offer === offer) state.offer = null;
   if (offer.cancelled || state.closing || state.customerGone || !offer.connected) return;
   state.closing = true;

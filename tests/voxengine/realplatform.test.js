@@ -161,6 +161,19 @@ test('a caller whose media stops (RtpStopped) and does not resume is hung up and
   await s.wait('terminated');
 });
 
+test('an operator leg whose media stops is hung up and handled as the operator hanging up', async () => {
+  await emu.callee('op-rtp', { action: 'answer', after_ms: 10 });
+  const s = await placeCall({ rtpLostSec: 0.1, goodbyeText: 'Bye now.' });
+  await command(s, connectTo('o-rtp', { type: 'user', address: 'op-rtp' }));
+  await backend.waitFor((r) => r.body && r.body.type === 'operator_connected');
+  const operator = (await s.snapshot()).legs[1].id;
+  await fire(s, operator, 'Call.RtpStopped');
+  await s.wait('hangup', { leg: operator, by: 'scenario' });
+  await backend.waitFor((r) => r.body && r.body.type === 'operator_hung_up' && r.body.offer_id === 'o-rtp');
+  await s.wait('said', { text: 'Bye now.' });
+  assert.deepEqual(await problems(s), []);
+});
+
 test('RtpResumed in time keeps the call', async () => {
   const s = await placeCall({ rtpLostSec: 0.3 });
   await s.wait('connected');
