@@ -13,6 +13,10 @@ var SWITCHBOARD_CONFIG = {
   announceEverySec: 30,
   ringTimeoutSec: 25,
   httpRetries: 4,
+  // Caller id for PSTN legs (overflow to spare numbers) when the caller is not an
+  // inbound PSTN caller (SIP, Web SDK, anonymous): a number rented in this account
+  // or a verified caller id, E.164. Without it such legs are reported failed.
+  pstnCallerId: '+15551234567',
   // The pin question: recognition profile ('Provider.language' in ASRProfileList)
   // and the words that mean yes and no in that language. '' means keys 1/2 only.
   asrProfile: 'Google.en_US',

@@ -23,7 +23,14 @@ const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   httpRetries: 4,
   httpTimeoutSec: 8,
   recordCalls: true,
-  pstnCallerId: '', // caller id for PSTN legs; '' uses the caller's own number
+  // Caller id for PSTN legs (overflow to a spare number) when the caller did not
+  // come from the phone network: a number rented from Voximplant or a verified
+  // caller id. An inbound PSTN caller's own number is passed on instead (the
+  // platform allows that); SIP, Web SDK and anonymous callers need this one.
+  pstnCallerId: '',
+  rtpLostSec: 20, // a leg whose media stopped (RtpStopped) this long is hung up
+  musicRetries: 3, // music that fails (PlaybackFinished with an error) is retried this often,
+  musicRetrySec: 5, // after this many seconds times the failure count
   // The pin question ("should this operator answer your calls from now on?").
   asrProfile: 'Google.en_US', // ASRProfileList.<provider>.<language>; '' means DTMF only
   pinYesWords: ['yes', 'yeah', 'yep', 'yup', 'sure', 'of course', 'okay', 'ok', 'please do', 'correct', 'right', 'absolutely'],
@@ -38,13 +45,15 @@ const API = '/api/v1/calls';
 const MAX_IN_FLIGHT = 3; // the platform's limit of concurrent requests
 const MAX_QUEUED = 30; // stay below the platform's 35 pending requests
 const MAX_BACKOFF_SEC = 8;
-const SAY_SAFETY_SEC = 20; // when PlaybackFinished never arrives
+const SAY_START_SAFETY_SEC = 10; // TTS that never reports PlaybackStarted
+const SAY_END_MARGIN_SEC = 3; // past PlaybackStarted.duration, when PlaybackFinished never arrives
 const DRAIN_LIMIT_SEC = 20; // how long to wait for reports before terminating
 const PIN_YES_TONE = '1';
 const PIN_NO_TONE = '2';
 
 /**
- * @typedef {{leg: Call, offerId: string, connected: boolean, cancelled: boolean, timer: number | null}} Offer
+ * @typedef {{leg: Call, offerId: string, connected: boolean, cancelled: boolean, timer: number | null,
+ *   rtpTimer: number | null}} Offer
  * @typedef {{method: string, path: string, body?: object, attempts: number, retries: number,
  *   onDone: (result: Net.HttpRequestResult) => void}} Job
  * @typedef {{body: Record<string, string | number>, onDone?: (result: Net.HttpRequestResult) => void}} PendingEvent
@@ -56,6 +65,10 @@ const state = {
   accessURL: '',
   accessSecureURL: '',
   /** @type {Call | null} */ customer: null,
+  customerConnected: false, // media may flow only after the caller's Connected
+  /** @type {{text: string, then: (() => void) | null} | null} */ pendingSay: null,
+  /** @type {number | null} */ customerRtpTimer: null,
+  musicFailures: 0,
   /** @type {AppEvents.CallAlertingEvent | null} */ alerting: null,
   callId: '',
   /** @type {Offer | null} */ offer: null,
@@ -72,6 +85,40 @@ const state = {
   retrying: 0, // jobs waiting out a back-off
   terminateWhenDrained: false,
 };
+
+// ---------------------------------------------------------------- errors
+
+/**
+ * Wraps a callback the platform runs (event handler, timer, Net continuation):
+ * an uncaught error would end the whole session on the platform, so it is
+ * logged and the call goes on.
+ * @template {any[]} A
+ * @template R
+ * @param {string} label
+ * @param {(...args: A) => R} fn
+ * @param {R} [fallback] returned when fn throws
+ * @returns {(...args: A) => R | undefined}
+ */
+function guard(label, fn, fallback) {
+  return function () {
+    try {
+      return fn.apply(null, /** @type {A} */ (/** @type {unknown} */ (arguments)));
+    } catch (err) {
+      Logger.write('switchboard: error in ' + label + ': ' + (err && /** @type {Error} */ (err).stack ? /** @type {Error} */ (err).stack : err));
+      return fallback;
+    }
+  };
+}
+
+/**
+ * setTimeout with a guarded callback.
+ * @param {string} label
+ * @param {() => void} fn
+ * @param {number} ms
+ */
+function later(label, fn, ms) {
+  return setTimeout(guard(label, fn), ms);
+}
 
 // ---------------------------------------------------------------- HTTP to the backend
 
@@ -126,27 +173,29 @@ function send(job) {
     timeout: CONFIG.httpTimeoutSec,
   };
   if (job.body !== undefined) options.postData = JSON.stringify(job.body);
-  Net.httpRequestAsync(CONFIG.backendUrl + job.path, options).then(function (result) {
+  Net.httpRequestAsync(CONFIG.backendUrl + job.path, options).then(guard('HTTP reply to ' + job.method + ' ' + job.path, function (result) {
     state.inFlight -= 1;
     if (isRetryable(result) && job.attempts <= job.retries) {
       // Back off 1, 2, 4, 8 s; the job holds no in-flight slot meanwhile.
       const delay = Math.min(MAX_BACKOFF_SEC, Math.pow(2, job.attempts - 1));
       Logger.write('switchboard: ' + job.method + ' ' + job.path + ' got ' + result.code + ', retry in ' + delay + ' s');
       state.retrying += 1;
-      setTimeout(function () {
+      later('retry', function () {
         state.retrying -= 1;
         state.queue.unshift(job);
         pump();
       }, delay * 1000);
     } else {
-      job.onDone(result);
+      // A failing onDone must not stall the queue.
+      guard('handling ' + job.method + ' ' + job.path, job.onDone)(result);
     }
     pump();
-  });
+  }));
 }
 
-/** @param {string} text */
+/** @param {string | undefined} text (only `code` is always in a Net result) */
 function parseJson(text) {
+  if (typeof text !== 'string') return null;
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -174,7 +223,7 @@ function postEvent(event) {
   const body = event.body;
   enqueue('POST', API + '/' + encodeURIComponent(state.callId) + '/events', body, CONFIG.httpRetries, function (result) {
     if (result.code < 200 || result.code >= 300) {
-      Logger.write('switchboard: event ' + JSON.stringify(body) + ' failed with ' + result.code + ' ' + result.error);
+      Logger.write('switchboard: event ' + JSON.stringify(body) + ' failed with ' + result.code + ' ' + (result.error || ''));
     }
     if (event.onDone) event.onDone(result);
   });
@@ -182,11 +231,38 @@ function postEvent(event) {
 
 // ---------------------------------------------------------------- call registration
 
-/** @param {AppEvents.CallAlertingEvent} e */
+/**
+ * Whether the caller offers video. The typings describe the scheme as codec
+ * information shaped {<stream>: {audio, video}} (CallParameters.scheme): a
+ * stream with video codecs means video. A scheme that is not in that shape
+ * says nothing, and then the Web SDK page's custom data decides
+ * ({"media": "video"}); otherwise it is a voice call. The word "video"
+ * anywhere in the scheme's text proves nothing: voice schemes name the kind too.
+ * @param {AppEvents.CallAlertingEvent} e
+ */
 function isVideo(e) {
-  // The codec scheme names video codecs when the caller offers video.
-  const scheme = typeof e.scheme === 'string' ? e.scheme : JSON.stringify(e.scheme || '');
-  return /video/i.test(scheme);
+  const fromScheme = schemeVideo(e.scheme);
+  if (fromScheme !== null) return fromScheme;
+  const data = parseJson(e.customData);
+  return Boolean(data && typeof data === 'object' && data.media === 'video');
+}
+
+/**
+ * @param {unknown} scheme
+ * @returns {boolean | null} null when the scheme is not in the documented shape
+ */
+function schemeVideo(scheme) {
+  const value = typeof scheme === 'string' ? parseJson(scheme) : scheme;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+  const streams = Object.keys(value).map(function (k) { return /** @type {Record<string, any>} */ (value)[k]; })
+    .filter(function (v) { return v && typeof v === 'object' && ('audio' in v || 'video' in v); });
+  if (streams.length === 0) return null;
+  return streams.some(function (v) {
+    const video = v.video;
+    if (Array.isArray(video)) return video.length > 0;
+    if (video && typeof video === 'object') return Object.keys(video).length > 0;
+    return Boolean(video);
+  });
 }
 
 /** @param {Record<string, string> | undefined} headers */
@@ -215,7 +291,7 @@ function registerCall(e) {
   enqueue('POST', API, body, CONFIG.httpRetries, function (result) {
     const reply = result.code === 200 || result.code === 201 ? parseJson(result.text) : null;
     if (!reply || !reply.call_id) {
-      Logger.write('switchboard: cannot register the call: ' + result.code + ' ' + (result.error || result.text));
+      Logger.write('switchboard: cannot register the call: ' + result.code + ' ' + (result.error || result.text || ''));
       giveUp();
       return;
     }
@@ -231,7 +307,10 @@ function registerCall(e) {
 
 function startMusic() {
   const customer = state.customer;
-  if (!customer || state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
+  if (!customer || !state.customerConnected || state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
+  // End whatever still plays: a replaced looped playback may keep its media
+  // player (10 per session) and play on to no one.
+  customer.stopPlayback();
   customer.startPlayback(CONFIG.musicUrl, { loop: true });
   state.playing = 'music';
 }
@@ -257,11 +336,32 @@ function resumeAudio() {
 function say(text, then) {
   const customer = state.customer;
   if (!customer || state.customerGone) return;
-  state.playing = 'say';
+  if (!state.customerConnected) {
+    // Media only after Connected; the latest text wins.
+    state.pendingSay = { text: text, then: then || null };
+    return;
+  }
   state.afterSay = then || null;
-  if (state.sayTimer !== null) clearTimeout(state.sayTimer);
-  state.sayTimer = setTimeout(sayFinished, SAY_SAFETY_SEC * 1000);
+  // Stop the music (or an earlier TTS) first: otherwise its PlaybackFinished
+  // could arrive after this say() and end the announcement early.
+  customer.stopPlayback();
+  state.playing = 'say';
+  armSayTimer(SAY_START_SAFETY_SEC);
   customer.say(text, CONFIG.voice ? { voice: CONFIG.voice } : {});
+}
+
+/** @param {number} seconds until the TTS counts as finished without PlaybackFinished */
+function armSayTimer(seconds) {
+  if (state.sayTimer !== null) clearTimeout(state.sayTimer);
+  state.sayTimer = later('TTS safety timer', sayFinished, seconds * 1000);
+}
+
+/** @param {CallEvents.PlaybackStartedEvent} e */
+function onPlaybackStarted(e) {
+  if (state.playing !== 'say') return;
+  // The safety timer follows the real length of this TTS (seconds).
+  const duration = Number(e.duration);
+  if (Number.isFinite(duration) && duration >= 0) armSayTimer(duration + SAY_END_MARGIN_SEC);
 }
 
 function sayFinished() {
@@ -277,19 +377,105 @@ function sayFinished() {
 /** @param {CallEvents.PlaybackFinishedEvent} e */
 function onPlaybackFinished(e) {
   if (state.playing === 'say') {
+    if (e.error) Logger.write('switchboard: TTS failed: ' + e.error);
     sayFinished();
   } else if (state.playing === 'music') {
-    // Looped music only ends on an error; do not retry in a tight loop.
+    // Looped music only ends on an error (a bad file or URL): retry a few
+    // times with a pause, never in a tight loop; then the caller waits in silence.
     state.playing = '';
-    Logger.write('switchboard: music stopped: ' + (e.error || 'finished'));
+    state.musicFailures += 1;
+    Logger.write('switchboard: music stopped: ' + (e.error || 'finished') + ' (failure ' + state.musicFailures + ')');
+    if (state.musicFailures <= CONFIG.musicRetries) {
+      later('music retry', function () {
+        if (state.playing === '') startMusic();
+      }, CONFIG.musicRetrySec * state.musicFailures * 1000);
+    }
   }
+}
+
+/** The caller's leg is up: media may flow now. */
+function onCustomerConnected() {
+  const customer = /** @type {Call} */ (state.customer);
+  state.customerConnected = true;
+  if (CONFIG.recordCalls) customer.record({ stereo: true });
+  // While closing, only a pending goodbye or apology is still spoken.
+  if (state.customerGone || (state.closing && !state.pendingSay)) return;
+  const pending = state.pendingSay;
+  state.pendingSay = null;
+  if (pending) say(pending.text, pending.then || undefined);
+  else startMusic();
+}
+
+/**
+ * RtpStopped: the party's media stopped (network lost, phone gone). If it
+ * does not resume within rtpLostSec the leg is hung up, and its
+ * Disconnected handler takes it from there.
+ * @param {Call} call
+ * @param {(timer: number | null) => void} setTimer
+ * @param {string} who
+ */
+function watchRtp(call, setTimer, who) {
+  /** @type {number | null} */
+  let timer = null;
+  call.addEventListener(CallEvents.RtpStopped, guard(who + ' RtpStopped', function () {
+    Logger.write('switchboard: no media from the ' + who + ' (RtpStopped)');
+    if (timer !== null) return;
+    timer = later(who + ' RTP timeout', function () {
+      timer = null;
+      setTimer(null);
+      Logger.write('switchboard: the ' + who + "'s media did not resume in " + CONFIG.rtpLostSec + ' s: hanging up');
+      call.hangup();
+    }, CONFIG.rtpLostSec * 1000);
+    setTimer(timer);
+  }));
+  call.addEventListener(CallEvents.RtpResumed, guard(who + ' RtpResumed', function () {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    setTimer(null);
+  }));
+}
+
+/**
+ * Relays signalling between the caller and the bridged operator leg, as the
+ * platform's easyProcess does: messages, SIP INFO and re-INVITEs (video
+ * on/off, screen sharing, hold).
+ * @param {Call} from
+ * @param {() => Call | null} to the other leg, or null when not bridged now
+ * @param {string} who
+ */
+function relaySignalling(from, to, who) {
+  from.addEventListener(CallEvents.MessageReceived, guard(who + ' MessageReceived', function (e) {
+    const other = to();
+    if (other) other.sendMessage(e.text);
+  }));
+  from.addEventListener(CallEvents.InfoReceived, guard(who + ' InfoReceived', function (e) {
+    const other = to();
+    if (other) other.sendInfo(e.mimeType, e.body, e.headers);
+  }));
+  from.addEventListener(CallEvents.ReInviteReceived, guard(who + ' ReInviteReceived', function (e) {
+    const other = to();
+    if (other) other.reInvite(e.headers || {}, e.mimeType, e.body);
+  }));
+  from.addEventListener(CallEvents.ReInviteAccepted, guard(who + ' ReInviteAccepted', function (e) {
+    const other = to();
+    if (other) other.acceptReInvite(e.headers || {}, e.mimeType, e.body);
+  }));
+  from.addEventListener(CallEvents.ReInviteRejected, guard(who + ' ReInviteRejected', function (e) {
+    const other = to();
+    if (other) other.rejectReInvite(e.headers || {});
+  }));
+}
+
+/** The operator leg bridged to the caller now, if any. */
+function bridgedOperator() {
+  return state.offer && state.offer.connected && !state.customerGone ? state.offer.leg : null;
 }
 
 // ---------------------------------------------------------------- queue announcements
 
 function scheduleAnnouncement() {
   if (state.announceTimer !== null) clearTimeout(state.announceTimer);
-  state.announceTimer = setTimeout(announce, CONFIG.announceEverySec * 1000);
+  state.announceTimer = later('announcement', announce, CONFIG.announceEverySec * 1000);
 }
 
 function announce() {
@@ -359,7 +545,24 @@ function dial(cmd) {
       scheme: e.scheme,
     });
   }
-  return VoxEngine.callPSTN(address, CONFIG.pstnCallerId || e.callerid);
+  return VoxEngine.callPSTN(address, /** @type {string} */ (pstnCallerId()));
+}
+
+/** Whether the caller came in from the phone network (their number may then be passed on). */
+function isPstnCaller() {
+  const customer = state.customer;
+  return Boolean(customer && customer.clientType() === 'pstn' && state.alerting && state.alerting.callerid);
+}
+
+/**
+ * The caller id for a PSTN leg: an inbound PSTN caller's own number, else the
+ * configured pstnCallerId (the platform refuses a SIP URI, a Web SDK username
+ * or an empty id as a PSTN caller id). null when there is none.
+ * @returns {string | null}
+ */
+function pstnCallerId() {
+  if (isPstnCaller()) return String(/** @type {AppEvents.CallAlertingEvent} */ (state.alerting).callerid);
+  return CONFIG.pstnCallerId ? String(CONFIG.pstnCallerId) : null;
 }
 
 /** @param {any} cmd */
@@ -381,16 +584,25 @@ function connect(cmd) {
   // A call never rings two targets: drop the leg that is still ringing.
   if (state.offer) dropOffer(state.offer);
 
+  if (target.type === 'pstn' && pstnCallerId() === null) {
+    // Accepted, then failed like a leg that could not be placed: the backend
+    // moves on (a refused connect would end the call).
+    Logger.write('switchboard: no caller id for a PSTN leg: set pstnCallerId (a rented or verified number)');
+    report('operator_failed', { offer_id: offerId, code: 403, reason: 'No caller id for PSTN (pstnCallerId is not set)' });
+    return { ok: true, command: 'connect', offer_id: offerId };
+  }
   const leg = dial(cmd);
   /** @type {Offer} */
-  const offer = { leg: leg, offerId: offerId, connected: false, cancelled: false, timer: null };
+  const offer = { leg: leg, offerId: offerId, connected: false, cancelled: false, timer: null, rtpTimer: null };
   state.offer = offer;
   // callUser ends itself after VI-CallTimeout; SIP and PSTN legs need our own timer.
   const timeoutSec = ringTimeout(cmd.ring_timeout_s, CONFIG.ringTimeoutSec) + (target.type === 'user' ? 5 : 0);
-  offer.timer = setTimeout(function () { ringTimedOut(offer); }, timeoutSec * 1000);
-  leg.addEventListener(CallEvents.Connected, function () { onOperatorConnected(offer); });
-  leg.addEventListener(CallEvents.Failed, function (e) { onOperatorFailed(offer, e); });
-  leg.addEventListener(CallEvents.Disconnected, function () { onOperatorDisconnected(offer); });
+  offer.timer = later('ring timeout', function () { ringTimedOut(offer); }, timeoutSec * 1000);
+  leg.addEventListener(CallEvents.Connected, guard('operator Connected', function () { onOperatorConnected(offer); }));
+  leg.addEventListener(CallEvents.Failed, guard('operator Failed', function (e) { onOperatorFailed(offer, e); }));
+  leg.addEventListener(CallEvents.Disconnected, guard('operator Disconnected', function () { onOperatorDisconnected(offer); }));
+  watchRtp(leg, function (t) { offer.rtpTimer = t; }, 'operator');
+  relaySignalling(leg, function () { return state.offer === offer && offer.connected && !state.customerGone ? state.customer : null; }, 'operator');
   return { ok: true, command: 'connect', offer_id: offerId };
 }
 
@@ -401,6 +613,7 @@ function connect(cmd) {
 function dropOffer(offer) {
   offer.cancelled = true;
   if (offer.timer !== null) clearTimeout(offer.timer);
+  if (offer.rtpTimer !== null) clearTimeout(offer.rtpTimer);
   if (state.offer === offer) state.offer = null;
   offer.leg.hangup();
 }
@@ -441,6 +654,7 @@ function onOperatorConnected(offer) {
  */
 function onOperatorFailed(offer, e) {
   if (offer.timer !== null) clearTimeout(offer.timer);
+  if (offer.rtpTimer !== null) clearTimeout(offer.rtpTimer);
   if (state.offer === offer) state.offer = null;
   if (offer.cancelled || state.closing) return;
   // The caller keeps hearing music; the backend decides what comes next.
@@ -449,6 +663,8 @@ function onOperatorFailed(offer, e) {
 
 /** @param {Offer} offer */
 function onOperatorDisconnected(offer) {
+  if (offer.rtpTimer !== null) clearTimeout(offer.rtpTimer);
+  offer.rtpTimer = null;
   if (state.offer === offer) state.offer = null;
   if (offer.cancelled || state.closing || state.customerGone || !offer.connected) return;
   state.closing = true;
@@ -463,7 +679,7 @@ function onOperatorDisconnected(offer) {
     if (ask && !state.customerGone) askPin(ask);
     else say(CONFIG.goodbyeText, hangUpAll);
   };
-  const wait = setTimeout(function () { decide(null); }, CONFIG.pinReplyWaitSec * 1000);
+  const wait = later('pin reply wait', function () { decide(null); }, CONFIG.pinReplyWaitSec * 1000);
   report('operator_hung_up', { offer_id: offer.offerId }, function (result) {
     const reply = result.code === 200 ? parseJson(result.text) : null;
     decide(reply ? pinQuestionOf(reply.ask_pin_manager) : null);
@@ -521,7 +737,7 @@ function asrProfile() {
 function listenForPin(pin, timeoutSec) {
   if (pin.done || state.customerGone) return;
   const customer = /** @type {Call} */ (state.customer);
-  pin.timer = setTimeout(function () { finishPin(pin, 'none', 'timeout'); }, timeoutSec * 1000);
+  pin.timer = later('pin timeout', function () { finishPin(pin, 'none', 'timeout'); }, timeoutSec * 1000);
   const profile = asrProfile();
   if (!profile) {
     Logger.write('switchboard: no ASR profile ' + CONFIG.asrProfile + '; the pin question takes keys only');
@@ -534,10 +750,10 @@ function listenForPin(pin, timeoutSec) {
       phraseHints: CONFIG.pinYesWords.concat(CONFIG.pinNoWords),
     });
     pin.asr = asr;
-    asr.addEventListener(ASREvents.Result, function (e) { onPinSpeech(pin, e); });
-    asr.addEventListener(ASREvents.ASRError, function (e) {
+    asr.addEventListener(ASREvents.Result, guard('ASR Result', function (e) { onPinSpeech(pin, e); }));
+    asr.addEventListener(ASREvents.ASRError, guard('ASR Error', function (e) {
       Logger.write('switchboard: ASR error, keys still work: ' + e.error);
-    });
+    }));
     customer.sendMediaTo(asr);
   } catch (err) {
     Logger.write('switchboard: cannot start ASR, keys still work: ' + err);
@@ -640,7 +856,7 @@ function hangUpAll() {
   if (state.terminateWhenDrained) return;
   state.terminateWhenDrained = true;
   // Reports still queued or retrying get a bounded time before we give up on them.
-  setTimeout(terminate, DRAIN_LIMIT_SEC * 1000);
+  later('drain limit', terminate, DRAIN_LIMIT_SEC * 1000);
   pump();
 }
 
@@ -665,6 +881,8 @@ function giveUp() {
 function onCustomerDisconnected(e) {
   if (state.customerGone) return;
   state.customerGone = true;
+  if (state.customerRtpTimer !== null) clearTimeout(state.customerRtpTimer);
+  state.customerRtpTimer = null;
   if (state.pin && !state.pin.done) {
     finishPin(state.pin, 'none', 'caller_hung_up');
     return;
@@ -739,34 +957,39 @@ function cancel(cmd) {
 
 // ---------------------------------------------------------------- platform events
 
-VoxEngine.addEventListener(AppEvents.Started, function (e) {
+VoxEngine.addEventListener(AppEvents.Started, guard('Started', function (e) {
   state.sessionId = String(e.sessionId);
   state.accessURL = e.accessURL;
   state.accessSecureURL = e.accessSecureURL;
-});
+}));
 
-VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
+VoxEngine.addEventListener(AppEvents.CallAlerting, guard('CallAlerting', function (e) {
   const customer = e.call;
   state.customer = customer;
   state.alerting = e;
-  customer.addEventListener(CallEvents.Connected, function () {
-    if (CONFIG.recordCalls) customer.record({ stereo: true });
-  });
-  customer.addEventListener(CallEvents.RecordStarted, function (r) {
+  // Recording, music and speech start on Connected, not right after answer().
+  customer.addEventListener(CallEvents.Connected, guard('caller Connected', onCustomerConnected));
+  customer.addEventListener(CallEvents.RecordStarted, guard('RecordStarted', function (r) {
     report('recording_started', { url: r.url });
-  });
-  customer.addEventListener(CallEvents.PlaybackFinished, onPlaybackFinished);
-  customer.addEventListener(CallEvents.Disconnected, onCustomerDisconnected);
-  customer.addEventListener(CallEvents.ToneReceived, onTone);
+  }));
+  customer.addEventListener(CallEvents.RecordError, guard('RecordError', function (r) {
+    // Recording is best effort: the call goes on without it.
+    Logger.write('switchboard: recording failed: ' + r.error);
+  }));
+  customer.addEventListener(CallEvents.PlaybackStarted, guard('PlaybackStarted', onPlaybackStarted));
+  customer.addEventListener(CallEvents.PlaybackFinished, guard('PlaybackFinished', onPlaybackFinished));
+  customer.addEventListener(CallEvents.Disconnected, guard('caller Disconnected', onCustomerDisconnected));
+  customer.addEventListener(CallEvents.ToneReceived, guard('ToneReceived', onTone));
+  watchRtp(customer, function (t) { state.customerRtpTimer = t; }, 'caller');
+  relaySignalling(customer, bridgedOperator, 'caller');
   // Passing the scheme on keeps a video caller's video.
   customer.answer({}, { scheme: e.scheme });
-  startMusic();
   registerCall(e);
-});
+}));
 
-VoxEngine.addEventListener(AppEvents.HttpRequest, onHttpRequest);
+VoxEngine.addEventListener(AppEvents.HttpRequest, guard('HttpRequest', onHttpRequest, { ok: false, error: 'internal_error' }));
 
-VoxEngine.addEventListener(AppEvents.Terminating, function () {
+VoxEngine.addEventListener(AppEvents.Terminating, guard('Terminating', function () {
   // The one request the platform still allows after Terminating.
   if (!state.callId) return;
   Net.httpRequestAsync(CONFIG.backendUrl + API + '/' + encodeURIComponent(state.callId) + '/events', {
@@ -775,4 +998,4 @@ VoxEngine.addEventListener(AppEvents.Terminating, function () {
     postData: JSON.stringify({ type: 'session_ended' }),
     timeout: CONFIG.httpTimeoutSec,
   });
-});
+}));

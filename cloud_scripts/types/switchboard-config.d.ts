@@ -14,7 +14,14 @@ interface SwitchboardConfig {
   httpRetries: number;
   httpTimeoutSec: number;
   recordCalls: boolean;
+  /** Caller id of PSTN legs unless the caller is an inbound PSTN caller: a rented or verified number. */
   pstnCallerId: string;
+  /** Seconds a leg may go without media (RtpStopped) before it is hung up. */
+  rtpLostSec: number;
+  /** How often failed music is retried, */
+  musicRetries: number;
+  /** after this many seconds times the failure count. */
+  musicRetrySec: number;
   /** 'Provider.language' in ASRProfileList, e.g. 'Google.en_US'; '' for keys only. */
   asrProfile: string;
   pinYesWords: string[];

@@ -12,6 +12,8 @@ declare namespace AppEvents {
   const HttpRequest: 'Application.HttpRequest';
   const Terminating: 'Application.Terminating';
   const Terminated: 'Application.Terminated';
+  const WebSocket: 'AppEvents.NewWebSocketConnection';
+  const NewWebSocketFailed: 'Application.OnNewWebSocketFailed';
 
   interface StartedEvent {
     name: 'Application.Started';
@@ -33,7 +35,10 @@ declare namespace AppEvents {
     fromURI: string;
     headers: VoxHeaders;
     customData?: string;
-    /** Codec description; pass it on so video survives. */
+    /**
+     * Codec information; pass it on so video survives. The typings give it as a
+     * string here and as {<stream>: {audio, video}} in CallParameters.scheme.
+     */
     scheme: string;
   }
 
@@ -76,8 +81,15 @@ declare namespace CallEvents {
   const PlaybackFinished: 'Call.PlaybackFinished';
   const RecordStarted: 'Call.RecordStarted';
   const RecordStopped: 'Call.RecordStopped';
+  const RecordError: 'Call.RecordError';
   const MessageReceived: 'Call.MessageReceived';
+  const InfoReceived: 'Call.InfoReceived';
   const ToneReceived: 'Call.ToneReceived';
+  const ReInviteReceived: 'Call.ReInviteReceived';
+  const ReInviteAccepted: 'Call.ReInviteAccepted';
+  const ReInviteRejected: 'Call.ReInviteRejected';
+  const RtpStopped: 'Call.RtpStopped';
+  const RtpResumed: 'Call.RtpResumed';
 
   interface CallEvent {
     call: Call;
@@ -108,6 +120,7 @@ declare namespace CallEvents {
   }
 
   interface PlaybackStartedEvent extends CallEvent {
+    /** Length of the playback (seconds, as we read it; the typings name no unit). */
     duration: number;
   }
 
@@ -129,6 +142,16 @@ declare namespace CallEvents {
     text: string;
   }
 
+  interface RecordErrorEvent extends CallEvent {
+    error: string;
+  }
+
+  /** SIP INFO; also the shape of ReInviteReceived/Accepted. */
+  interface InfoReceivedEvent extends CallEvent {
+    mimeType: string;
+    body: string;
+  }
+
   /** DTMF, after call.handleTones(true). */
   interface ToneReceivedEvent extends CallEvent {
     /** '0'-'9', '*' or '#'. */
@@ -147,8 +170,17 @@ interface CallEventMap {
   'Call.PlaybackFinished': CallEvents.PlaybackFinishedEvent;
   'Call.RecordStarted': CallEvents.RecordStartedEvent;
   'Call.RecordStopped': CallEvents.RecordStoppedEvent;
+  'Call.RecordError': CallEvents.RecordErrorEvent;
   'Call.MessageReceived': CallEvents.MessageReceivedEvent;
+  'Call.InfoReceived': CallEvents.InfoReceivedEvent;
   'Call.ToneReceived': CallEvents.ToneReceivedEvent;
+  /** The party started/stopped video or screen sharing, or put the call on/off hold. */
+  'Call.ReInviteReceived': CallEvents.InfoReceivedEvent;
+  'Call.ReInviteAccepted': CallEvents.InfoReceivedEvent;
+  'Call.ReInviteRejected': CallEvents.CallEvent;
+  /** The party's media stopped arriving. */
+  'Call.RtpStopped': CallEvents.CallEvent;
+  'Call.RtpResumed': CallEvents.CallEvent;
 }
 
 interface CallAnswerParameters {
@@ -197,6 +229,15 @@ declare class Call {
   /** true: DTMF from this call arrives as CallEvents.ToneReceived. */
   handleTones(enable: boolean): void;
   sendMessage(text: string): void;
+  /** SIP INFO to the party. */
+  sendInfo(mimeType: string, body: string, headers?: VoxHeaders): void;
+  // Not in the typings' Call class: the platform's own easyProcess helper
+  // relays re-INVITEs between two legs with these.
+  reInvite(headers: VoxHeaders, mimeType: string, body: string): void;
+  acceptReInvite(headers: VoxHeaders, mimeType: string, body: string): void;
+  rejectReInvite(headers: VoxHeaders): void;
+  /** The kind of party: 'pstn' for the phone network (values from the reference, not the typings). */
+  clientType(): string;
   addEventListener<K extends keyof CallEventMap>(event: K, handler: (event: CallEventMap[K]) => any): void;
   removeEventListener<K extends keyof CallEventMap>(event: K, handler?: (event: CallEventMap[K]) => any): void;
   callerid(): string;
@@ -326,7 +367,7 @@ declare const ASRProfileList: {
   readonly SaluteSpeech: { readonly [language: string]: ASRProfile };
   readonly TBank: { readonly [language: string]: ASRProfile };
   readonly Yandex: { readonly [language: string]: ASRProfile };
-  readonly YandexV3: { readonly [language: string]: ASRProfile };
+  readonly Cartesia: { readonly [language: string]: ASRProfile };
 };
 
 interface ASRParameters {

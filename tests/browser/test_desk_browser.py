@@ -284,9 +284,11 @@ async def test_one_time_key_login_and_answering_a_video_call(
     assert await page.evaluate("window.__vox.init.node") == "NODE_1"
 
     await page.get_by_role("button", name="Ready", exact=True).click()
-    await ring(desk, "dora", media="video")
+    placed = await ring(desk, "dora", media="video")
     await expect(page.locator("#card-kind")).to_have_text("Video call")
-    await page.evaluate("window.__vox.ring(true)")
+    offer_id = desk.platform.sessions[placed["session_id"]].ringing
+    headers = {"X-Call-Id": placed["call_id"], "X-Offer-Id": offer_id}
+    await page.evaluate("(h) => window.__vox.ring(true, h)", headers)
     answer = page.get_by_role("button", name="Answer with video")
     await expect(answer).to_be_focused()
     await expect(page.get_by_role("button", name="Decline")).to_be_visible()
@@ -299,6 +301,43 @@ async def test_one_time_key_login_and_answering_a_video_call(
         {"sendVideo": True, "receiveVideo": True},
     ]
     await expect(page.locator("#video-panel")).to_be_visible()
+
+
+async def test_the_desk_answers_only_the_offer_it_was_told_about(
+    live: Callable[..., Any], page: Page
+) -> None:
+    """A leg of an older offer (or one naming no offer) still ringing in the SDK is refused."""
+    vox = '\n[voximplant]\naccount = "acme"\napplication = "desk"\nnode = "NODE_1"\n'
+    desk: LiveDesk = await live(vox)
+    await desk.api.add_operator("dora")
+    await desk.api.client.put(
+        "/api/v1/operators/dora/voximplant", json={"password": "vox-pw"}, headers=desk.api.admin
+    )
+
+    async def fake_sdk(route: Route) -> None:
+        await route.fulfill(path=FAKE_SDK, content_type="application/javascript")
+
+    await page.route("**/static/vendor/voximplant-websdk/voximplant.min.js", fake_sdk)
+    await sign_in(page, desk, "dora")
+    await expect(page.locator("#media-status")).to_have_text("Media connected")
+    await page.get_by_role("button", name="Ready", exact=True).click()
+    placed = await ring(desk, "dora")
+    await expect(page.locator("#card-state")).to_have_text("Ringing")
+    offer_id = desk.platform.sessions[placed["session_id"]].ringing
+    answer = page.get_by_role("button", name="Answer", exact=True)
+
+    stale = {"X-Call-Id": placed["call_id"], "X-Offer-Id": "an-older-offer"}
+    await page.evaluate("(h) => window.__vox.ring(false, h)", stale)
+    await page.evaluate("window.__vox.ring(false, {})")
+    assert await page.evaluate("window.__vox.rejected") == ["an-older-offer", None]
+    await expect(answer).to_be_hidden()
+
+    current = {"X-Call-Id": placed["call_id"], "X-Offer-Id": offer_id}
+    await page.evaluate("(h) => window.__vox.ring(false, h)", current)
+    await expect(answer).to_be_focused()
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("window.__vox.answered") is not None
+    assert await page.evaluate("window.__vox.rejected") == ["an-older-offer", None]
 
 
 async def test_supervisor_sees_spare_numbers(live: Callable[..., Any], page: Page) -> None:

@@ -8,9 +8,7 @@ const { EmulatorHarness } = require('./helpers');
 let emu;
 let s;
 
-before(async () => {
-  emu = await new EmulatorHarness().start();
-  s = await emu.call(`
+const SCENARIO = `
     VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => e.call.answer());
     VoxEngine.addEventListener(AppEvents.HttpRequest, (e) => {
       const cmd = JSON.parse(e.content);
@@ -24,7 +22,11 @@ before(async () => {
         default: return undefined;
       }
     });
-  `);
+  `;
+
+before(async () => {
+  emu = await new EmulatorHarness().start();
+  s = await emu.call(SCENARIO);
   await s.waitEvent('Call.Connected');
 });
 
@@ -51,10 +53,13 @@ test('the event has method, path and only X- headers as a {key, value} list', as
   assert.deepEqual(body.headers, [{ key: 'X-Trace', value: 'abc' }]);
 });
 
-test('no return value gives an empty 200; a throwing handler a 500', async () => {
+test('no return value gives an empty 200; a throwing handler a 500 (and the session ends)', async () => {
   assert.deepEqual(await s.send({ reply: 'none' }), { status: 200, type: 'text/plain; charset=utf-8', text: '' });
-  assert.equal((await s.send({ reply: 'throw' })).status, 500);
-  assert.match((await s.wait('error')).message, /handler broke/);
+  const own = await emu.call(SCENARIO);
+  await own.waitEvent('Call.Connected');
+  assert.equal((await own.send({ reply: 'throw' })).status, 500);
+  assert.match((await own.wait('error')).message, /handler broke/);
+  await own.wait('terminate', { reason: 'uncaught_error' });
 });
 
 test('a wrong token or an ended session gets 404', async () => {

@@ -17,6 +17,7 @@ const { Session } = require('./lib/session');
 const { createAccessServer } = require('./lib/access');
 const { createControlServer, HttpError } = require('./lib/control');
 const { listen } = require('./lib/http-util');
+const { VOICE_SCHEME, VIDEO_SCHEME, schemeHasVideo } = require('./lib/scheme');
 
 const DEFAULTS = {
   host: '127.0.0.1',
@@ -29,6 +30,8 @@ const DEFAULTS = {
   connectDelayMs: 5,
   hardCallbackLimitMs: 5000,
   secureAccessScheme: 'https',
+  replacedPlaybackFinishes: false,
+  dropPlaybackFinished: false,
   rules: null,
   verbose: false,
   keepEndedSessions: 500,
@@ -42,12 +45,9 @@ const SESSION_OPTIONS = {
   playback_ms: 'playbackMs',
   connect_delay_ms: 'connectDelayMs',
   hard_callback_limit_ms: 'hardCallbackLimitMs',
+  replaced_playback_finishes: 'replacedPlaybackFinishes',
+  drop_playback_finished: 'dropPlaybackFinished',
 };
-
-// The emulator's stand-in for the codec description in CallAlerting.scheme:
-// a JSON string naming the media kinds. A video call's scheme mentions video.
-const VOICE_SCHEME = JSON.stringify({ audio: ['opus', 'PCMA', 'PCMU'] });
-const VIDEO_SCHEME = JSON.stringify({ audio: ['opus', 'PCMA', 'PCMU'], video: ['VP8', 'H264'] });
 
 class Emulator {
   constructor(options = {}) {
@@ -120,7 +120,10 @@ class Emulator {
     });
     const options = { ...this.options };
     for (const [key, name] of Object.entries(SESSION_OPTIONS)) {
-      if (spec.options && spec.options[key] !== undefined) options[name] = Number(spec.options[key]);
+      if (spec.options && spec.options[key] !== undefined) {
+        const value = spec.options[key];
+        options[name] = typeof value === 'boolean' ? value : Number(value);
+      }
     }
     const session = new Session(this, {
       scripts,
@@ -197,4 +200,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { Emulator, parseArgs, VOICE_SCHEME, VIDEO_SCHEME };
+module.exports = { Emulator, parseArgs, VOICE_SCHEME, VIDEO_SCHEME, schemeHasVideo };

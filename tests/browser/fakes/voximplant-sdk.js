@@ -2,7 +2,7 @@
 // recorded on window.__vox, and a way for the test to ring the operator (window.__vox.ring).
 (function () {
   const handlers = {};
-  const vox = { logins: [], keyRequests: [], init: null, answered: null, declined: false };
+  const vox = { logins: [], keyRequests: [], init: null, answered: null, declined: false, rejected: [] };
   const client = {
     init: async (config) => {
       vox.init = config;
@@ -21,7 +21,8 @@
       (handlers[event] = handlers[event] || []).push(fn);
     },
   };
-  vox.ring = (video) => {
+  // headers: the X- headers the scenario's callUser sent (X-Call-Id, X-Offer-Id).
+  vox.ring = (video, headers = {}) => {
     const call = {
       answer: (...args) => {
         vox.answered = args;
@@ -29,9 +30,13 @@
       decline: () => {
         vox.declined = true;
       },
+      reject: () => {
+        vox.rejected.push(headers["X-Offer-Id"] || null);
+      },
+      headers: () => ({ ...headers }),
       on: () => {},
     };
-    for (const fn of handlers.IncomingCall || []) fn({ call, video });
+    for (const fn of handlers.IncomingCall || []) fn({ call, video, headers });
   };
   window.__vox = vox;
   window.VoxImplant = {

@@ -28,16 +28,36 @@ const MODULE_NAMES = [
 const Modules = Object.freeze(Object.fromEntries(MODULE_NAMES.map((name) => [name, `module:${name}`])));
 const MODELLED_MODULES = new Set([Modules.ASR]);
 
-// ASRProfileList.<Provider>.<lang>: a representative subset of languages per provider.
+// ASRProfileList.<Provider>.<lang> as the reference lists them
+// (voximplant.com/docs/references/voxengine/asrprofilelist/<provider>). Amazon,
+// Deepgram, Yandex, SaluteSpeech, TBank and Cartesia are complete; Google and
+// Microsoft list well over a hundred languages each, of which this is a
+// documented subset. Anything else throws, as a misspelt member does.
 const PROFILE_LANGUAGES = {
-  Amazon: ['en_US', 'en_GB', 'de_DE', 'es_ES', 'fr_FR', 'ru_RU'],
-  Deepgram: ['en_US', 'en_GB', 'de_DE', 'es_ES', 'fr_FR', 'ru_RU'],
-  Google: ['en_US', 'en_GB', 'de_DE', 'es_ES', 'fr_FR', 'it_IT', 'ru_RU'],
-  Microsoft: ['en_US', 'en_GB', 'de_DE', 'es_ES', 'fr_FR', 'ru_RU'],
+  Amazon: ['en_GB', 'en_US', 'es_US', 'fr_CA', 'fr_FR'],
+  Cartesia: ['autodetect'],
+  Deepgram: [
+    'da', 'de', 'en', 'en_AU', 'en_GB', 'en_IN', 'en_NZ', 'en_US', 'es', 'es_419', 'fr', 'fr_CA', 'hi',
+    'hi_Latn', 'id', 'it', 'ja', 'ko', 'nl', 'no', 'pl', 'pt', 'pt_BR', 'pt_PT', 'ru', 'sv', 'ta', 'tr',
+    'uk', 'zh', 'zh_CN', 'zh_TW',
+  ],
+  Google: [
+    'af_ZA', 'am_ET', 'ar_AE', 'ar_EG', 'ar_SA', 'bg_BG', 'ca_ES', 'cmn_Hans_CN', 'cmn_Hant_TW', 'cs_CZ',
+    'da_DK', 'de_AT', 'de_CH', 'de_DE', 'el_GR', 'en_AU', 'en_GB', 'en_IN', 'en_US', 'es_ES', 'es_MX',
+    'es_US', 'fi_FI', 'fr_CA', 'fr_FR', 'he_IL', 'hi_IN', 'hu_HU', 'it_IT', 'ja_JP', 'ko_KR', 'nl_NL',
+    'pl_PL', 'pt_BR', 'pt_PT', 'ru_RU', 'sv_SE', 'tr_TR', 'uk_UA',
+  ],
+  Microsoft: [
+    'af_ZA', 'am_ET', 'ar_AE', 'ar_EG', 'ar_SA', 'bg_BG', 'ca_ES', 'cs_CZ', 'da_DK', 'de_AT', 'de_CH',
+    'de_DE', 'el_GR', 'en_AU', 'en_CA', 'en_GB', 'en_US', 'es_ES', 'es_MX', 'fr_CA', 'fr_FR', 'it_IT',
+    'ru_RU',
+  ],
   SaluteSpeech: ['ru_RU'],
   TBank: ['ru_RU'],
-  Yandex: ['ru_RU', 'en_US'],
-  YandexV3: ['ru_RU', 'en_US'],
+  Yandex: [
+    'auto', 'de_DE', 'en_US', 'es_ES', 'fi_FI', 'fr_FR', 'he_HE', 'it_IT', 'kk_KK', 'nl_NL', 'pl_PL',
+    'pt_BR', 'pt_PT', 'ru_RU', 'sv_SE', 'tr_TR', 'uz_UZ',
+  ],
 };
 const PROFILES = new Set();
 const ASRProfileList = Object.freeze(Object.fromEntries(Object.entries(PROFILE_LANGUAGES).map(([provider, langs]) => {

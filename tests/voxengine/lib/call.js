@@ -5,8 +5,10 @@
 const { CallEvents } = require('./events');
 const { Listeners } = require('./listeners');
 const { strict } = require('./strict');
+const { schemeHasVideo } = require('./scheme');
 
 const MAX_SAY_CHARS = 1500;
+const MAX_PLAYERS = 10; // media players per session (platform limit)
 
 let legCounter = 0;
 
@@ -37,6 +39,7 @@ class Leg {
     this.playback = null; // {kind, url|text, timer}
     this.recording = null; // {url, requested, startedAt}
     this.tones = false; // handleTones(true): DTMF reaches the scenario as ToneReceived
+    this.orphans = new Set(); // looped playbacks replaced by another stream: still playing, to no one
     this.timers = new Set();
     this.listeners = new Listeners();
     this.facade = strict(this.buildFacade(), 'Call');
@@ -116,6 +119,8 @@ class Leg {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.stopPlaybackQuietly('call_ended');
+    for (const orphan of this.orphans) this.session.players.delete(orphan);
+    this.orphans.clear();
     this.session.media.detach(this);
     this.session.log('ended', { leg: this.id, how, by, ...details });
     if (!silent) {
@@ -170,11 +175,31 @@ class Leg {
 
   stopPlaybackQuietly(reason) {
     if (!this.playback) return;
-    const { kind, url, text, timer } = this.playback;
+    const playback = this.playback;
+    const { kind, url, text, timer, loop } = playback;
     this.cancel(timer);
     this.playback = null;
     this.hearing = null;
-    this.session.log('stopped', { leg: this.id, what: kind, url, text, reason });
+    const replaced = reason === 'replaced';
+    const finishes = replaced && this.session.options.replacedPlaybackFinishes;
+    // Unconfirmed platform behaviour, both modelled: a replaced playback either
+    // ends with PlaybackFinished (option replaced_playback_finishes), or, when
+    // looped, goes on playing to no one and keeps its media player.
+    const orphaned = replaced && !finishes && loop;
+    if (orphaned) this.orphans.add(playback);
+    else this.session.players.delete(playback);
+    this.session.log('stopped', { leg: this.id, what: kind, url, text, reason, ...(orphaned ? { orphaned: true } : {}) });
+    if (finishes) this.emitLater(CallEvents.PlaybackFinished, {});
+  }
+
+  /** A playback or TTS takes one of the session's media players. */
+  takePlayer(playback, what) {
+    const players = this.session.players;
+    if (players.size >= MAX_PLAYERS) {
+      this.session.violation('too_many_players', { leg: this.id, what, limit: MAX_PLAYERS });
+      throw new this.session.realm.Error(`Too many media players: at most ${MAX_PLAYERS} per session`);
+    }
+    players.add(playback);
   }
 
   startPlayback(url, options) {
@@ -183,7 +208,8 @@ class Leg {
     if (typeof url !== 'string' || !url) throw new TypeError('startPlayback needs a URL');
     if (!this.requireMedia('startPlayback')) return;
     this.setHearing({ kind: 'playback', url, loop });
-    const playback = { kind: 'playback', url, timer: null };
+    const playback = { kind: 'playback', url, loop, timer: null };
+    this.takePlayer(playback, 'startPlayback');
     this.playback = playback;
     this.session.log('played', { leg: this.id, url, loop });
     this.startedLater(playback, loop ? 0 : this.session.options.playbackMs / 1000);
@@ -195,7 +221,8 @@ class Leg {
     text = String(text);
     const voice = options && typeof options === 'object' && 'voice' in options ? options.voice : options;
     this.setHearing({ kind: 'say', text });
-    const playback = { kind: 'say', text, timer: null };
+    const playback = { kind: 'say', text, loop: false, timer: null };
+    this.takePlayer(playback, 'say');
     this.playback = playback;
     this.session.log('said', { leg: this.id, text, voice: voice === undefined ? null : voice });
     if (text.length > MAX_SAY_CHARS) {
@@ -218,7 +245,13 @@ class Leg {
     if (this.playback !== playback) return;
     this.playback = null;
     this.hearing = null;
+    this.session.players.delete(playback);
     this.session.log('stopped', { leg: this.id, what: playback.kind, url: playback.url, text: playback.text, reason: error ? 'error' : 'finished' });
+    // Option drop_playback_finished: the event is lost (what a scenario's safety timer is for).
+    if (this.session.options.dropPlaybackFinished) {
+      this.session.log('event_dropped', { leg: this.id, name: CallEvents.PlaybackFinished });
+      return;
+    }
     this.emitLater(CallEvents.PlaybackFinished, error ? { error } : {});
   }
 
@@ -281,7 +314,7 @@ class Leg {
         leg.answerRequested = true;
         const scheme = params && params.scheme;
         // Video follows the codec scheme: answering a video caller without it drops video.
-        const video = leg.video && /video/i.test(typeof scheme === 'string' ? scheme : JSON.stringify(scheme || ''));
+        const video = leg.video && schemeHasVideo(scheme);
         session.log('answered', { leg: leg.id, scheme: scheme === undefined ? null : scheme, video, headers: extraHeaders || {} });
         leg.after(session.options.connectDelayMs, () => leg.connect());
       },
@@ -323,6 +356,20 @@ class Leg {
       },
       sendMessage(text) {
         session.log('message', { leg: leg.id, text: String(text) });
+      },
+      sendInfo(mimeType, body, headers) {
+        session.log('info_sent', { leg: leg.id, mime_type: String(mimeType), body: String(body), headers: headers || {} });
+      },
+      // Not in the typings' Call class; the official easyprocess helper relays
+      // re-INVITEs between two legs with these three.
+      reInvite(headers, mimeType, body) {
+        session.log('reinvite', { leg: leg.id, what: 'reInvite', mime_type: mimeType, body, headers: headers || {} });
+      },
+      acceptReInvite(headers, mimeType, body) {
+        session.log('reinvite', { leg: leg.id, what: 'acceptReInvite', mime_type: mimeType, body, headers: headers || {} });
+      },
+      rejectReInvite(headers) {
+        session.log('reinvite', { leg: leg.id, what: 'rejectReInvite', headers: headers || {} });
       },
       addEventListener(name, handler) {
         leg.listeners.add(name, handler, 'Call');

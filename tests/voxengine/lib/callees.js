@@ -75,7 +75,7 @@ class Callees {
   drive(leg, ringTimeoutMs) {
     const behaviour = this.take(leg.address);
     const session = leg.session;
-    session.log('callee_behaviour', { leg: leg.id, address: leg.address, behaviour });
+    session.log('callee_behaviour', { leg: leg.id, address: leg.address, behaviour, ring_timeout_ms: ringTimeoutMs });
     const afterMs = Math.max(RINGING_AFTER_MS + 1, Number(behaviour.after_ms) || 0);
     const stillRinging = () => leg.state === 'PROGRESSING';
     const fail = (failure) => {

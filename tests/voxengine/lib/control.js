@@ -9,9 +9,13 @@
 //   POST /sessions/{id}/say {text, confidence?, leg?}   the caller (or a leg's party) speaks
 //   POST /sessions/{id}/press {digits, type?, leg?}     the caller (or a leg's party) presses keys
 //   POST /sessions/{id}/asr_error {error, asr?}         a recogniser reports an error
+//   POST /sessions/{id}/legs/{leg}/event {name, ...}    the platform fires a CallEvents event on a leg
 
 const http = require('node:http');
+const { CallEvents } = require('./events');
 const { readBody, sendJson } = require('./http-util');
+
+const CALL_EVENT_STRINGS = new Set(Object.values(CallEvents));
 
 const MAX_WAIT_MS = 120 * 1000;
 
@@ -119,6 +123,18 @@ function createControlServer(emulator) {
       if (![1, 2, 3].includes(type)) throw new HttpError(400, 'type is 1 (RFC 2833), 2 (in-band) or 3 (SIP INFO)');
       const leg = party(s, spec.leg);
       return { ok: true, leg: leg.id, delivered: leg.press(digits, type).join('') };
+    }],
+    ['POST', /^\/sessions\/([^/]+)\/legs\/([^/]+)\/event$/, (req, body, [id, ref]) => {
+      const s = session(id);
+      const spec = parseJson(body);
+      const leg = s.findLeg(decodeURIComponent(ref));
+      if (!leg) throw new HttpError(404, `no leg ${ref}`);
+      if (!leg.alive) throw new HttpError(409, `leg ${leg.id} has already ended`);
+      if (!CALL_EVENT_STRINGS.has(spec.name)) throw new HttpError(400, `name must be a CallEvents value, got ${spec.name}`);
+      const { name, ...fields } = spec;
+      s.log('platform_event', { leg: leg.id, name, ...fields });
+      leg.emitLater(name, fields);
+      return { ok: true, leg: leg.id, name };
     }],
     ['POST', /^\/sessions\/([^/]+)\/asr_error$/, (req, body, [id]) => {
       const s = session(id);

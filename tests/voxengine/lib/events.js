@@ -8,22 +8,26 @@ const AppEvents = Object.freeze({
   Terminating: 'Application.Terminating',
   Terminated: 'Application.Terminated',
   WebSocket: 'AppEvents.NewWebSocketConnection',
-  NewWebSocketFailed: 'AppEvents.NewWebSocketFailed',
+  NewWebSocketFailed: 'Application.OnNewWebSocketFailed',
 });
 
+// CallEvents exactly as the typings list them (no more, no fewer): reading any
+// other member throws, like a misspelt one.
 const CALL_EVENT_NAMES = [
-  'Connected', 'Disconnected', 'Failed', 'Ringing', 'AudioStarted',
-  'PlaybackStarted', 'PlaybackReady', 'PlaybackFinished',
-  'RecordStarted', 'RecordStopped', 'RecordError',
-  'MessageReceived', 'InfoReceived', 'ToneReceived', 'OnHold', 'OffHold',
-  'ReInviteReceived', 'ReInviteAccepted', 'ReInviteRejected',
-  'BlindTransferRequested', 'TransferComplete', 'TransferFailed',
-  'StateChanged', 'MicStatusChange', 'FirstAudioPacketReceived',
-  'FirstVideoPacketReceived', 'RtpStopped', 'RtpResumed', 'Forwarding', 'PushSent',
+  'AudioStarted', 'AudioIdentificationStarted', 'AudioIdentificationResult',
+  'AudioIdentificationStopped', 'AudioIdentificationError', 'BlindTransferRequested',
+  'Connected', 'Forwarding', 'Disconnected', 'Failed', 'InfoReceived', 'MessageReceived',
+  'MicStatusChange', 'OffHold', 'OnHold', 'PlaybackFinished', 'PlaybackReady', 'PlaybackStarted',
+  'PushSent', 'ReInviteAccepted', 'ReInviteReceived', 'ReInviteRejected', 'RecordError',
+  'RecordStarted', 'RecordStopped', 'Ringing', 'StateChanged', 'Statistics', 'ToneDetected',
+  'ToneReceived', 'TransferComplete', 'TransferFailed', 'FirstAudioPacketReceived',
+  'FirstVideoPacketReceived', 'RtpStopped', 'RtpResumed',
 ];
 
-const CallEvents = Object.freeze(
-  Object.fromEntries(CALL_EVENT_NAMES.map((name) => [name, `Call.${name}`])),
-);
+const CallEvents = Object.freeze({
+  ...Object.fromEntries(CALL_EVENT_NAMES.map((name) => [name, `Call.${name}`])),
+  // The one member whose string does not follow the pattern.
+  VideoTrackCreated: 'Call.Video.TrackCreated',
+});
 
 module.exports = { AppEvents, CallEvents };

@@ -68,7 +68,9 @@ function buildVoxEngine(session) {
         headers: p.headers,
         video: Boolean(p.video),
         scheme: p.scheme,
-      }, ringTimeoutSeconds(p.headers));
+      // The typings give VI-CallTimeout to callUser only: a SIP leg rings until
+      // the platform's 60 s, whatever its headers say.
+      }, ringTimeoutSeconds(undefined));
     },
     callPSTN(number, callerid) {
       return session.dial({

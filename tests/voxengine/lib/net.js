@@ -19,8 +19,10 @@ const CODES = {
   redirects: -5, network: -6, timeout: -7, internal: -8, tooLarge: -9,
 };
 
+// Only `code` is always there (the typings mark every other field optional):
+// a failure carries `code` and `error`, a response has no `error`.
 function failure(code, error) {
-  return { code, text: '', headers: [], raw_headers: '', error };
+  return { code, error };
 }
 
 function errorCode(err) {
@@ -145,12 +147,11 @@ function perform(url, options, redirects = 0) {
         }
         const result = {
           code: res.statusCode,
-          text: options.rawOutput ? '' : raw.toString('utf8'),
           headers: list,
           raw_headers: `${lines.join('\r\n')}\r\n`,
-          error: '',
         };
         if (options.rawOutput) result.data = [...raw];
+        else result.text = raw.toString('utf8');
         done(result);
       });
     });

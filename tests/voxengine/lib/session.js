@@ -44,6 +44,7 @@ class Session {
     this.waiters = new Set();
     this.legs = [];
     this.asrs = [];
+    this.players = new Set(); // media players in use (playbacks and TTS), at most 10
     this.modules = new Set(); // require()d modules
     this.appListeners = new Listeners();
     this.media = new MediaGraph(this);
@@ -183,6 +184,12 @@ class Session {
     const message = err && err.message ? err.message : String(err);
     const stack = this.mapStack(err && err.stack ? String(err.stack) : '');
     this.log('error', { label, message, stack });
+    // On the platform an uncaught error ends the JavaScript session: every call
+    // is dropped and only Terminating/Terminated follow. (Deferred, so the
+    // entry into scenario code that threw finishes first.)
+    if (this.phase === 'running' && label !== 'compile') {
+      setImmediate(() => this.terminate('uncaught_error'));
+    }
   }
 
   /** Rewrites positions in the concatenated script back to the scenario files. */

@@ -17,6 +17,7 @@ export class CallCard {
     this.config = config;
     this.call = null;
     this.operator = null;
+    this.operatorListeners = [];
     // Set when the offer that opened the card went to someone else or back to the queue.
     this.lost = false;
     this.onMessage = onMessage;
@@ -164,8 +165,14 @@ export class CallCard {
     return this.lost && c.state !== "ended" ? "missed" : c.state;
   }
 
+  // Called with every operator state: media.js matches the SDK's incoming call to the offer.
+  onOperator(fn) {
+    this.operatorListeners.push(fn);
+  }
+
   setOperator(op) {
     this.operator = op;
+    for (const fn of this.operatorListeners) fn(op);
     const c = this.call;
     // The card can open while the call still reads "queued" (the claim writes the operator
     // first), so any not-yet-connected call that is no longer mine is a lost offer.

@@ -71,7 +71,8 @@ export async function startMedia(config, card) {
     setStatus(`Media is not connected: ${err.message || err}`, "off");
     return;
   }
-  client.on(Vox.Events.IncomingCall, (e) => offerToAnswer(Vox, e, card));
+  const incoming = new IncomingOffers(Vox, card);
+  client.on(Vox.Events.IncomingCall, (e) => incoming.arrived(e));
   let delay = 1000;
   const login = async () => {
     try {
@@ -93,6 +94,85 @@ export async function startMedia(config, card) {
     window.setTimeout(login, delay);
   });
   await login();
+}
+
+// How long an incoming call whose offer the desk has not heard of yet may wait for the
+// operator state that names it (the SDK's call and the backend's push race each other).
+const UNKNOWN_OFFER_WAIT_MS = 5000;
+
+function headerOf(event, name) {
+  const fromCall = event.call && typeof event.call.headers === "function" ? event.call.headers() : {};
+  const all = { ...(fromCall || {}), ...(event.headers || {}) };
+  const key = Object.keys(all).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key ? String(all[key]) : "";
+}
+
+// The scenario dials the operator with X-Call-Id and X-Offer-Id. Only the offer the desk was
+// told about (the operator's offer_id) may be answered: an older offer's leg still ringing
+// here, or a call that names no offer, is rejected on this device and never shown.
+class IncomingOffers {
+  constructor(Vox, card) {
+    this.Vox = Vox;
+    this.card = card;
+    this.waiting = null; // {event, offerId, timer}: its offer is not the desk's (yet)
+    card.onOperator(() => this.recheck());
+  }
+
+  currentOffer() {
+    const op = this.card.operator;
+    return op && op.offer_id ? { offerId: op.offer_id, callId: op.call_id } : null;
+  }
+
+  matches(event) {
+    const current = this.currentOffer();
+    const offerId = headerOf(event, "X-Offer-Id");
+    const callId = headerOf(event, "X-Call-Id");
+    return Boolean(current && offerId === current.offerId && (!callId || callId === current.callId));
+  }
+
+  arrived(event) {
+    const offerId = headerOf(event, "X-Offer-Id");
+    if (this.matches(event)) {
+      offerToAnswer(this.Vox, event, this.card);
+      return;
+    }
+    if (!offerId || this.currentOffer()) {
+      // No offer named, or the desk knows a different one: this call is stale.
+      this.refuse(event);
+      return;
+    }
+    if (this.waiting) this.refuse(this.waiting.event);
+    const timer = window.setTimeout(() => {
+      if (this.waiting && this.waiting.event === event) {
+        this.waiting = null;
+        this.refuse(event);
+      }
+    }, UNKNOWN_OFFER_WAIT_MS);
+    this.waiting = { event, timer };
+  }
+
+  recheck() {
+    const w = this.waiting;
+    if (!w) return;
+    if (this.matches(w.event)) {
+      window.clearTimeout(w.timer);
+      this.waiting = null;
+      offerToAnswer(this.Vox, w.event, this.card);
+    } else if (this.currentOffer()) {
+      window.clearTimeout(w.timer);
+      this.waiting = null;
+      this.refuse(w.event);
+    }
+  }
+
+  refuse(event) {
+    // reject() ends it on this device only; the scenario sees the leg fail.
+    try {
+      event.call.reject();
+    } catch (err) {
+      // Already ended: nothing to refuse.
+    }
+  }
 }
 
 function offerToAnswer(Vox, event, card) {
