@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -64,6 +65,25 @@ async def set_status(request: web.Request) -> web.Response:
     return web.json_response(operator_view(fresh))
 
 
+MAX_HISTORY_HOURS = 24 * 366
+
+
+def _hours(text: str) -> float:
+    """?hours=: a finite number of hours, more than 0 and at most a year (366 days)."""
+    try:
+        hours = float(text)
+    except ValueError:
+        raise ApiError(422, "invalid_field", "hours: not a number", "hours") from None
+    if not math.isfinite(hours) or not 0 < hours <= MAX_HISTORY_HOURS:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"hours: must be more than 0 and at most {MAX_HISTORY_HOURS}",
+            "hours",
+        )
+    return hours
+
+
 async def status_history(request: web.Request) -> web.Response:
     """Time in each status, from the status log: the operator's own, or any for a supervisor."""
     login_ = request.match_info.get("login")
@@ -71,10 +91,7 @@ async def status_history(request: web.Request) -> web.Response:
         login_ = (await require_operator(request))["_id"]
     else:
         await require_supervisor(request)
-    try:
-        hours = float(request.query.get("hours", "24"))
-    except ValueError:
-        raise ApiError(422, "invalid_field", "hours: not a number", "hours") from None
+    hours = _hours(request.query.get("hours", "24"))
     store = request.app[STORE]
     engine = request.app[ENGINE]
     await engine.history.flush()  # this process's last changes, not yet written

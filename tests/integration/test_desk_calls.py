@@ -93,8 +93,11 @@ async def test_notes_validate_and_write_nothing_on_rejection(desk: Backend) -> N
     ):
         resp = await desk.client.post(url, json=body, headers=auth)
         assert resp.status == 422 and _error(await resp.json())["field"] == field
-    resp = await desk.client.post(url, data="{not json", headers=auth)
+    as_json = {**auth, "Content-Type": "application/json"}
+    resp = await desk.client.post(url, data="{not json", headers=as_json)
     assert resp.status == 400
+    resp = await desk.client.post(url, data='{"text": "plain"}', headers=auth)
+    assert resp.status == 415  # text/plain: a page elsewhere could send it without a preflight
     assert (await _anonymous(desk).client.post(url, json={"text": "hello"})).status == 401
     doc = await desk.store.call_doc(placed["call_id"])
     assert doc is not None and "desk" not in doc
