@@ -19,10 +19,24 @@ from backend.adapters.push import ChangeFeed, PushHub
 from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
 from backend.auth import TokenSigner
-from backend.keys import ENGINE, FEED, HTTP, HUB, SECRETS, SETTINGS, SIGNER, STORE, SWEEPER, TIMERS
+from backend.keys import (
+    ENGINE,
+    FEED,
+    HASHER,
+    HTTP,
+    HUB,
+    SECRETS,
+    SETTINGS,
+    SIGNER,
+    STORE,
+    SWEEPER,
+    THROTTLE,
+    TIMERS,
+)
 from backend.routes import setup_routes
 from backend.services import desk
 from backend.services.engine import Engine
+from backend.services.login import LoginThrottle, PasswordHasher
 from backend.services.overflow import Overflow
 from backend.services.sweeper import Sweeper
 from backend.settings import Settings
@@ -66,6 +80,15 @@ async def secrets_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SECRETS] = {k: v or generated[k] for k, v in given.items()}
     app[SIGNER] = TokenSigner(app[SECRETS]["secret_key"])
     yield
+
+
+async def login_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Password hashing in its own small thread pool; log-in attempts counted in the database."""
+    hasher = PasswordHasher()
+    app[HASHER] = hasher
+    app[THROTTLE] = LoginThrottle(app[STORE].db)
+    yield
+    hasher.close()
 
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -134,7 +157,9 @@ async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware])
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([mongo_ctx, secrets_ctx, http_ctx, engine_ctx, push_ctx, sweeper_ctx])
+    app.cleanup_ctx.extend(
+        [mongo_ctx, secrets_ctx, login_ctx, http_ctx, engine_ctx, push_ctx, sweeper_ctx]
+    )
     setup_routes(app)
     setup_web_client(app)
     return app

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -29,10 +30,26 @@ class PushHub:
         # Set on the first socket: a process with no operators connected does not follow
         # the change streams (each change costs the server a document lookup).
         self.wanted = asyncio.Event()
+        # Whether a socket's session still holds, given the operator's document.
+        self._valid: weakref.WeakKeyDictionary[web.WebSocketResponse, Callable[[Doc], bool]] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def add(self, login: str, ws: web.WebSocketResponse) -> None:
+    def add(
+        self, login: str, ws: web.WebSocketResponse, valid: Callable[[Doc], bool] | None = None
+    ) -> None:
         self._sockets[login].add(ws)
+        if valid is not None:
+            self._valid[ws] = valid
         self.wanted.set()
+
+    async def close_revoked(self, doc: Doc) -> None:
+        """Close the operator's sockets whose session ended (log-out, new password or role,
+        dismissal): a revoked session receives nothing more."""
+        for ws in list(self._sockets.get(doc["_id"], ())):
+            valid = self._valid.get(ws)
+            if valid is not None and not valid(doc) and not ws.closed:
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
 
     def remove(self, login: str, ws: web.WebSocketResponse) -> None:
         sockets = self._sockets.get(login)
@@ -104,6 +121,7 @@ class ChangeFeed:
 
     async def _deliver(self, collection: str, doc: Doc) -> None:
         if collection == "operators":
+            await self.hub.close_revoked(doc)
             if self.hub.connected(doc["_id"]):
                 await self.hub.send(doc["_id"], await operator_message(self.store, doc))
             return

@@ -12,6 +12,7 @@ from backend.domain import operators as op_rules
 from backend.domain.manager import ManagerState, away_text, manager_state
 from backend.domain.model import Absence, AbsenceReason, Operator
 from backend.services.engine import Engine
+from backend.services.operators import revoke_sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +84,12 @@ async def pin_answered(engine: Engine, call: Doc, answer: str) -> bool:
 
 
 async def set_absence(engine: Engine, login: str, absence: Absence | None) -> Operator | None:
-    """Mark an operator absent (or back); a dismissed operator's contacts are released."""
+    """Mark an operator absent (or back); a dismissed operator's contacts are released, their
+    sessions end and their sockets close (before the mark: no socket of theirs sees it)."""
+    dismissal = absence is not None and absence.reason is AbsenceReason.DISMISSED
+    if dismissal:
+        await revoke_sessions(engine, login)
     op = await engine.apply_operator(login, lambda o, now: op_rules.set_absence(o, absence, now))
-    if op is not None and absence is not None and absence.reason is AbsenceReason.DISMISSED:
+    if op is not None and dismissal:
         await engine.store.release_contacts(login, engine.clock())
     return op

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from backend.adapters.push import operator_message
-from backend.auth import SESSION_COOKIE
+from backend.auth import SESSION_COOKIE, password_stamp, session_epoch
 from backend.keys import ENGINE, FEED, HUB, STORE
-from backend.views.access import require_operator
+from backend.views.access import require_operator, session_valid
 from backend.views.errors import ApiError
 
 HEARTBEAT_S = 20.0
@@ -31,10 +31,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     if uses_cookie and SESSION_COOKIE in request.cookies and not _same_origin(request):
         raise ApiError(403, "forbidden", "WebSocket from another origin")
     login = doc["_id"]
+    stamp, epoch = password_stamp(doc.get("password_hash")), session_epoch(doc)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
     hub, store, engine = request.app[HUB], request.app[STORE], request.app[ENGINE]
-    hub.add(login, ws)
+    # Log-out, a new password or role, or dismissal closes the socket (see PushHub.close_revoked).
+    hub.add(login, ws, lambda fresh: session_valid(fresh, stamp, epoch))
     try:
         # The snapshot below must not predate the change stream, or a change could fall
         # between them unseen.
@@ -42,16 +44,21 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             await asyncio.wait_for(request.app[FEED].ready.wait(), 5)
         await store.touch_operators([login], engine.clock())
         current = await store.operator_doc(login)
-        if current is not None:
-            await ws.send_json(await operator_message(store, current))
+        if current is None or not session_valid(current, stamp, epoch):
+            # Revoked between the token check and joining the hub.
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+            return ws
+        await ws.send_json(await operator_message(store, current))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 if msg.data == "ping":
                     await ws.send_str("pong")
                 elif msg.data == "state":
                     fresh = await store.operator_doc(login)
-                    if fresh is not None:
-                        await ws.send_json(await operator_message(store, fresh))
+                    if fresh is None or not session_valid(fresh, stamp, epoch):
+                        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+                        break
+                    await ws.send_json(await operator_message(store, fresh))
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:
