@@ -42,6 +42,7 @@ from backend.services.sweeper import Sweeper
 from backend.settings import Settings
 from backend.views.errors import error_middleware
 from backend.views.pages import setup_web_client
+from backend.views.security import csrf_middleware, security_headers
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -155,7 +156,8 @@ async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware, csrf_middleware])
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend(
         [mongo_ctx, secrets_ctx, login_ctx, http_ctx, engine_ctx, push_ctx, sweeper_ctx]
