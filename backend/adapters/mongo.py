@@ -23,8 +23,6 @@ from backend.adapters.documents import (
 from backend.domain.actions import StatusInterval
 from backend.domain.model import Call, Operator, Strategy
 
-CALL_LOG_KEEP = 200
-
 _ROUTE_PREFIX = [("group_names", ASCENDING), ("presence", ASCENDING), ("activity", ASCENDING)]
 _STRATEGY_SORT: dict[Strategy, list[tuple[str, int]]] = {
     Strategy.LONGEST_IDLE: [("idle_since", ASCENDING)],
@@ -203,7 +201,8 @@ class Store:
         update: Doc = {"$set": changes}
         entries = list(log)
         if entries:
-            update["$push"] = {"log": {"$each": entries, "$slice": -CALL_LOG_KEEP}}
+            # Never sliced: the call's log is its audit trail, kept whole.
+            update["$push"] = {"log": {"$each": entries}}
         result = await self.calls.update_one({"_id": old.call_id, "rev": old.rev}, update)
         return replace(new, rev=old.rev + 1) if result.modified_count == 1 else None
 
@@ -211,7 +210,7 @@ class Store:
         self, call_id: str, entries: Sequence[Doc], extra: Doc | None = None
     ) -> bool:
         """Unguarded: the log and facts such as the recording URL never conflict with routing."""
-        update: Doc = {"$push": {"log": {"$each": list(entries), "$slice": -CALL_LOG_KEEP}}}
+        update: Doc = {"$push": {"log": {"$each": list(entries)}}}
         if extra:
             update["$set"] = extra
         result = await self.calls.update_one({"_id": call_id}, update)

@@ -151,9 +151,17 @@ class Engine:
         raise Contention(f"operator {login} kept changing")
 
     async def apply_call(
-        self, call_id: str, transition: CallTransition, log_entry: Doc | None = None
+        self,
+        call_id: str,
+        transition: CallTransition,
+        log_entry: Doc | None = None,
+        *,
+        log_ignored: bool = True,
     ) -> tuple[Call | None, bool]:
-        """Like apply_operator, for calls; also says whether the transition changed anything."""
+        """Like apply_operator, for calls; also says whether the transition changed anything.
+
+        An ignored transition still logs what happened outside (a command sent, a report
+        received) unless log_ignored is False: a refused request writes nothing."""
         for _ in range(MAX_RACES):
             call = await self.store.call(call_id)
             if call is None:
@@ -161,7 +169,7 @@ class Engine:
             now = self.clock()
             step = transition(call, now)
             if step.state is None:
-                if log_entry:
+                if log_entry and log_ignored:
                     await self.store.append_call_log(call_id, [{**log_entry, "ignored": True}])
                 return call, False
             entries = [log_entry] if log_entry else []

@@ -4,11 +4,13 @@ an unexpected error still answers in that shape; refused requests leave no trace
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from tests.conftest import Backend
+from tests.support.desk import DESK_CONFIG, connected_call
 
 CALL = {"session_id": "deep", "access_url": "http://127.0.0.1:9/request/deep", "caller": "+1555"}
 
@@ -90,3 +92,46 @@ async def test_bodies_must_say_they_are_json(backend: Backend) -> None:
         headers = {"Content-Type": content_type} if content_type else {}
         resp = await backend.client.post("/api/v1/auth/login", data=body, headers=headers)
         assert (await _error(resp, 415))["code"] == "unsupported_media_type"
+
+
+async def test_a_refused_hang_up_writes_nothing_and_the_audit_trail_stays_whole(
+    make_backend: Callable[..., Awaitable[Backend]],
+) -> None:
+    b = await make_backend(DESK_CONFIG)
+    await b.ready_operator("alice")
+    intruder = await b.ready_operator("mallory")
+    await b.set_status(intruder, "not_ready", "break")
+    placed = await connected_call(b, "alice")
+    call_id = placed["call_id"]
+    before = await b.store.call_doc(call_id)
+    assert before is not None
+    kinds = [e["kind"] for e in before["log"]]
+    url = f"/api/v1/calls/{call_id}/hangup"
+    for _ in range(30):
+        resp = await b.client.post(url, headers=intruder)
+        assert (await _error(resp, 409))["code"] == "not_connected"
+    after = await b.store.call_doc(call_id)
+    assert after == before
+    # Even a very long log keeps its beginning: how the call arrived, the offer, the events.
+    filler = [{"at": before["created_at"], "kind": "note"} for _ in range(250)]
+    assert await b.store.append_call_log(call_id, filler)
+    doc = await b.store.call_doc(call_id)
+    assert doc is not None and [e["kind"] for e in doc["log"][: len(kinds)]] == kinds
+    assert len(doc["log"]) == len(kinds) + 250
+
+
+async def test_notes_are_all_kept_up_to_the_limit_then_refused(
+    make_backend: Callable[..., Awaitable[Backend]],
+) -> None:
+    b = await make_backend(DESK_CONFIG)
+    auth = await b.ready_operator("alice")
+    placed = await connected_call(b, "alice")
+    url = f"/api/v1/calls/{placed['call_id']}/notes"
+    for i in range(100):
+        resp = await b.client.post(url, json={"text": f"note {i}"}, headers=auth)
+        assert resp.status == 201, await resp.text()
+    resp = await b.client.post(url, json={"text": "one too many"}, headers=auth)
+    assert (await _error(resp, 409))["code"] == "too_many_notes"
+    doc = await b.store.call_doc(placed["call_id"])
+    assert doc is not None
+    assert [n["text"] for n in doc["desk"]["notes"]] == [f"note {i}" for i in range(100)]
