@@ -65,6 +65,25 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.close()
 
 
+async def groups_check_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Warn at start about operators in groups the configuration no longer has, and about
+    groups nobody belongs to (their calls could only wait, overflow or be refused)."""
+    configured = set(app[SETTINGS].group_names)
+    staffed: set[str] = set()
+    async for doc in app[STORE].operators.find({}, {"group_names": 1}):
+        names = set(doc.get("group_names") or ())
+        staffed |= names
+        if unknown := sorted(names - configured):
+            log.warning(
+                "operator %s is in group(s) %s, which the configuration does not have",
+                doc["_id"],
+                ", ".join(unknown),
+            )
+    for name in sorted(configured - staffed):
+        log.warning("group %s has no operators", name)
+    yield
+
+
 async def secrets_ctx(app: web.Application) -> AsyncIterator[None]:
     """Secrets from the environment; in development missing ones are generated, kept in the DB."""
     settings = app[SETTINGS]
@@ -160,7 +179,16 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend(
-        [mongo_ctx, secrets_ctx, login_ctx, http_ctx, engine_ctx, push_ctx, sweeper_ctx]
+        [
+            mongo_ctx,
+            groups_check_ctx,
+            secrets_ctx,
+            login_ctx,
+            http_ctx,
+            engine_ctx,
+            push_ctx,
+            sweeper_ctx,
+        ]
     )
     setup_routes(app)
     setup_web_client(app)
