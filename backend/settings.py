@@ -176,6 +176,8 @@ class ManagerConfig(_Strict):
     absent_text: str = (
         "Your manager {name} is away until {until}. Another specialist will help you."
     )
+    # Spoken when the manager is marked absent with no end date; {name}, {reason}.
+    absent_open_text: str = "Your manager {name} is away. Another specialist will help you."
     # Spoken when the manager is simply not available now.
     away_text: str = (
         "Your manager {name} is not available right now. Another specialist will help you."

@@ -39,7 +39,10 @@ async def preference_for(
     state = manager_state(op, now)
     if state is ManagerState.AWAY:
         m = engine.settings.config.manager
-        text = away_text(op, await _name(engine, login), now, m.absent_text, m.away_text)
+        # An absence without an end date has no "until" to say.
+        open_ended = op is not None and op.absence is not None and op.absence.until is None
+        absent = m.absent_open_text if open_ended else m.absent_text
+        text = away_text(op, await _name(engine, login), now, absent, m.away_text)
         return Preference(manager=login, contact_key=key, say=text)
     return Preference(manager=login, contact_key=key, preferred=login)
 
