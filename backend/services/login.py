@@ -89,9 +89,11 @@ class Throttled(Exception):
 class LoginThrottle:
     """Attempts per login and per client address, in the database (shared by every process).
 
-    An attempt is counted before its password is checked (compare-and-set on the count), so
-    concurrent guesses are throttled as surely as sequential ones; a successful log-in clears
-    its login's count and takes itself back from the address's count.
+    On a login, an attempt is counted before its password is checked (compare-and-set on the
+    count), so concurrent guesses at one login are throttled as surely as sequential ones; a
+    successful log-in clears it. On an address, failures are counted (so that a room of
+    operators logging in at once is never held up); guesses across many logins at once are
+    bounded by the hashing pool's queue until their failures are counted.
     """
 
     def __init__(self, db: AsyncDatabase[Doc], clock: Callable[[], datetime] = utcnow) -> None:
@@ -103,7 +105,7 @@ class LoginThrottle:
         return [(f"login:{login.lower()}", PER_LOGIN), (f"addr:{address}", PER_ADDRESS)]
 
     async def attempt(self, login: str, address: str) -> None:
-        """Count one attempt on both keys, or raise Throttled without counting it."""
+        """Count one attempt on the login, or raise Throttled without counting it."""
         now = self.clock()
         keys = self.keys(login, address)
         docs = {
@@ -113,8 +115,16 @@ class LoginThrottle:
         waits = [self._wait(docs.get(key), now) for key, _ in keys]
         if max(waits) > 0:
             raise Throttled(max(waits))
-        for key, limit in keys:
-            await self._count(key, limit, docs.get(key), now)
+        login_key, limit = keys[0]
+        await self._count(login_key, limit, docs.get(login_key), now)
+
+    async def failed(self, login: str, address: str) -> None:
+        """A wrong password: count it against the address."""
+        address_key, limit = self.keys(login, address)[1]
+        now = self.clock()
+        await self._count(
+            address_key, limit, await self.coll.find_one({"_id": address_key}), now, check=False
+        )
 
     def _wait(self, doc: Doc | None, now: datetime) -> float:
         if doc is None or self._forgotten(doc, now):
@@ -125,10 +135,12 @@ class LoginThrottle:
     def _forgotten(doc: Doc, now: datetime) -> bool:
         return bool((now - doc["last_at"]).total_seconds() > doc.get("forget_s", 3600.0))
 
-    async def _count(self, key: str, limit: Limit, doc: Doc | None, now: datetime) -> None:
-        for _ in range(20):
+    async def _count(
+        self, key: str, limit: Limit, doc: Doc | None, now: datetime, *, check: bool = True
+    ) -> None:
+        for _ in range(50):
             count = 0 if doc is None or self._forgotten(doc, now) else int(doc["attempts"])
-            if doc is not None and count and self._wait(doc, now) > 0:
+            if check and doc is not None and count and self._wait(doc, now) > 0:
                 raise Throttled(self._wait(doc, now))
             fields = {
                 "attempts": count + 1,
@@ -150,8 +162,5 @@ class LoginThrottle:
         raise Throttled(1.0)  # this key changes faster than we can count: treat as busy
 
     async def succeeded(self, login: str, address: str) -> None:
-        (login_key, _), (address_key, _) = self.keys(login, address)
+        login_key, _ = self.keys(login, address)[0]
         await self.coll.delete_one({"_id": login_key})
-        await self.coll.update_one(
-            {"_id": address_key, "attempts": {"$gt": 0}}, {"$inc": {"attempts": -1}}
-        )

@@ -91,6 +91,7 @@ async def authenticate(
     await throttle.attempt(login, address)
     doc = await engine.store.operator_doc(login)
     if not await hasher.verify(password, doc.get("password_hash") if doc else None):
+        await throttle.failed(login, address)
         return None
     assert doc is not None
     await throttle.succeeded(login, address)

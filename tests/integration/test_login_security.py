@@ -146,3 +146,10 @@ async def test_unknown_logins_cost_what_known_ones_do(
     # Each one hashes once, and the answers are alike (before: 43 ms against 1 ms).
     assert scrypt.calls == 6
     assert statistics.median(unknown) > statistics.median(known) / 3, (known, unknown)
+
+
+async def test_a_room_of_operators_logging_in_at_once_is_never_held_up(backend: Backend) -> None:
+    for i in range(30):
+        await backend.add_operator(f"op{i:02d}")
+    results = await asyncio.gather(*(_try(backend, f"op{i:02d}", "password-1") for i in range(30)))
+    assert [status for status, _, _ in results] == [200] * 30
