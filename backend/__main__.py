@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from backend.access_log import RedactingAccessLogger
 from backend.adapters.embedded_db import EmbeddedDBError, EmbeddedMongo
 from backend.adapters.mongo import Store, connect
 from backend.app import create_app, database_name
@@ -30,14 +31,15 @@ def _announce(settings: Settings, secrets: dict[str, str], embedded: bool) -> No
         ),
     ]
     if settings.mode == "development":
+        admin = "$ADMIN_TOKEN" if secrets["admin_token"] == FROM_ENV else secrets["admin_token"]
         lines += [
-            "Development secrets (generated once, kept in the database; set them in the "
-            "environment for production):",
+            "Development secrets (generated once and kept in the database unless set in the "
+            "environment, as production requires):",
             f"  PLATFORM_TOKEN={secrets['platform_token']}",
             f"  ADMIN_TOKEN={secrets['admin_token']}",
             "Create an operator:",
             f"  curl -X PUT {url}/api/v1/operators/alice -H 'Authorization: Bearer "
-            f"{secrets['admin_token']}' -H 'Content-Type: application/json' -d "
+            f"{admin}' -H 'Content-Type: application/json' -d "
             '\'{"name": "Alice", "password": "change-me-please", '
             '"address": {"type": "user", "address": "alice"}, '
             '"groups": [{"name": "default", "level": 3}]}\'',
@@ -45,7 +47,11 @@ def _announce(settings: Settings, secrets: dict[str, str], embedded: bool) -> No
     print("\n".join(lines), flush=True)
 
 
+FROM_ENV = "(from the environment)"
+
+
 async def _dev_secrets(settings: Settings) -> dict[str, str]:
+    """What to print: generated development tokens; never one given in the environment."""
     assert settings.mongodb_url
     client = connect(settings.mongodb_url)
     try:
@@ -53,8 +59,8 @@ async def _dev_secrets(settings: Settings) -> dict[str, str]:
     finally:
         await client.close()
     return {
-        "platform_token": settings.platform_token or found["platform_token"],
-        "admin_token": settings.admin_token or found["admin_token"],
+        "platform_token": FROM_ENV if settings.platform_token else found["platform_token"],
+        "admin_token": FROM_ENV if settings.admin_token else found["admin_token"],
     }
 
 
@@ -89,13 +95,19 @@ def main() -> int:
         secrets = (
             asyncio.run(_dev_secrets(settings))
             if settings.mode == "development"
-            else {
-                "platform_token": "(from the environment)",
-                "admin_token": "(from the environment)",
-            }
+            else {"platform_token": FROM_ENV, "admin_token": FROM_ENV}
         )
-        _announce(settings, secrets, embedded is not None)
-        web.run_app(create_app(settings), port=settings.port, print=None)
+        try:
+            # run_app calls `print` once the port is bound: only then is it "listening".
+            web.run_app(
+                create_app(settings),
+                port=settings.port,
+                print=lambda _message: _announce(settings, secrets, embedded is not None),
+                access_log_class=RedactingAccessLogger,
+            )
+        except OSError as e:
+            print(f"switchboard: cannot listen on port {settings.port}: {e}", file=sys.stderr)
+            return 4
     finally:
         if embedded is not None:
             embedded.stop()

@@ -21,15 +21,30 @@ from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
 from backend.auth import TokenSigner
 from backend.domain.view import ReadView
-from backend.keys import ENGINE, FEED, HTTP, HUB, SECRETS, SETTINGS, SIGNER, STORE, SWEEPER, TIMERS
+from backend.keys import (
+    ENGINE,
+    FEED,
+    HASHER,
+    HTTP,
+    HUB,
+    SECRETS,
+    SETTINGS,
+    SIGNER,
+    STORE,
+    SWEEPER,
+    THROTTLE,
+    TIMERS,
+)
 from backend.routes import setup_routes
 from backend.services import desk
 from backend.services.engine import Engine
+from backend.services.login import LoginThrottle, PasswordHasher
 from backend.services.overflow import Overflow
 from backend.services.sweeper import Sweeper
 from backend.settings import Settings
 from backend.views.errors import error_middleware
 from backend.views.pages import setup_web_client
+from backend.views.security import csrf_middleware, security_headers
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -52,6 +67,25 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.close()
 
 
+async def groups_check_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Warn at start about operators in groups the configuration no longer has, and about
+    groups nobody belongs to (their calls could only wait, overflow or be refused)."""
+    configured = set(app[SETTINGS].group_names)
+    staffed: set[str] = set()
+    async for doc in app[STORE].operators.find({}, {"group_names": 1}):
+        names = set(doc.get("group_names") or ())
+        staffed |= names
+        if unknown := sorted(names - configured):
+            log.warning(
+                "operator %s is in group(s) %s, which the configuration does not have",
+                doc["_id"],
+                ", ".join(unknown),
+            )
+    for name in sorted(configured - staffed):
+        log.warning("group %s has no operators", name)
+    yield
+
+
 async def secrets_ctx(app: web.Application) -> AsyncIterator[None]:
     """Secrets from the environment; in development missing ones are generated, kept in the DB."""
     settings = app[SETTINGS]
@@ -68,6 +102,15 @@ async def secrets_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SECRETS] = {k: v or generated[k] for k, v in given.items()}
     app[SIGNER] = TokenSigner(app[SECRETS]["secret_key"])
     yield
+
+
+async def login_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Password hashing in its own small thread pool; log-in attempts counted in the database."""
+    hasher = PasswordHasher()
+    app[HASHER] = hasher
+    app[THROTTLE] = LoginThrottle(app[STORE].db)
+    yield
+    hasher.close()
 
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -140,9 +183,21 @@ async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware, csrf_middleware])
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([mongo_ctx, secrets_ctx, http_ctx, engine_ctx, push_ctx, sweeper_ctx])
+    app.cleanup_ctx.extend(
+        [
+            mongo_ctx,
+            groups_check_ctx,
+            secrets_ctx,
+            login_ctx,
+            http_ctx,
+            engine_ctx,
+            push_ctx,
+            sweeper_ctx,
+        ]
+    )
     setup_routes(app)
     setup_web_client(app)
     return app

@@ -6,9 +6,12 @@ import base64
 import hashlib
 import hmac
 import os
+from dataclasses import dataclass
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+Doc = dict[str, Any]
 SESSION_COOKIE = "sb_session"
 SESSION_MAX_AGE_S = 12 * 3600
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -44,21 +47,43 @@ def password_stamp(stored: str | None) -> str:
     return hashlib.sha256((stored or "").encode()).hexdigest()[:12]
 
 
+def session_epoch(doc: Doc) -> int:
+    """Bumped by log-out, password and role changes and dismissal: older tokens stop working."""
+    return int(doc.get("session_epoch") or 0)
+
+
+def dismissed(doc: Doc) -> bool:
+    """A dismissed operator may not log in or use a session, whatever the mark's end date."""
+    absence = doc.get("absence") or {}
+    return bool(absence.get("reason") == "dismissed")
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    login: str
+    stamp: str
+    epoch: int
+
+
 class TokenSigner:
     def __init__(self, secret_key: str) -> None:
         self._s = URLSafeTimedSerializer(secret_key, salt="switchboard.operator-session")
 
-    def issue(self, login: str, stamp: str) -> str:
-        return self._s.dumps({"login": login, "stamp": stamp})
+    def issue(self, login: str, stamp: str, epoch: int = 0) -> str:
+        """A token for the operator's current password (stamp) and session epoch."""
+        return self._s.dumps({"login": login, "stamp": stamp, "epoch": epoch})
 
-    def read(self, token: str, max_age_s: int = SESSION_MAX_AGE_S) -> tuple[str, str] | None:
+    def read(self, token: str, max_age_s: int = SESSION_MAX_AGE_S) -> Claims | None:
         try:
             data = self._s.loads(token, max_age=max_age_s)
         except (BadSignature, SignatureExpired):
             return None
         if not isinstance(data, dict) or "login" not in data:
             return None
-        return str(data["login"]), str(data.get("stamp", ""))
+        epoch = data.get("epoch", 0)
+        return Claims(
+            str(data["login"]), str(data.get("stamp", "")), epoch if isinstance(epoch, int) else -1
+        )
 
 
 def same_secret(given: str | None, expected: str | None) -> bool:

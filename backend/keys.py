@@ -11,6 +11,7 @@ from backend.adapters.push import PushHub
 from backend.adapters.scheduler import Timers
 from backend.auth import TokenSigner
 from backend.services.engine import Engine
+from backend.services.login import LoginThrottle, PasswordHasher
 from backend.services.sweeper import Sweeper
 from backend.settings import Settings
 
@@ -23,5 +24,7 @@ HUB = web.AppKey("hub", PushHub)
 FEED = web.AppKey("feed", ChangeFeed)
 SWEEPER = web.AppKey("sweeper", Sweeper)
 SIGNER = web.AppKey("signer", TokenSigner)
+HASHER = web.AppKey("hasher", PasswordHasher)
+THROTTLE = web.AppKey("throttle", LoginThrottle)
 # Secrets in force (from the environment, or generated for development and kept in the DB).
 SECRETS = web.AppKey("secrets", dict[str, str])

@@ -45,6 +45,7 @@ def setup_routes(app: web.Application) -> None:
             # The operator desk: pages, then its API.
             web.get("/", pages.index, name="index"),
             web.get("/login", pages.login_page, name="login_page"),
+            web.get("/favicon.ico", pages.favicon, name="favicon"),
             web.get("/desk", pages.desk_page, name="desk_page"),
             web.get("/supervisor", pages.supervisor_page, name="supervisor_page"),
             web.get("/api/v1/me/today", desk.get_today, name="me_today"),

@@ -176,6 +176,8 @@ class ManagerConfig(_Strict):
     absent_text: str = (
         "Your manager {name} is away until {until}. Another specialist will help you."
     )
+    # Spoken when the manager is marked absent with no end date; {name}, {reason}.
+    absent_open_text: str = "Your manager {name} is away. Another specialist will help you."
     # Spoken when the manager is simply not available now.
     away_text: str = (
         "Your manager {name} is not available right now. Another specialist will help you."
@@ -187,6 +189,14 @@ class ManagerConfig(_Strict):
         "Say yes or no, or press 1 for yes and 2 for no."
     )
     pin_timeout_s: int = Field(8, ge=2, le=60)
+
+
+def _compiles(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        # re.error is no ValueError: pydantic would let it through as a traceback.
+        raise ValueError(f"not a valid regular expression {pattern!r}: {e}") from None
 
 
 class RuleConfig(_Strict):
@@ -204,7 +214,17 @@ class RuleConfig(_Strict):
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         if value is not None:
-            re.compile(value)
+            _compiles(value)
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_regexes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, pattern in value.items():
+            try:
+                _compiles(pattern)
+            except ValueError as e:
+                raise ValueError(f"{name}: {e}") from None
         return value
 
     def to_rule(self) -> Rule:
@@ -313,6 +333,30 @@ class ConfigError(Exception):
     """Invalid configuration: the message names the key."""
 
 
+SECRET_NAMES = ("SECRET_KEY", "PLATFORM_TOKEN", "ADMIN_TOKEN")
+MIN_SECRET_LENGTH = 32
+
+
+def check_production_secrets(settings: Settings) -> None:
+    """Production needs the three secrets, each long enough, no two alike: with one value for
+    both tokens, the scenario's token could create an administrator."""
+    values = {name: getattr(settings, name.lower()) for name in SECRET_NAMES}
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)}: production mode needs it in the environment")
+    for name, value in values.items():
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"{name}: at least {MIN_SECRET_LENGTH} characters in production "
+                f"(it has {len(value)}; try: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
+    for i, a in enumerate(SECRET_NAMES):
+        for b in SECRET_NAMES[i + 1 :]:
+            if values[a] == values[b]:
+                raise ConfigError(f"{a} and {b}: must differ (they are the same value)")
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -333,11 +377,23 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: {e}") from e
 
 
+def _key(loc: tuple[int | str, ...]) -> str:
+    """('rules', 2, 'category') → 'rules[2].category'."""
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
 def _describe(e: ValidationError) -> str:
     lines = []
     for err in e.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{key}: {err['msg']}")
+        key = _key(err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if not key:  # a check across keys names its key in the message itself
+            lines.append(message)
+        else:
+            lines.append(f"{key}: {message}")
     return "; ".join(lines)
 
 
@@ -367,6 +423,9 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         # Unset: this machine on the port in force (PORT may have changed it).
         values["public_url"] = f"http://localhost:{values['port']}"
     try:
-        return Settings.model_validate(values)
+        settings = Settings.model_validate(values)
     except ValidationError as e:
         raise ConfigError(_describe(e)) from e
+    if settings.mode == "production":
+        check_production_secrets(settings)
+    return settings

@@ -4,7 +4,8 @@ Run with `make bench` (or `.venv/bin/python bench/dispatch.py --help`). It start
 embedded SecantusDB (or uses MONGODB_URL), the backend in this process on a loopback port, and
 a local peer playing the scenario's access URLs; sets up 10, 1,000 and 10,000 operators directly
 in the database; measures; measures the same loops against a bare aiohttp endpoint and a bare
-PyMongo loop (the floors); prints a table and writes it to docs/benchmarks.md.
+PyMongo loop (the floors); prints a table and writes it to var/bench/benchmarks.md (git-ignored:
+docs/benchmarks.md is updated by hand, on purpose, from a run worth publishing).
 
 Figures are printed, never asserted. All traffic goes to 127.0.0.1 (and MONGODB_URL if set).
 """
@@ -54,6 +55,8 @@ from backend.views.errors import error_middleware, read_json  # noqa: E402
 from backend.views.schemas import CallIn, StatusIn  # noqa: E402
 
 log = logging.getLogger("bench")
+# Never a tracked file: a run must not rewrite the published figures as a side effect.
+DEFAULT_OUT = ROOT / "var" / "bench" / "benchmarks.md"
 
 PLATFORM_TOKEN = "bench-platform-token"
 ADMIN_TOKEN = "bench-admin-token"
@@ -1380,8 +1383,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--out",
-        default=str(ROOT / "docs" / "benchmarks.md"),
-        help="where to write the Markdown report ('' for nowhere)",
+        default=str(DEFAULT_OUT),
+        help="where to write the Markdown report ('' for nowhere; default var/bench/)",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -1416,6 +1419,7 @@ def main() -> None:
             if server is not None:
                 server.stop()
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(md + "\n")
         print(f"\nwritten to {args.out}")
 

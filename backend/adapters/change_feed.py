@@ -55,7 +55,6 @@ PIPELINE: list[Doc] = [
         "$project": {
             "updateDescription.updatedFields.log": 0,
             "fullDocument.log": 0,
-            "fullDocument.password_hash": 0,
         }
     },
 ]
@@ -212,7 +211,9 @@ class ChangeFeed:
     async def rebuild(self) -> None:
         """Everything the view holds, read again from the database."""
         store = self.store
-        ops = await store.operators.find({}, {"password_hash": 0}).to_list(None)
+        # With the password hash: a socket's session is checked against it (a new password
+        # ends earlier sessions); it never leaves the process.
+        ops = await store.operators.find({}).to_list(None)
         calls = await store.calls.find(
             {"state": {"$in": list(ACTIVE_CALL_STATES)}}, {"log": 0}
         ).to_list(None)
@@ -271,7 +272,6 @@ class ChangeFeed:
         """A write this process just made (the stream's echo of it will be skipped)."""
         doc = self.operator_docs.get(op.login) or {"_id": op.login}
         doc = {**doc, **operator_doc(op), **(extra or {}), "rev": op.rev}
-        doc.pop("password_hash", None)
         self._put_operator_doc(doc)
         return doc
 
@@ -284,7 +284,7 @@ class ChangeFeed:
 
     async def refresh_operator(self, login: str) -> Operator | None:
         """Read one operator again (a guarded write lost: the view was stale)."""
-        doc = await self.store.operators.find_one({"_id": login}, {"password_hash": 0})
+        doc = await self.store.operators.find_one({"_id": login})
         if doc is None:
             self.operator_docs.pop(login, None)
             self.view.drop_operator(login)

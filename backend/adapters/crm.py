@@ -68,7 +68,7 @@ async def lookup(
         return CrmResult(
             "unavailable", message=f"CRM unavailable (no answer in {config.timeout_s:g} s)"
         )
-    except (aiohttp.ClientError, ValueError) as e:
+    except (aiohttp.ClientError, ValueError, RecursionError) as e:
         log.info("CRM lookup failed: %s", e)
         return CrmResult("unavailable", message="CRM unavailable")
     if not isinstance(data, dict):

@@ -14,7 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.adapters.documents import Doc
 
-NOTES_KEEP = 100
+# Every note is kept; a call takes at most this many (the next is refused, none is dropped).
+NOTES_LIMIT = 100
 _HISTORY_FIELDS = {
     "caller": 1,
     "display_name": 1,
@@ -63,11 +64,13 @@ class DeskStore:
 
     # -- notes and dispositions ------------------------------------------------------
 
-    async def add_note(self, call_id: str, note: Doc) -> None:
-        await self.calls.update_one(
-            {"_id": call_id},
-            {"$push": {"desk.notes": {"$each": [note], "$slice": -NOTES_KEEP}}},
+    async def add_note(self, call_id: str, note: Doc) -> bool:
+        """Append the note unless the call has NOTES_LIMIT already (guarded: exact under races)."""
+        full = f"desk.notes.{NOTES_LIMIT - 1}"
+        result = await self.calls.update_one(
+            {"_id": call_id, full: {"$exists": False}}, {"$push": {"desk.notes": note}}
         )
+        return result.modified_count == 1
 
     async def set_disposition(self, call_id: str, code: str, login: str, now: datetime) -> None:
         await self.calls.update_one(

@@ -23,8 +23,6 @@ from backend.adapters.documents import (
 from backend.domain.actions import StatusInterval
 from backend.domain.model import Call, Operator
 
-CALL_LOG_KEEP = 200
-
 # Calls that have not ended: the read view holds every one of them.
 ACTIVE_CALL_STATES = (
     "queued",
@@ -164,7 +162,8 @@ class Store:
         update: Doc = {"$set": changes}
         entries = list(log)
         if entries:
-            update["$push"] = {"log": {"$each": entries, "$slice": -CALL_LOG_KEEP}}
+            # Never sliced: the call's log is its audit trail, kept whole.
+            update["$push"] = {"log": {"$each": entries}}
         result = await self.calls.update_one({"_id": old.call_id, "rev": old.rev}, update)
         return replace(new, rev=old.rev + 1) if result.modified_count == 1 else None
 
@@ -172,7 +171,7 @@ class Store:
         self, call_id: str, entries: Sequence[Doc], extra: Doc | None = None
     ) -> bool:
         """Unguarded: the log and facts such as the recording URL never conflict with routing."""
-        update: Doc = {"$push": {"log": {"$each": list(entries), "$slice": -CALL_LOG_KEEP}}}
+        update: Doc = {"$push": {"log": {"$each": list(entries)}}}
         if extra:
             update["$set"] = extra
         result = await self.calls.update_one({"_id": call_id}, update)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -25,9 +26,25 @@ class PushHub:
         self._sockets: dict[str, weakref.WeakSet[web.WebSocketResponse]] = defaultdict(
             weakref.WeakSet
         )
+        # Whether a socket's session still holds, given the operator's document.
+        self._valid: weakref.WeakKeyDictionary[web.WebSocketResponse, Callable[[Doc], bool]] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def add(self, login: str, ws: web.WebSocketResponse) -> None:
+    def add(
+        self, login: str, ws: web.WebSocketResponse, valid: Callable[[Doc], bool] | None = None
+    ) -> None:
         self._sockets[login].add(ws)
+        if valid is not None:
+            self._valid[ws] = valid
+
+    async def close_revoked(self, doc: Doc) -> None:
+        """Close the operator's sockets whose session ended (log-out, new password or role,
+        dismissal): a revoked session receives nothing more."""
+        for ws in list(self._sockets.get(doc["_id"], ())):
+            valid = self._valid.get(ws)
+            if valid is not None and not valid(doc) and not ws.closed:
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
 
     def remove(self, login: str, ws: web.WebSocketResponse) -> None:
         sockets = self._sockets.get(login)
@@ -61,6 +78,9 @@ def operator_message(doc: Doc, call: Doc | None) -> dict[str, Any]:
     return message
 
 
+REVOKE_CHECK = "_revoke_check"  # internal: never sent to a socket
+
+
 class PushRelay:
     """Pushes each change the process's change feed folds in to the local sockets concerned.
 
@@ -82,6 +102,8 @@ class PushRelay:
             login = doc["_id"]
             if not self.hub.connected(login):
                 return
+            # A logout, a new password or a dismissal elsewhere ends this operator's sockets.
+            self._queue.put_nowait((login, {"type": REVOKE_CHECK, "operator": doc}))
             call = self.feed.call_doc(doc["call_id"]) if doc.get("call_id") else None
             if doc.get("call_id") and call is None:
                 self._waiting_for_call[login] = doc["call_id"]
@@ -103,6 +125,9 @@ class PushRelay:
         while True:
             login, message = await self._queue.get()
             try:
+                if message.get("type") == REVOKE_CHECK:
+                    await self.hub.close_revoked(message["operator"])
+                    continue
                 await self.hub.send(login, message)
             except Exception:
                 log.exception("push to %s failed", login)

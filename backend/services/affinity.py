@@ -12,6 +12,7 @@ from backend.domain import operators as op_rules
 from backend.domain.manager import ManagerState, away_text, manager_state
 from backend.domain.model import Absence, AbsenceReason, Operator
 from backend.services.engine import Engine
+from backend.services.operators import revoke_sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,10 @@ def preference_for(
     state = manager_state(op, now)
     if state is ManagerState.AWAY:
         m = engine.settings.config.manager
-        text = away_text(op, _name(engine, login), now, m.absent_text, m.away_text)
+        # An absence without an end date has no "until" to say.
+        open_ended = op is not None and op.absence is not None and op.absence.until is None
+        absent = m.absent_open_text if open_ended else m.absent_text
+        text = away_text(op, _name(engine, login), now, absent, m.away_text)
         return Preference(manager=login, contact_key=key, say=text)
     return Preference(manager=login, contact_key=key, preferred=login)
 
@@ -96,9 +100,13 @@ async def set_manager(
 
 
 async def set_absence(engine: Engine, login: str, absence: Absence | None) -> Operator | None:
-    """Mark an operator absent (or back); a dismissed operator's contacts are released."""
+    """Mark an operator absent (or back); a dismissed operator's contacts are released, their
+    sessions end and their sockets close (before the mark: no socket of theirs sees it)."""
+    dismissal = absence is not None and absence.reason is AbsenceReason.DISMISSED
+    if dismissal:
+        await revoke_sessions(engine, login)
     op = await engine.apply_operator(login, lambda o, now: op_rules.set_absence(o, absence, now))
-    if op is not None and absence is not None and absence.reason is AbsenceReason.DISMISSED:
+    if op is not None and dismissal:
         await engine.store.release_contacts(login, engine.clock())
         engine.view.release_manager(login)
     return op

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from backend.adapters import crm
-from backend.adapters.desk_store import DeskStore, contact_keys
+from backend.adapters.desk_store import NOTES_LIMIT, DeskStore, contact_keys
 from backend.adapters.documents import Doc, iso
 from backend.domain import calls as call_rules
 from backend.domain.actions import SendHangup, Step
@@ -150,7 +150,8 @@ async def card(desk: Desk, call: Doc, *, with_crm: bool = True) -> dict[str, Any
 
 async def add_note(desk: Desk, call: Doc, login: str, text: str) -> dict[str, Any]:
     now = desk.engine.clock()
-    await desk.store.add_note(call["_id"], {"at": now, "operator": login, "text": text})
+    if not await desk.store.add_note(call["_id"], {"at": now, "operator": login, "text": text}):
+        raise DeskError(409, "too_many_notes", f"a call takes at most {NOTES_LIMIT} notes", "text")
     return {"at": iso(now), "operator": login, "text": text}
 
 
@@ -189,7 +190,8 @@ async def hangup(engine: Engine, call_id: str, login: str, reason: str) -> Call:
         "operator": login,
         "reason": reason,
     }
-    call, changed = await engine.apply_call(call_id, transition, entry)
+    # A refused hang-up writes nothing, not even to the call's log.
+    call, changed = await engine.apply_call(call_id, transition, entry, log_ignored=False)
     if call is None:
         raise DeskError(404, "not_found", f"no call {call_id}", "call_id")
     if not changed:

@@ -200,9 +200,17 @@ class Engine:
         raise Contention(f"operator {login} kept changing")
 
     async def apply_call(
-        self, call_id: str, transition: CallTransition, log_entry: Doc | None = None
+        self,
+        call_id: str,
+        transition: CallTransition,
+        log_entry: Doc | None = None,
+        *,
+        log_ignored: bool = True,
     ) -> tuple[Call | None, bool]:
-        """Like apply_operator, for calls; also says whether the transition changed anything."""
+        """Like apply_operator, for calls; also says whether the transition changed anything.
+
+        An ignored transition still logs what happened outside (a command sent, a report
+        received) unless log_ignored is False: a refused request writes nothing."""
         fresh = False
         for _ in range(MAX_RACES):
             cached = None if fresh else self.view.call(call_id)
@@ -224,7 +232,7 @@ class Engine:
                 if cached is not None:
                     fresh = True  # confirm "stale" with the database, as for operators
                     continue
-                if log_entry:
+                if log_entry and log_ignored:
                     await self.store.append_call_log(call_id, [{**log_entry, "ignored": True}])
                 return stored, False
             pending = self.commands.pending_log(call_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from backend.adapters.documents import Doc
-from backend.auth import hash_password, verify_password
+from backend.auth import dismissed
 from backend.domain import operators as op_rules
 from backend.domain.actions import DispatchOperator
 from backend.domain.model import Address, Operator, Presence, Skill
 from backend.services.engine import MAX_RACES, Contention, Engine
+from backend.services.login import LoginThrottle, PasswordHasher
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class Profile:
     role: str
     address: Address
     groups: tuple[Skill, ...]
-    password: str | None = None
+    password_hash: str | None = None  # hashed by the caller, off the event loop
 
 
 class MissingPassword(ValueError):
@@ -30,14 +31,22 @@ async def upsert_operator(engine: Engine, login: str, p: Profile) -> tuple[Doc, 
     """Create the operator, or update profile, address and groups guarded by rev."""
     store = engine.store
     profile: Doc = {"name": p.name, "email": p.email, "role": p.role}
-    if p.password is not None:
-        profile["password_hash"] = hash_password(p.password)
+    if p.password_hash is not None:
+        profile["password_hash"] = p.password_hash
     created = False
+    before = await store.operator_doc(login)
+    ends_sessions = before is not None and (
+        p.password_hash is not None or before.get("role") != p.role
+    )
+    if ends_sessions:
+        # A new password or another role: every session of the old one ends first, so that
+        # no socket of theirs is sent the new profile.
+        await revoke_sessions(engine, login)
     for _ in range(MAX_RACES):
         now = engine.clock()
         current = await store.operator(login)
         if current is None:
-            if p.password is None:
+            if p.password_hash is None:
                 raise MissingPassword("password is required for a new operator")
             op = op_rules.new_operator(login, p.address, p.groups, now)
             if await store.insert_operator(op, profile, now):
@@ -52,15 +61,42 @@ async def upsert_operator(engine: Engine, login: str, p: Profile) -> tuple[Doc, 
             break
     else:
         raise Contention(f"operator {login} kept changing")
+    if ends_sessions:
+        await revoke_sessions(engine, login)  # and any token issued in the meantime
     doc = await store.operator_doc(login)
     assert doc is not None
     return doc, created
 
 
-async def authenticate(engine: Engine, login: str, password: str) -> Doc | None:
+async def revoke_sessions(engine: Engine, login: str) -> None:
+    """Every token issued to the operator so far stops working, and their sockets close (the
+    change reaches every process's WebSocket hub through the operators' change stream)."""
+    await engine.store.operators.update_one({"_id": login}, {"$inc": {"session_epoch": 1}})
+
+
+class Dismissed(Exception):
+    """The password is right, but the operator has been dismissed."""
+
+
+async def authenticate(
+    engine: Engine,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    login: str,
+    password: str,
+    address: str,
+) -> Doc | None:
+    """The operator when the password is right. Throttled (before any hashing) after repeated
+    attempts on this login or from this address; an unknown login costs what a known one does."""
+    await throttle.attempt(login, address)
     doc = await engine.store.operator_doc(login)
-    if doc is None or not verify_password(password, doc.get("password_hash")):
+    if not await hasher.verify(password, doc.get("password_hash") if doc else None):
+        await throttle.failed(login, address)
         return None
+    assert doc is not None
+    await throttle.succeeded(login, address)
+    if dismissed(doc):
+        raise Dismissed(login)
     return doc
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from backend.adapters.documents import Doc
-from backend.auth import SESSION_COOKIE, password_stamp, same_secret
+from backend.auth import SESSION_COOKIE, dismissed, password_stamp, same_secret, session_epoch
 from backend.keys import SECRETS, SIGNER, STORE
 from backend.views.errors import ApiError
 
@@ -33,14 +33,22 @@ async def current_operator(request: web.Request, *, allow_query: bool = False) -
         token = request.query.get("token")
     if not token:
         return None
-    read = request.app[SIGNER].read(token)
-    if read is None:
+    claims = request.app[SIGNER].read(token)
+    if claims is None:
         return None
-    login, stamp = read
-    doc = await request.app[STORE].operator_doc(login)
-    if doc is None or password_stamp(doc.get("password_hash")) != stamp:
+    doc = await request.app[STORE].operator_doc(claims.login)
+    if doc is None or not session_valid(doc, claims.stamp, claims.epoch):
         return None
     return doc
+
+
+def session_valid(doc: Doc, stamp: str, epoch: int) -> bool:
+    """The token's password stamp and session epoch are current, and nobody dismissed them."""
+    return (
+        password_stamp(doc.get("password_hash")) == stamp
+        and session_epoch(doc) == epoch
+        and not dismissed(doc)
+    )
 
 
 async def require_operator(request: web.Request, *, allow_query: bool = False) -> Doc:

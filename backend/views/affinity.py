@@ -91,6 +91,10 @@ async def put_absence(request: web.Request) -> web.Response:
         if until.timetz() == time(0, tzinfo=until.tzinfo):
             # A bare date means "away that whole day": back the next morning.
             until = until.replace(hour=23, minute=59, second=59)
+        if until <= request.app[ENGINE].clock():
+            raise ApiError(
+                422, "invalid_field", "until: must be in the future (or absent: no end)", "until"
+            )
     op = await set_absence(request.app[ENGINE], login, Absence(AbsenceReason(body.reason), until))
     if op is None:
         raise ApiError(404, "not_found", f"no operator {login}", "login")

@@ -12,23 +12,38 @@ from pydantic import BaseModel, ValidationError
 
 from backend.domain.actions import Refused
 from backend.services.engine import Contention
+from backend.views.json_depth import MAX_DEPTH, too_deep
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     body: dict[str, Any] = {"error": {"code": code, "message": message, "field": field}}
-    return web.json_response(body, status=status)
+    return web.json_response(body, status=status, headers=headers)
 
 
 _HTTP_CODES = {
@@ -47,7 +62,7 @@ async def error_middleware(
     try:
         return await handler(request)
     except ApiError as e:
-        return error_response(e.status, e.code, e.message, e.field)
+        return error_response(e.status, e.code, e.message, e.field, e.headers)
     except Refused as e:
         return error_response(409, e.code, e.message)
     except Contention as e:
@@ -60,10 +75,28 @@ async def error_middleware(
         if e.status == 413:
             message = "request body is larger than 64 KiB"
         return error_response(e.status, code, message)
+    except Exception:
+        # Whatever went wrong, the answer keeps the documented shape (never a plain-text 500).
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "unexpected server error; it has been logged")
+
+
+JSON_TYPES = ("application/json",)
+
+
+def require_json_type(request: web.Request) -> None:
+    """A body must say it is JSON: a page elsewhere cannot send one without a CORS preflight."""
+    if request.content_type not in JSON_TYPES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type must be application/json, not {request.content_type or 'none'}",
+        )
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
     """Parse and validate a JSON body; a 4xx names the problem and nothing has been written."""
+    require_json_type(request)
     if request.content_length is not None and request.content_length > request.app._client_max_size:
         raise ApiError(413, "body_too_large", "request body is larger than 64 KiB")
     try:
@@ -76,8 +109,12 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, "malformed_json", f"request body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ApiError(400, "too_deep", f"JSON nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "request body must be a JSON object")
+    if too_deep(data):
+        raise ApiError(400, "too_deep", f"JSON nests deeper than {MAX_DEPTH} levels")
     try:
         return model.model_validate(data)
     except ValidationError as e:

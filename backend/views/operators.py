@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from backend.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, password_stamp
+from backend.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, password_stamp, session_epoch
 from backend.domain.model import Address, Presence, Skill, TargetType
-from backend.keys import ENGINE, SIGNER, STORE
+from backend.keys import ENGINE, HASHER, SIGNER, STORE, THROTTLE
 from backend.presenters import operator_view
 from backend.services import operators as op_service
+from backend.services.login import HasherBusy, Throttled
 from backend.services.reports import queue_figures
-from backend.views.access import require_admin, require_operator, require_supervisor
+from backend.views.access import (
+    current_operator,
+    require_admin,
+    require_operator,
+    require_supervisor,
+)
 from backend.views.errors import ApiError, read_json
 from backend.views.schemas import LOGIN_PATTERN, LoginIn, OperatorIn, StatusIn
 
 
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LoginIn)
-    doc = await op_service.authenticate(request.app[ENGINE], body.login, body.password)
+    app = request.app
+    try:
+        doc = await op_service.authenticate(
+            app[ENGINE], app[HASHER], app[THROTTLE], body.login, body.password, client(request)
+        )
+    except Throttled as e:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            str(e),
+            headers={"Retry-After": str(math.ceil(e.retry_after_s))},
+        ) from None
+    except HasherBusy:
+        raise ApiError(503, "busy", "too many log-ins at once: try again in a moment") from None
+    except op_service.Dismissed:
+        raise ApiError(403, "dismissed", "this operator has been dismissed") from None
     if doc is None:
         raise ApiError(401, "bad_credentials", "wrong login or password")
-    token = request.app[SIGNER].issue(doc["_id"], password_stamp(doc.get("password_hash")))
+    stamp = password_stamp(doc.get("password_hash"))
+    token = app[SIGNER].issue(doc["_id"], stamp, session_epoch(doc))
     resp = web.json_response({"token": token, "operator": operator_view(doc)})
     resp.set_cookie(
         SESSION_COOKIE,
@@ -36,7 +59,16 @@ async def login(request: web.Request) -> web.Response:
     return resp
 
 
+def client(request: web.Request) -> str:
+    """The peer's address (behind a proxy, the proxy's: throttling is then per proxy)."""
+    return request.remote or "unknown"
+
+
 async def logout(request: web.Request) -> web.Response:
+    """Ends the operator's sessions: every token issued to them so far, and their sockets."""
+    doc = await current_operator(request)
+    if doc is not None:
+        await op_service.revoke_sessions(request.app[ENGINE], doc["_id"])
     resp = web.json_response({"ok": True})
     resp.del_cookie(SESSION_COOKIE, path="/")
     return resp
@@ -64,6 +96,25 @@ async def set_status(request: web.Request) -> web.Response:
     return web.json_response(operator_view(fresh))
 
 
+MAX_HISTORY_HOURS = 24 * 366
+
+
+def _hours(text: str) -> float:
+    """?hours=: a finite number of hours, more than 0 and at most a year (366 days)."""
+    try:
+        hours = float(text)
+    except ValueError:
+        raise ApiError(422, "invalid_field", "hours: not a number", "hours") from None
+    if not math.isfinite(hours) or not 0 < hours <= MAX_HISTORY_HOURS:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"hours: must be more than 0 and at most {MAX_HISTORY_HOURS}",
+            "hours",
+        )
+    return hours
+
+
 async def status_history(request: web.Request) -> web.Response:
     """Time in each status, from the status log: the operator's own, or any for a supervisor."""
     login_ = request.match_info.get("login")
@@ -71,10 +122,7 @@ async def status_history(request: web.Request) -> web.Response:
         login_ = (await require_operator(request))["_id"]
     else:
         await require_supervisor(request)
-    try:
-        hours = float(request.query.get("hours", "24"))
-    except ValueError:
-        raise ApiError(422, "invalid_field", "hours: not a number", "hours") from None
+    hours = _hours(request.query.get("hours", "24"))
     store = request.app[STORE]
     engine = request.app[ENGINE]
     await engine.history.flush()  # this process's last changes, not yet written
@@ -123,13 +171,22 @@ async def put_operator(request: web.Request) -> web.Response:
         role=body.role,
         address=Address(TargetType(body.address.type), body.address.address),
         groups=tuple(Skill(g.name, g.level) for g in body.groups),
-        password=body.password,
+        password_hash=None
+        if body.password is None
+        else await hash_off_loop(request, body.password),
     )
     try:
         doc, created = await op_service.upsert_operator(engine, login_, profile)
     except op_service.MissingPassword as e:
         raise ApiError(422, "invalid_field", f"password: {e}", "password") from None
     return web.json_response(operator_view(doc), status=201 if created else 200)
+
+
+async def hash_off_loop(request: web.Request, password: str) -> str:
+    try:
+        return await request.app[HASHER].hash(password)
+    except HasherBusy:
+        raise ApiError(503, "busy", "too many passwords being hashed: try again") from None
 
 
 async def get_operator(request: web.Request) -> web.Response:

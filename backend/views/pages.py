@@ -50,15 +50,24 @@ async def _page_operator(request: web.Request) -> Doc:
     return op
 
 
+def home(op: Doc) -> str:
+    """Where an operator lands: supervisors and administrators on the live queues."""
+    return "/supervisor" if op.get("role") in SUPERVISOR_ROLES else "/desk"
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     op = await current_operator(request)
-    raise web.HTTPFound("/desk" if op else "/login")
+    raise web.HTTPFound(home(op) if op else "/login")
+
+
+async def favicon(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
 
 
 @aiohttp_jinja2.template("login.html")
 async def login_page(request: web.Request) -> dict[str, Any]:
-    if await current_operator(request) is not None:
-        raise web.HTTPFound("/desk")
+    if (op := await current_operator(request)) is not None:
+        raise web.HTTPFound(home(op))
     return {"title": "Sign in"}
 
 

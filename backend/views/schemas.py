@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Literal, Self
 
@@ -14,6 +15,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from backend.views.json_depth import MAX_DEPTH, too_deep
 
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -47,6 +50,21 @@ class CallIn(_Platform):
         if v is not None and v != "" and not _URL.match(v):
             raise ValueError("must be an http(s) URL")
         return v or None
+
+    @field_validator("custom_data")
+    @classmethod
+    def _shallow(cls, v: str) -> str:
+        # Free text, read as context when it is a JSON object: refuse what nests too deep to read.
+        if v.lstrip().startswith(("{", "[")):
+            try:
+                parsed = json.loads(v)
+            except RecursionError:
+                raise ValueError(f"JSON nests deeper than {MAX_DEPTH} levels") from None
+            except ValueError:
+                return v  # not JSON: kept as raw text, as before
+            if too_deep(parsed):
+                raise ValueError(f"JSON nests deeper than {MAX_DEPTH} levels")
+        return v
 
     @field_validator("headers")
     @classmethod

@@ -6,12 +6,12 @@ import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from backend.adapters.push import operator_message
-from backend.auth import SESSION_COOKIE
+from backend.auth import SESSION_COOKIE, password_stamp, session_epoch
 from backend.keys import ENGINE, FEED, HUB, STORE
-from backend.views.access import require_operator
+from backend.views.access import require_operator, session_valid
 from backend.views.errors import ApiError
 
 HEARTBEAT_S = 20.0
@@ -31,6 +31,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     if uses_cookie and SESSION_COOKIE in request.cookies and not _same_origin(request):
         raise ApiError(403, "forbidden", "WebSocket from another origin")
     login = doc["_id"]
+    stamp, epoch = password_stamp(doc.get("password_hash")), session_epoch(doc)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
     hub, store, engine = request.app[HUB], request.app[STORE], request.app[ENGINE]
@@ -45,17 +46,28 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         call = feed.call_doc(current["call_id"]) if current.get("call_id") else None
         return operator_message(current, call)
 
-    hub.add(login, ws)
+    # Log-out, a new password or role, or dismissal closes the socket (see PushHub.close_revoked).
+    hub.add(login, ws, lambda fresh: session_valid(fresh, stamp, epoch))
     try:
         await store.touch_operators([login], engine.clock())
+        current = feed.operator_doc(login)
+        if current is None or not session_valid(current, stamp, epoch):
+            # Revoked between the token check and joining the hub.
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+            return ws
         if (first := snapshot()) is not None:
             await ws.send_json(first)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 if msg.data == "ping":
                     await ws.send_str("pong")
-                elif msg.data == "state" and (again := snapshot()) is not None:
-                    await ws.send_json(again)
+                elif msg.data == "state":
+                    fresh = feed.operator_doc(login)
+                    if fresh is None or not session_valid(fresh, stamp, epoch):
+                        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+                        break
+                    if (again := snapshot()) is not None:
+                        await ws.send_json(again)
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:

@@ -27,12 +27,13 @@ async def _error(resp: Any, status: int) -> dict[str, Any]:
 
 
 async def test_malformed_json_is_400(backend: Backend) -> None:
-    resp = await backend.client.post("/api/v1/calls", data=b"{not json", headers=backend.plat)
+    headers = {**backend.plat, "Content-Type": "application/json"}
+    resp = await backend.client.post("/api/v1/calls", data=b"{not json", headers=headers)
     err = await _error(resp, 400)
     assert err["code"] == "malformed_json"
-    resp = await backend.client.post("/api/v1/calls", data=b"[1, 2]", headers=backend.plat)
+    resp = await backend.client.post("/api/v1/calls", data=b"[1, 2]", headers=headers)
     assert (await _error(resp, 400))["code"] == "malformed_json"
-    resp = await backend.client.post("/api/v1/calls", data=b"", headers=backend.plat)
+    resp = await backend.client.post("/api/v1/calls", data=b"", headers=headers)
     assert (await _error(resp, 400))["code"] == "malformed_json"
     assert await _counts(backend) == (0, 0, 0)
 

@@ -78,6 +78,12 @@ async def test_card_access(desk: Backend) -> None:
     assert resp.status == 403 and _error(await resp.json())["field"] == "call_id"
     resp = await desk.client.get("/api/v1/calls/nope/card", headers=auth)
     assert resp.status == 404
+    # docs/desk.md: supervisors and administrators may read any card, the ADMIN_TOKEN too.
+    resp = await desk.client.get(url, headers=desk.admin)
+    assert resp.status == 200 and (await resp.json())["call"]["call_id"] == placed["call_id"]
+    for role in ("supervisor", "admin"):
+        boss = await desk.login((await desk.add_operator(f"boss-{role}", role=role))["login"])
+        assert (await desk.client.get(url, headers=boss)).status == 200
     await desk.add_operator("sue", role="supervisor")
     assert (await desk.client.get(url, headers=await desk.login("sue"))).status == 200
 
@@ -93,8 +99,11 @@ async def test_notes_validate_and_write_nothing_on_rejection(desk: Backend) -> N
     ):
         resp = await desk.client.post(url, json=body, headers=auth)
         assert resp.status == 422 and _error(await resp.json())["field"] == field
-    resp = await desk.client.post(url, data="{not json", headers=auth)
+    as_json = {**auth, "Content-Type": "application/json"}
+    resp = await desk.client.post(url, data="{not json", headers=as_json)
     assert resp.status == 400
+    resp = await desk.client.post(url, data='{"text": "plain"}', headers=auth)
+    assert resp.status == 415  # text/plain: a page elsewhere could send it without a preflight
     assert (await _anonymous(desk).client.post(url, json={"text": "hello"})).status == 401
     doc = await desk.store.call_doc(placed["call_id"])
     assert doc is not None and "desk" not in doc

@@ -17,8 +17,10 @@ form.addEventListener("submit", async (event) => {
   }
   button.disabled = true;
   try {
-    await post("/api/v1/auth/login", { login, password });
-    window.location.assign("/desk");
+    const reply = await post("/api/v1/auth/login", { login, password });
+    // Supervisors and administrators land on the live queues, operators on the desk.
+    const role = reply && reply.operator && reply.operator.role;
+    window.location.assign(role === "supervisor" || role === "admin" ? "/supervisor" : "/desk");
   } catch (err) {
     error.textContent =
       err.status === 401 ? "Wrong login or password. Please try again." : err.message;
