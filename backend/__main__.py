@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from backend import serving
 from backend.adapters.embedded_db import EmbeddedDBError, EmbeddedMongo
 from backend.adapters.mongo import Store, connect
 from backend.app import create_app, database_name
@@ -68,6 +69,8 @@ def main() -> int:
         level=os.environ.get("LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(serving.OutOfFilesFilter())
     # APScheduler logs every run of the sweep at INFO; only its problems matter here.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
@@ -103,7 +106,7 @@ def main() -> int:
         if embedded is not None:
             app[DB_STATE] = embedded.state
             app.cleanup_ctx.append(_supervisor(embedded))
-        web.run_app(app, port=settings.port, print=None)
+        serving.run(app, settings.port, settings.config.server.max_connections)
     finally:
         if embedded is not None:
             embedded.stop()
