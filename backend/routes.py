@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
+from backend import openapi
 from backend.availability import unavailable
 from backend.keys import STORE
 from backend.views import affinity, desk, operators, pages, platform, ws
@@ -48,6 +49,7 @@ def setup_routes(app: web.Application) -> None:
                 "/api/v1/operators/{login}/absence", affinity.delete_absence, name="absence_delete"
             ),
             web.get("/healthz", health, name="health"),
+            web.get("/api/v1/openapi.json", openapi.serve, name="openapi"),
             # The operator desk: pages, then its API.
             web.get("/", pages.index, name="index"),
             web.get("/login", pages.login_page, name="login_page"),
