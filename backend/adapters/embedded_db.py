@@ -29,6 +29,7 @@ import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,14 +63,26 @@ def _port_answers(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _die_with_parent(parent: int) -> None:
-    """In the child between fork and exec: SIGTERM when the parent dies (Linux)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
+def _prctl() -> Any:
+    """libc's prctl, looked up in the parent (no dlopen between fork and exec)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(parent: int, prctl: Any) -> Callable[[], None]:
+    """What the child runs between fork and exec: SIGTERM when the parent dies (Linux)."""
+
+    def run() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return run
 
 
 def _exit(code: int) -> str:
@@ -116,6 +129,7 @@ class EmbeddedMongo:
         self.restart_window_s = restart_window_s
         self._log_offset = 0
         self._stopping = False
+        self._started = False  # once up, the port is fixed for this object's lifetime
 
     # -- the folder's port and identity ----------------------------------------------
 
@@ -164,11 +178,18 @@ class EmbeddedMongo:
                 f"{self.port} (pid {self._read_state().get('pid', '?')}) for another backend; "
                 f"to share it, start this one with MONGODB_URL={self.url_for('switchboard')}"
             )
-        if self.fixed_port:
+        if self.fixed_port or self._started:
+            # Fixed by the configuration, or already known to this process's clients: never
+            # move (the clients would follow the port to someone else's server).
             raise EmbeddedDBError(
                 f"port {self.port} answers, but not with the embedded database of "
-                f"{self.storage_path}; refusing to use it (set [server] embedded_db_port = 0 "
-                "to let the folder choose its own port)"
+                f"{self.storage_path}; refusing to use it"
+                + (
+                    ""
+                    if self._started
+                    else " (set [server] embedded_db_port = 0 to let the "
+                    "folder choose its own port)"
+                )
             )
         old, self.port = self.port, free_port()
         log.warning(
@@ -233,7 +254,7 @@ class EmbeddedMongo:
                 # Its own session: a Ctrl-C meant for the backend does not reach it; the
                 # backend stops it last, after its own clean-up.
                 start_new_session=True,
-                preexec_fn=lambda: _die_with_parent(parent),
+                preexec_fn=_die_with_parent(parent, _prctl()),
             )
         except OSError as e:
             raise EmbeddedDBError(f"cannot start SecantusDB: {e}") from e
@@ -295,6 +316,7 @@ class EmbeddedMongo:
         finally:
             client.close()
         self._write_state(pid=proc.pid, owner_pid=os.getpid())
+        self._started = True
         self.state.up, self.state.reason = True, ""
 
     def _check_identity(self, client: MongoClient[dict[str, Any]]) -> None:

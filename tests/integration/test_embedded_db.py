@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import json
+import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +16,7 @@ import pytest
 from pymongo import MongoClient
 
 from backend.adapters.embedded_db import STATE_FILE, EmbeddedDBError, EmbeddedMongo, free_port
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -93,3 +98,45 @@ def test_a_start_that_fails_reports_the_cause_from_the_log(
     message = str(e.value)
     assert "already being managed by another process" in message
     assert "extra installed" not in message
+
+
+def _lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+async def test_supervision_restarts_it_then_gives_up_when_it_keeps_dying(
+    tmp_path: Path, servers: list[EmbeddedMongo]
+) -> None:
+    server = _start(servers, tmp_path / "db")
+    server.max_restarts = 2
+    task = asyncio.create_task(server.supervise(poll_s=0.02))
+    try:
+        assert server.process is not None
+        first = server.process.pid
+        os.kill(first, signal.SIGKILL)
+
+        async def restarted() -> bool:
+            p = server.process
+            return server.state.up and p is not None and p.pid != first and p.poll() is None
+
+        await eventually(restarted, timeout=20, message="a restart")
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGKILL)
+        # The folder stays locked (as by an orphan): every further start fails.
+        fd = await eventually(
+            lambda: asyncio.to_thread(_lock, tmp_path / "db" / "WiredTiger.lock"), timeout=5
+        )
+        try:
+            await asyncio.wait_for(task, timeout=30)
+        finally:
+            os.close(fd)
+        assert server.state.gave_up and not server.state.up
+        assert "already being managed by another process" in server.state.reason
+    finally:
+        task.cancel()
