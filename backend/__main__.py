@@ -3,33 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
 
+from backend import serving
 from backend.access_log import RedactingAccessLogger
 from backend.adapters.embedded_db import EmbeddedDBError, EmbeddedMongo
 from backend.adapters.mongo import Store, connect
 from backend.app import create_app, database_name
+from backend.availability import DB_STATE, database_guard
 from backend.settings import ROOT, ConfigError, Settings, load_settings
 
 log = logging.getLogger("switchboard")
 
 
-def _announce(settings: Settings, secrets: dict[str, str], embedded: bool) -> None:
+def _announce(settings: Settings, secrets: dict[str, str], embedded: EmbeddedMongo | None) -> None:
     url = f"http://localhost:{settings.port}"
-    lines = [
-        f"Switchboard is listening on {url} (public URL {settings.public_url})",
-        "Database: "
-        + (
-            f"embedded SecantusDB under {settings.config.server.embedded_db_path}"
-            if embedded
-            else str(settings.mongodb_url)
-        ),
-    ]
+    lines = [f"Switchboard is listening on {url} (public URL {settings.public_url})"]
+    if embedded is not None:
+        lines += [
+            f"Database: embedded SecantusDB under {embedded.storage_path} "
+            f"(pid {embedded.process.pid if embedded.process else '?'}, log {embedded.log_path})",
+            "  A second web process joins it with:",
+            f"  MONGODB_URL={settings.mongodb_url}",
+        ]
+    else:
+        lines.append(f"Database: {settings.mongodb_url}")
     if settings.mode == "development":
         admin = "$ADMIN_TOKEN" if secrets["admin_token"] == FROM_ENV else secrets["admin_token"]
         lines += [
@@ -69,6 +75,8 @@ def main() -> int:
         level=os.environ.get("LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(serving.OutOfFilesFilter())
     # APScheduler logs every run of the sweep at INFO; only its problems matter here.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
@@ -82,27 +90,30 @@ def main() -> int:
         db_path = Path(server.embedded_db_path)
         if not db_path.is_absolute():
             db_path = ROOT / db_path
-        embedded = EmbeddedMongo(
-            db_path, port=server.embedded_db_port, log_path=db_path.parent / "secantus.log"
-        )
+        embedded = EmbeddedMongo(db_path, port=server.embedded_db_port)
         try:
-            url = embedded.start()
+            embedded.start()
         except EmbeddedDBError as e:
             print(f"switchboard: {e}", file=sys.stderr)
             return 3
-        settings = settings.model_copy(update={"mongodb_url": url.replace("/?", "/switchboard?")})
+        settings = settings.model_copy(update={"mongodb_url": embedded.url_for("switchboard")})
     try:
         secrets = (
             asyncio.run(_dev_secrets(settings))
             if settings.mode == "development"
             else {"platform_token": FROM_ENV, "admin_token": FROM_ENV}
         )
+        app = create_app(settings)
+        app.middlewares.append(database_guard)
+        if embedded is not None:
+            app[DB_STATE] = embedded.state
+            app.cleanup_ctx.append(_supervisor(embedded))
         try:
-            # run_app calls `print` once the port is bound: only then is it "listening".
-            web.run_app(
-                create_app(settings),
-                port=settings.port,
-                print=lambda _message: _announce(settings, secrets, embedded is not None),
+            serving.run(
+                app,
+                settings.port,
+                settings.config.server.max_connections,
+                on_listening=lambda: _announce(settings, secrets, embedded),
                 access_log_class=RedactingAccessLogger,
             )
         except OSError as e:
@@ -111,7 +122,28 @@ def main() -> int:
     finally:
         if embedded is not None:
             embedded.stop()
+    if embedded is not None and embedded.state.gave_up:
+        print(f"switchboard: {embedded.state.reason}", file=sys.stderr)
+        return 4
     return 0
+
+
+def _supervisor(embedded: EmbeddedMongo) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Restart the embedded database when it dies; stop the backend when it keeps dying."""
+
+    async def supervise() -> None:
+        await embedded.supervise()
+        if embedded.state.gave_up:
+            signal.raise_signal(signal.SIGTERM)  # a graceful stop; main() returns 4
+
+    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(supervise())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
 
 
 if __name__ == "__main__":

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
 
+from aiohttp import web
+from pymongo.errors import PyMongoError
+
+from backend import openapi
+from backend.availability import unavailable
 from backend.keys import STORE
 from backend.views import affinity, desk, operators, pages, platform, ws
+
+HEALTH_TIMEOUT_S = 0.9
 
 
 def setup_routes(app: web.Application) -> None:
@@ -42,6 +49,7 @@ def setup_routes(app: web.Application) -> None:
                 "/api/v1/operators/{login}/absence", affinity.delete_absence, name="absence_delete"
             ),
             web.get("/healthz", health, name="health"),
+            web.get("/api/v1/openapi.json", openapi.serve, name="openapi"),
             # The operator desk: pages, then its API.
             web.get("/", pages.index, name="index"),
             web.get("/login", pages.login_page, name="login_page"),
@@ -63,6 +71,9 @@ def setup_routes(app: web.Application) -> None:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness for load balancers: this process answers and its database does too."""
-    await request.app[STORE].db.command("ping")
+    """Liveness for load balancers: this process answers and its database does too (1 s)."""
+    try:
+        await asyncio.wait_for(request.app[STORE].db.command("ping"), HEALTH_TIMEOUT_S)
+    except (TimeoutError, PyMongoError) as e:
+        return unavailable(f"no answer to ping within {HEALTH_TIMEOUT_S} s ({type(e).__name__})")
     return web.json_response({"ok": True})

@@ -31,7 +31,10 @@ class ServerConfig(_Strict):
     # Where operators and the scenario reach this backend; empty: http://localhost:<port>.
     public_url: str = ""
     embedded_db_path: str = "var/db"
-    embedded_db_port: int = Field(27817, ge=0, le=65535)
+    # 0: each data folder picks a free port once and remembers it in the folder.
+    embedded_db_port: int = Field(0, ge=0, le=65535)
+    # Client connections one process holds at most (also bounded by its descriptor limit).
+    max_connections: int = Field(4096, ge=1)
 
 
 class RoutingConfig(_Strict):

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -16,11 +17,21 @@ from backend.settings import ROOT
 
 
 class BackendProcess:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        unset: tuple[str, ...] = (),
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        for name in unset:
+            self.env.pop(name, None)
         self.log_path = log_path
+        self.preexec_fn = preexec_fn
         self.proc: subprocess.Popen[bytes] | None = None
 
     async def start(self, timeout_s: float = 30.0) -> None:
@@ -32,6 +43,7 @@ class BackendProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=self.preexec_fn,
             )
         deadline = asyncio.get_running_loop().time() + timeout_s
         async with aiohttp.ClientSession() as http:
