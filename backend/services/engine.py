@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from functools import partial
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ from backend.adapters.scheduler import Timers
 from backend.clock import new_id, utcnow
 from backend.domain import calls as call_rules
 from backend.domain import operators as op_rules
+from backend.domain import routing
 from backend.domain.actions import (
     Action,
     CallFinished,
@@ -43,7 +44,6 @@ from backend.domain.actions import (
 )
 from backend.domain.model import Activity, Call, CallState, Media, Offer, Operator, Strategy
 from backend.domain.policy import RoutingPolicy
-from backend.domain.selection import choose_call, choose_operator
 from backend.domain.view import ReadView
 from backend.services.commands import ScenarioCommands
 from backend.services.status_history import StatusHistory
@@ -51,8 +51,6 @@ from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# How many candidates one query brings back: enough to survive a few lost races.
-CANDIDATES = 8
 # A change made by another process is matched here only if that process has not done so
 # within this time (it died, or the two writes crossed): the backstop, not the first try.
 REBALANCE_DELAY_S = 0.15
@@ -64,7 +62,7 @@ OperatorTransition = Callable[[Operator, datetime], Step[Operator]]
 CallTransition = Callable[[Call, datetime], Step[Call]]
 
 
-class Claim(Enum):
+class ClaimResult(Enum):
     WON = "won"
     OPERATOR_LOST = "operator_lost"
     CALL_LOST = "call_lost"
@@ -272,8 +270,7 @@ class Engine:
                 case DispatchCall(call_id):
                     await self.dispatch_call(call_id)
                 case DispatchOperator(login):
-                    known = operator if operator and operator.login == login else None
-                    await self.dispatch_operator(login, known)
+                    await self.dispatch_operator(login)
                 case OfferAnswered(login, offer_id, _, answer_s):
                     policy = self.settings.policy()
                     await self.apply_operator(
@@ -325,16 +322,18 @@ class Engine:
         a session this process or another already has).
         """
         async with self._dispatch_lock:
-            candidates = self._candidates(call, self.clock())
-            while op := choose_operator(call, candidates, self._strategy(call), now=self.clock()):
+            lost: set[str] = set()
+            while op := routing.propose_operator(
+                self.view, call, self._strategy(call), self.clock(), exclude=lost
+            ):
                 result = await self._claim(call, op, insert=extra)
-                if result is Claim.WON:
+                if result is ClaimResult.WON:
                     doc = self.feed.call_doc(call.call_id)
                     assert doc is not None
                     return doc, True
-                if result is Claim.CALL_LOST:
+                if result is ClaimResult.CALL_LOST:
                     return await self._existing(extra), False
-                candidates = [c for c in candidates if c.login != op.login]
+                lost.add(op.login)
             now = self.clock()
             try:
                 await self.store.insert_call(call, extra, now)
@@ -355,14 +354,7 @@ class Engine:
     def _strategy(self, call: Call) -> Strategy:
         return self.settings.policy(call.group).strategy
 
-    def _candidates(self, call: Call, now: datetime) -> list[Operator]:
-        if (manager := call.waits_for(now)) is not None:
-            # Waiting for its manager: nobody else may take it until the limit.
-            found = self.view.operator(manager)
-            return [found] if found is not None and found.routable else []
-        return self.view.routable(call.group, CANDIDATES)
-
-    async def dispatch_call(self, call_id: str, known: Call | None = None) -> bool:
+    async def dispatch_call(self, call_id: str) -> bool:
         """Offer a waiting call to the best routable operator of its group, if there is one."""
         async with self._dispatch_lock:
             fresh = False
@@ -370,24 +362,23 @@ class Engine:
                 call = await self.call(call_id, fresh=fresh)
                 if call is None or not call.waiting:
                     return False
-                now = self.clock()
-                candidates = self._candidates(call, now)
-                if not candidates:
+                lost: set[str] = set()
+                strategy = self._strategy(call)
+                while op := routing.propose_operator(
+                    self.view, call, strategy, self.clock(), exclude=lost
+                ):
+                    result = await self._claim(call, op)
+                    if result is ClaimResult.WON:
+                        return True
+                    if result is ClaimResult.CALL_LOST:
+                        break  # read the call again
+                    lost.add(op.login)  # another process took them; the view now knows
+                else:
                     return False  # nobody fitting is routable: the call waits
                 fresh = True
-                while op := choose_operator(call, candidates, self._strategy(call), now=now):
-                    result = await self._claim(call, op)
-                    if result is Claim.WON:
-                        return True
-                    if result is Claim.CALL_LOST:
-                        break  # read the call again
-                    # Another process took that operator: the next candidate.
-                    candidates = [c for c in candidates if c.login != op.login]
-                else:
-                    fresh = False  # every candidate was stale; the view now knows better
             return False
 
-    async def dispatch_operator(self, login: str, known: Operator | None = None) -> bool:
+    async def dispatch_operator(self, login: str) -> bool:
         """A newly routable operator takes the most urgent waiting call of their groups."""
         async with self._dispatch_lock:
             fresh = False
@@ -395,26 +386,20 @@ class Engine:
                 op = await self.operator(login, fresh=fresh)
                 if op is None or not op.routable:
                     return False
-                # Calls waiting for this operator by name first, then their groups' calls.
-                queued = self.view.waiting_for(login, CANDIDATES) + self.view.queued(
-                    op.group_names, CANDIDATES
-                )
-                if not queued:
-                    return False  # nothing waiting for this operator
-                now = self.clock()
-                fresh = True
-                while (call := choose_call(op, queued, now)) is not None:
+                lost: set[str] = set()
+                while call := routing.propose_call(self.view, op, self.clock(), exclude=lost):
                     result = await self._claim(call, op)
-                    if result is Claim.WON:
+                    if result is ClaimResult.WON:
                         return True
-                    if result is Claim.OPERATOR_LOST:
+                    if result is ClaimResult.OPERATOR_LOST:
                         break  # read the operator again
-                    queued = [c for c in queued if c.call_id != call.call_id]
+                    lost.add(call.call_id)  # another process took it; the view now knows
                 else:
-                    fresh = False
+                    return False  # nothing waiting for this operator
+                fresh = True
             return False
 
-    async def _claim(self, call: Call, op: Operator, insert: Doc | None = None) -> Claim:
+    async def _claim(self, call: Call, op: Operator, insert: Doc | None = None) -> ClaimResult:
         """Reserve the operator, then claim the call (or insert it already offered).
 
         Two guarded writes and no read. A lost write refreshes that document in the view.
@@ -422,18 +407,15 @@ class Engine:
         policy = self.settings.policy(call.group)
         now = self.clock()
         offer_id = new_id()
-        expires = now + timedelta(seconds=policy.ring_timeout_s + policy.offer_grace_s)
-        op_step = op_rules.offer(op, call.call_id, offer_id, expires, now)
-        assert op_step.state is not None
+        decided = routing.claim(call, op, offer_id, now, policy)
+        op_step, call_step, the_offer = decided.operator, decided.call, decided.offer
+        assert op_step.state is not None and call_step.state is not None
         reserved = await self.store.save_operator(op, op_step.state, now)
         if reserved is None:
             self.lost_races += 1
             await self.feed.refresh_operator(op.login)
-            return Claim.OPERATOR_LOST
+            return ClaimResult.OPERATOR_LOST
         self.feed.local_operator(reserved)
-        the_offer = Offer(offer_id, op.login, op.address, now, expires)
-        call_step = call_rules.offer(call, the_offer)
-        assert call_step.state is not None
         entries = [
             _entry(now, "offer", the_offer),
             {"at": now, "kind": "state", "from": "queued", "to": "offering"},
@@ -466,7 +448,7 @@ class Engine:
                 self.feed.local_operator(back)
             else:
                 self.spawn(self.apply_operator(op.login, partial(_released, offer_id=offer_id)))
-            return Claim.CALL_LOST
+            return ClaimResult.CALL_LOST
         self._arm_operator(reserved)
         self._arm_call(claimed)
         self.history.add([a for a in op_step.actions if isinstance(a, StatusInterval)])
@@ -480,7 +462,7 @@ class Engine:
                 ring_timeout_s=policy.ring_timeout_s,
             )
         )
-        return Claim.WON
+        return ClaimResult.WON
 
     # -- foreign changes: the backstop for "no call waits while a fitting operator is Ready"
 

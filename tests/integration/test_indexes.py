@@ -7,57 +7,14 @@ added to the code later is checked without anyone listing it here.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
-
-from pymongo import monitoring
 
 from backend.keys import SWEEPER
 from tests.conftest import Backend
+from tests.support.commands import CAPTURE
 from tests.support.desk import connected_call
 from tests.support.fake_platform import Script
 from tests.support.waiting import eventually
-
-# Commands whose filter decides what the server reads.
-_READS = {"find": "filter", "count": "query", "delete": None, "update": None, "aggregate": None}
-
-
-class _Capture(monitoring.CommandListener):
-    """Registered once per interpreter (PyMongo cannot unregister); switched on per test."""
-
-    def __init__(self) -> None:
-        self.database: str | None = None
-        self.seen: list[tuple[str, str, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.database_name != self.database or event.command_name not in _READS:
-            return
-        command = event.command
-        coll = str(command.get(event.command_name))
-        filters: list[dict[str, Any]] = []
-        if event.command_name in ("find", "count"):
-            filters.append(dict(command.get(_READS[event.command_name] or "", {}) or {}))
-        elif event.command_name == "update":
-            filters += [dict(u["q"]) for u in command.get("updates", [])]
-        elif event.command_name == "delete":
-            filters += [dict(d["q"]) for d in command.get("deletes", [])]
-        else:
-            stages = command.get("pipeline", [])
-            if stages and "$match" in stages[0]:
-                filters.append(dict(stages[0]["$match"]))
-        with self.lock:
-            self.seen += [(event.command_name, coll, f) for f in filters]
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-_CAPTURE = _Capture()
-monitoring.register(_CAPTURE)
 
 
 def _stages(plan: dict[str, Any]) -> list[str]:
@@ -80,8 +37,7 @@ def _shape(f: Any) -> Any:
 
 async def test_every_filter_the_backend_sends_uses_an_index(make_backend: Any) -> None:
     b: Backend = await make_backend()
-    _CAPTURE.database = b.store.db.name
-    _CAPTURE.seen.clear()
+    CAPTURE.watch(b.store.db.name)
     try:
         # A routed call through to wrap-up, with the card, history and contacts served.
         auth = await b.ready_operator("alice")
@@ -113,9 +69,10 @@ async def test_every_filter_the_backend_sends_uses_an_index(make_backend: Any) -
         # The sweep's own queries, the way the timer runs them.
         await b.app[SWEEPER].sweep()
         await b.app[SWEEPER].heartbeat()
+        captured = CAPTURE.filters()
     finally:
-        _CAPTURE.database = None
-    seen = {(name, coll, repr(_shape(f))): (coll, f) for name, coll, f in _CAPTURE.seen}
+        CAPTURE.watch(None)
+    seen = {(name, coll, repr(_shape(f))): (coll, f) for name, coll, f in captured}
     assert len(seen) >= 5, seen  # the flow above sends many kinds of query
     failures = []
     for (name, coll, _), (_, query) in seen.items():

@@ -1,6 +1,8 @@
 """A discrete-event simulation of the REAL routing core: an event heap, a virtual clock, no I/O.
 
-It plays the shell's part the way backend/services/engine.py does: every transition's
+The decision (which operator, which call, the claim's two steps) is backend/domain/routing.py
+over the engine's own read view (backend/domain/view.py), the very code the engine calls. It
+plays the shell's part the way backend/services/engine.py does: every transition's
 actions are applied (OfferAnswered → operators.offer_answered, DispatchCall → choose an
 operator and offer, CallFinished → operators.call_finished, ...), deadlines are armed as
 timers keyed by document, and the scenario's reports (answered, not answered, hung up)
@@ -19,7 +21,7 @@ from enum import IntEnum
 
 from backend.domain import calls as call_rules
 from backend.domain import operators as op_rules
-from backend.domain import selection
+from backend.domain import routing
 from backend.domain.actions import (
     Action,
     CallFinished,
@@ -40,7 +42,6 @@ from backend.domain.model import (
     Call,
     CallState,
     Media,
-    Offer,
     Operator,
     Presence,
     Skill,
@@ -48,6 +49,7 @@ from backend.domain.model import (
     TargetType,
 )
 from backend.domain.policy import RoutingPolicy
+from backend.domain.view import ReadView
 from tests.simulation import invariants
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -155,8 +157,8 @@ class Simulation:
         self.seq = itertools.count()
         self.ops: dict[str, Operator] = {}
         self.live: dict[str, Call] = {}
-        self.queued: dict[str, Call] = {}
-        self.routable: dict[str, set[str]] = {}  # group -> logins, the store's index
+        # The engine's own read view: the same orderings, the same proposals.
+        self.view = ReadView(lambda group: params.strategy)
         self.op_timer: dict[str, datetime] = {}
         self.call_timer: dict[str, datetime] = {}
         self.records: list[CallRecord] = []
@@ -258,12 +260,7 @@ class Simulation:
         old = self.ops[new.login]
         self.ops[new.login] = new
         self.monitor.operator_saved(new)
-        for skill in new.groups:
-            members = self.routable.setdefault(skill.name, set())
-            if new.routable:
-                members.add(new.login)
-            else:
-                members.discard(new.login)
+        self.view.put_operator(new)
         if new.activity is Activity.BANNED and old.activity is not Activity.BANNED:
             self.bans += 1
         # Timers are keyed by document and replaced when re-armed, as in the shell.
@@ -288,16 +285,12 @@ class Simulation:
             return
         cid = new.call_id
         self.monitor.call_saved(new)
+        self.view.put_call(new)
         if new.state is CallState.ENDED:
             self.live.pop(cid, None)
-            self.queued.pop(cid, None)
             self.call_timer.pop(cid, None)
         else:
             self.live[cid] = new
-            if new.state is CallState.QUEUED:
-                self.queued[cid] = new
-            else:
-                self.queued.pop(cid, None)
             if new.deadline is None:
                 self.call_timer.pop(cid, None)
             elif self.call_timer.get(cid) != new.deadline:
@@ -345,30 +338,27 @@ class Simulation:
                     # here, and a cancelled offer's late report is stale by its offer id.
                     pass
 
+    # -- the decision: backend/domain/routing.py, exactly as the engine calls it --------------
+
     def dispatch_call(self, call_id: str) -> None:
         call = self.live.get(call_id)
-        if call is None or not call.waiting:
+        if call is None:
             return
-        candidates = [self.ops[login] for login in self.routable.get(call.group, ())]
-        op = selection.choose_operator(call, candidates, self.policy.strategy, now=self.now)
+        op = routing.propose_operator(self.view, call, self.policy.strategy, self.now)
         if op is not None:
             self.claim(call, op)
 
     def dispatch_operator(self, login: str) -> None:
-        op = self.ops[login]
-        if not op.routable:
-            return
-        call = selection.choose_call(op, self.queued.values(), self.now)
+        call = routing.propose_call(self.view, self.ops[login], self.now)
         if call is not None:
-            self.claim(call, op)
+            self.claim(call, self.ops[login])
 
     def claim(self, call: Call, op: Operator) -> None:
         """As engine._claim: reserve the operator, then the call; then 'send' connect."""
         now, policy = self.now, self.policy
         offer_id = f"{call.call_id}/{call.attempts + 1}"
-        expires = now + timedelta(seconds=policy.ring_timeout_s + policy.offer_grace_s)
-        op_step = op_rules.offer(op, call.call_id, offer_id, expires, now)
-        call_step = call_rules.offer(call, Offer(offer_id, op.login, op.address, now, expires))
+        decided = routing.claim(call, op, offer_id, now, policy)
+        op_step, call_step = decided.operator, decided.call
         assert call_step.changed, f"{call.call_id} could not be offered"
         self.offers += 1
         # Both saved before any action runs, as the shell saves both documents first.
