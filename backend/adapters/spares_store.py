@@ -96,9 +96,11 @@ class SpareCounters:
             {"$inc": {"used": -1}},
         )
 
-    async def reconcile(self, now: datetime, grace_s: float) -> int:
-        """Free slots held by calls no longer on that number (their process died mid-way)."""
-        freed = 0
+    async def reconcile(self, now: datetime, grace_s: float) -> list[str]:
+        """Free slots held by calls no longer on that number (their process died mid-way).
+
+        Returns the numbers of the slots freed (one entry per slot)."""
+        freed: list[str] = []
         cutoff = now - timedelta(seconds=grace_s)
         async for slot in self.slots.find({"call_id": {"$ne": None}, "taken_at": {"$lt": cutoff}}):
             call = await self.calls.find_one({"_id": slot["call_id"]}, {"state": 1, "spare": 1})
@@ -109,5 +111,5 @@ class SpareCounters:
             )
             if not on_it:
                 await self.give_back(slot["number"], slot["call_id"])
-                freed += 1
+                freed.append(str(slot["number"]))
         return freed

@@ -62,10 +62,12 @@ class OfferMissed:
 
 @dataclass(frozen=True, slots=True)
 class OfferReleased:
-    """The offer ended through no fault of the operator: no penalty."""
+    """The offer ended through no fault of the operator: no penalty. `reason` says why
+    (domain/calls.py: the caller left, the call ended, the connect was not delivered)."""
 
     operator: str
     offer_id: str
+    reason: str = "released"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,15 @@ from backend.domain.policy import RoutingPolicy
 OPERATOR_FAULT_CODES = frozenset({408, 480, 486, 487, 603})
 TIMEOUT_CODE = 408
 
+# `end_reason` of a call whose caller hung up while a leg rang for it (an operator's or a spare
+# number's): abandoned, but not a no-answer. The operator is released without a miss.
+ABANDONED_WHILE_RINGING = "abandoned_while_ringing"
+# Why an offer ended without the operator's fault (the operator's `offered` interval records
+# it, so the desk's "not answered" leaves it out).
+CALLER_LEFT = "caller_left"  # the caller hung up while it rang
+CALL_ENDED = "call_ended"  # the call ended otherwise (session gone, a supervisor's hang-up)
+UNDELIVERED = "undelivered"  # the connect never reached the scenario
+
 
 def new_call(
     call_id: str,
@@ -149,7 +158,7 @@ def offer_undeliverable(
     current = _current(call, offer_id)
     if current is None:
         return Step(None)
-    release = OfferReleased(current.operator, offer_id)
+    release = OfferReleased(current.operator, offer_id, UNDELIVERED)
     return Step(_requeue(call, now, policy), (release, DispatchCall(call.call_id)))
 
 
@@ -163,7 +172,7 @@ def offer_expired(call: Call, offer_id: str, now: datetime, policy: RoutingPolic
         operator_action = OfferMissed(current.operator, offer_id, TIMEOUT_CODE)
     else:
         # The connect never got through (the process that sent it died): nobody's fault.
-        operator_action = OfferReleased(current.operator, offer_id)
+        operator_action = OfferReleased(current.operator, offer_id, UNDELIVERED)
     back = _requeue(call, now, policy, keep_preference=current.operator != call.preferred)
     return Step(
         back, (SendCancel(call.call_id, offer_id), operator_action, DispatchCall(call.call_id))
@@ -174,8 +183,13 @@ def _end(
     call: Call, outcome: Outcome, party: Party, reason: str | None, now: datetime
 ) -> Step[Call]:
     actions: list[Action] = []
+    # The offer ringing when the call ended stays on it as a record of whom it rang (the
+    # desk of that operator is told through it); a connected call's is cleared as before.
+    last_offer = None
     if call.state is CallState.OFFERING and call.offer is not None:
-        actions.append(OfferReleased(call.offer.operator, call.offer.offer_id))
+        last_offer = call.offer
+        why = CALLER_LEFT if reason == ABANDONED_WHILE_RINGING else CALL_ENDED
+        actions.append(OfferReleased(call.offer.operator, call.offer.offer_id, why))
     elif call.state is CallState.CONNECTED and call.operator and call.connected_at:
         talk_s = max(0.0, (now - call.connected_at).total_seconds())
         actions.append(CallFinished(call.operator, call.call_id, talk_s, call.group))
@@ -190,7 +204,7 @@ def _end(
         hung_up_by=party,
         end_reason=reason,
         ended_at=now,
-        offer=None,
+        offer=last_offer,
         deadline=None,
     )
     return Step(new, tuple(actions))
@@ -204,7 +218,9 @@ def caller_hung_up(call: Call, now: datetime) -> Step[Call]:
         return Step(None)
     if call.state in (CallState.CONNECTED, CallState.OVERFLOW_CONNECTED):
         return _end(call, Outcome.ANSWERED, Party.CALLER, None, now)
-    return _end(call, Outcome.ABANDONED, Party.CALLER, None, now)
+    ringing = call.state in (CallState.OFFERING, CallState.OVERFLOW_OFFERING)
+    reason = ABANDONED_WHILE_RINGING if ringing else None
+    return _end(call, Outcome.ABANDONED, Party.CALLER, reason, now)
 
 
 def operator_hung_up(call: Call, now: datetime) -> Step[Call]:

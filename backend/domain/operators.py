@@ -26,10 +26,18 @@ from backend.domain.model import (
 from backend.domain.policy import RoutingPolicy
 
 DISCONNECTED = "disconnected"
+# The reason of an `offered` interval that ended through no fault of the operator, when the
+# release gives none of its own.
+RELEASED = "released"
 
 
-def _step(old: Operator, new: Operator, now: datetime, *extra: Action) -> Step[Operator]:
-    """Close the status intervals that changed, and dispatch when the operator became routable."""
+def _step(
+    old: Operator, new: Operator, now: datetime, *extra: Action, why: str | None = None
+) -> Step[Operator]:
+    """Close the status intervals that changed, and dispatch when the operator became routable.
+
+    `why` is recorded as the reason of the activity interval that closes (a released offer's).
+    """
     actions: list[Action] = []
     if (old.presence, old.reason) != (new.presence, new.reason):
         actions.append(
@@ -40,7 +48,7 @@ def _step(old: Operator, new: Operator, now: datetime, *extra: Action) -> Step[O
         new = replace(new, presence_since=now)
     if old.activity is not new.activity:
         actions.append(
-            StatusInterval(old.login, "activity", old.activity.value, None, old.activity_since, now)
+            StatusInterval(old.login, "activity", old.activity.value, why, old.activity_since, now)
         )
         new = replace(new, activity_since=now)
     actions.extend(extra)
@@ -102,13 +110,25 @@ def offer(
     return _step(op, new, now)
 
 
-def release_offer(op: Operator, offer_id: str, now: datetime) -> Step[Operator]:
-    """The offer ended through no fault of the operator: back to idle, place kept."""
+def release_offer(
+    op: Operator, offer_id: str, now: datetime, reason: str = RELEASED
+) -> Step[Operator]:
+    """The offer ended through no fault of the operator: back to idle, place kept.
+
+    The `offered` interval records why (the caller left, say), so it is not counted as
+    not answered."""
     if op.activity is not Activity.OFFERED or op.offer_id != offer_id:
         return Step(None)
     new = _to_idle(op, now, reset_idle=False)
     new = replace(new, stats=replace(op.stats, offers=max(0, op.stats.offers - 1)))
-    return _step(op, new, now)
+    return _step(op, new, now, why=reason or RELEASED)
+
+
+def offer_not_answered(next_activity: str | None, reason: str | None) -> bool:
+    """An `offered` interval that counts as not answered: the operator did not take the call,
+    and the offer was not released through no fault of theirs (a release names its reason;
+    a no-answer, busy or decline leaves none)."""
+    return next_activity != Activity.IN_CALL.value and reason is None
 
 
 def offer_answered(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
+
+from backend.domain.model import Call, CallState
+from backend.domain.policy import RoutingPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +93,39 @@ def choose_spare(
         return (u.used_on(s.local_day(now)), u.active, s.number)
 
     return min(fitting, key=load)
+
+
+# -- a freed line: who is first in line for it ------------------------------------------
+
+
+def waits_for_a_line(call: Call, number: str, now: datetime, policy: RoutingPolicy) -> bool:
+    """The call may take a line of `number` now: it waits, its group's threshold has passed,
+    and it has not already tried this number in its current round.
+
+    A retry pause (`next_overflow_at`, set after a round found no spare) does not hold the
+    call back: it only spares the counters a pointless round, and a line that comes free
+    belongs to the calls that waited for one, like a freed operator.
+    """
+    if call.state is not CallState.QUEUED or policy.overflow_after_s is None:
+        return False
+    if number in call.spares_tried:
+        return False
+    return call.enqueued_at + timedelta(seconds=policy.overflow_after_s) <= now
+
+
+def first_in_line(
+    queued: Iterable[Call],
+    number: str,
+    now: datetime,
+    policy_of: Callable[[str], RoutingPolicy],
+    skip: Iterable[str] = (),
+) -> Call | None:
+    """Of these waiting calls (in queue order: highest priority, then longest wait), the first
+    that may take a line of `number` now; None: nobody waits for one."""
+    passed = set(skip)
+    for call in queued:
+        if call.call_id in passed:
+            continue
+        if waits_for_a_line(call, number, now, policy_of(call.group)):
+            return call
+    return None

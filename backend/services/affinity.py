@@ -84,7 +84,12 @@ async def pin_answered(engine: Engine, call: Doc, answer: str) -> bool:
     key = contact_key_of(call)
     if key is None:
         return False
-    return await set_manager(engine, key, login, only_if_unset=True)
+    if not await set_manager(engine, key, login, only_if_unset=True):
+        return False
+    # The call names the contact's manager too: the change reaches the desk with the call
+    # (its card stops offering "Become their manager"). A fact, not routing state: no rev.
+    await engine.store.calls.update_one({"_id": call["_id"]}, {"$set": {"manager": login}})
+    return True
 
 
 async def set_manager(

@@ -144,7 +144,9 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
     call, applied = await engine.apply_call(call_id, transition, entry)
     if call is None:
         raise LookupError(call_id)
-    current = {a.offer_id for a in (call.offer, call.spare) if a is not None}
+    # An ended call keeps the offer that rang when it ended, as a record: not a live one.
+    live = () if call.state is CallState.ENDED else (call.offer, call.spare)
+    current = {a.offer_id for a in live if a is not None}
     if kind == "operator_connected" and not applied and offer_id not in current:
         # The scenario bridged an operator the backend had already given up on (the answer
         # came after the offer expired): hang that leg up, or two operators may talk to one

@@ -7,20 +7,24 @@ from typing import Any
 
 from backend.adapters.desk_store import DeskStore
 from backend.adapters.documents import Doc
+from backend.domain import operators as op_rules
 
 
 def day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
 
 
-def _offers(rows: list[Doc], op: Doc, since: datetime) -> tuple[int, int, list[float]]:
-    """(offers made to the operator, offers they answered, seconds from offer to answer).
+def _offers(rows: list[Doc], op: Doc, since: datetime) -> tuple[int, int, int, list[float]]:
+    """(offers made to the operator, offers they answered, offers not answered, seconds from
+    offer to answer).
 
     Read from the status history: every `offered` interval is an offer, answered when the
-    operator's next activity was `in_call`; the interval's length is the time to answer.
+    operator's next activity was `in_call`; the interval's length is the time to answer. An
+    offer released through no fault of the operator (the caller hung up while it rang, the
+    call ended, the connect was not delivered) names why, and is not "not answered".
     """
     acts = [r for r in rows if r["field"] == "activity"]
-    offers = answered = 0
+    offers = answered = not_answered = 0
     ring_s: list[float] = []
     for i, r in enumerate(acts):
         if r["value"] != "offered" or r["start"] < since:
@@ -30,9 +34,11 @@ def _offers(rows: list[Doc], op: Doc, since: datetime) -> tuple[int, int, list[f
         if after == "in_call":
             answered += 1
             ring_s.append((r["end"] - r["start"]).total_seconds())
+        elif op_rules.offer_not_answered(after, r.get("reason")):
+            not_answered += 1
     if op.get("activity") == "offered" and op["activity_since"] >= since:
         offers += 1  # ringing now
-    return offers, answered, ring_s
+    return offers, answered, not_answered, ring_s
 
 
 def _times(rows: list[Doc], op: Doc, since: datetime, now: datetime) -> dict[str, dict[str, float]]:
@@ -53,16 +59,15 @@ async def today(store: DeskStore, op: Doc, now: datetime) -> dict[str, Any]:
     login = op["_id"]
     since = day_start(now)
     rows = await store.status_intervals(login, since)
-    offers, answered_offers, ring_s = _offers(rows, op, since)
+    offers, _, not_answered, ring_s = _offers(rows, op, since)
     answered = await store.answered_calls(login, since)
     talk = [((c.get("ended_at") or now) - c["connected_at"]).total_seconds() for c in answered]
-    ringing_now = 1 if op.get("activity") == "offered" else 0
     times = _times(rows, op, since, now)
     return {
         "since": since.isoformat(),
         "offers": offers,
         "answered": len(answered),
-        "not_answered": max(0, offers - answered_offers - ringing_now),
+        "not_answered": not_answered,
         "talk_s": round(sum(talk), 1),
         "avg_talk_s": round(sum(talk) / len(talk), 1) if talk else None,
         "avg_answer_s": round(sum(ring_s) / len(ring_s), 1) if ring_s else None,

@@ -288,8 +288,10 @@ class Engine:
                             counted=counted,
                         ),
                     )
-                case OfferReleased(login, offer_id):
-                    await self.apply_operator(login, partial(_released, offer_id=offer_id))
+                case OfferReleased(login, offer_id, reason):
+                    await self.apply_operator(
+                        login, partial(_released, offer_id=offer_id, reason=reason)
+                    )
                 case CallFinished(login, call_id, talk_s, group):
                     wrap_up_s = self.settings.policy(group).wrap_up_s
                     await self.apply_operator(
@@ -604,8 +606,10 @@ def _missed(
     return op_rules.offer_missed(op, offer_id, now, policy, counted=counted)
 
 
-def _released(op: Operator, now: datetime, *, offer_id: str) -> Step[Operator]:
-    return op_rules.release_offer(op, offer_id, now)
+def _released(
+    op: Operator, now: datetime, *, offer_id: str, reason: str = op_rules.RELEASED
+) -> Step[Operator]:
+    return op_rules.release_offer(op, offer_id, now, reason)
 
 
 def _finished(

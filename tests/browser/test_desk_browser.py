@@ -375,3 +375,56 @@ async def test_operator_becomes_the_callers_manager_from_the_card(
     contact = await desk.api.store.contacts.find_one({"_id": "phone:+15557770001"})
     assert contact is not None and contact["manager"] == "bea"
     await shot(page, "desk-manager-set")
+
+
+async def test_the_card_says_the_caller_hung_up_while_it_rang(
+    live: Callable[..., Any], page: Page
+) -> None:
+    """Not "Not answered — back in the queue", and today's "not answered" does not grow."""
+    desk: LiveDesk = await live()
+    await desk.api.add_operator("ada")
+    await sign_in(page, desk, "ada")
+    await page.locator("#btn-ready").click()
+    await expect(page.locator("#presence")).to_have_text("Ready")
+    placed = await ring(desk, "ada", caller="+15557770002")
+    await expect(page.locator("#card-state")).to_have_text("Ringing")
+    session = desk.platform.sessions[placed["session_id"]]
+    offer_id, session.ringing = session.ringing, None
+    await desk.platform.post_event(session, {"type": "caller_hung_up", "offer_id": offer_id})
+    await expect(page.locator("#card-state")).to_have_text("The caller hung up while it rang")
+    await expect(page.locator("#activity")).to_have_text("Idle — waiting for a call")
+    await expect(page.get_by_role("button", name="Close card")).to_be_visible()
+    await expect(page.get_by_label("New note")).to_be_hidden()
+    # Today's figures, once the status history is written (in batches) and read again.
+    await desk.api.engine.drain()
+    await page.locator("#btn-not-ready").click()
+    await expect(page.locator("#presence")).to_contain_text("Not ready")
+    await expect(page.locator("#t-offers")).to_have_text("1")
+    await expect(page.locator("#t-not-answered")).to_have_text("0")
+    await shot(page, "desk-caller-left-while-ringing")
+
+
+async def test_a_yes_to_the_pin_question_updates_the_open_card(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk: LiveDesk = await live()
+    await desk.api.add_operator("bea")
+    await sign_in(page, desk, "bea")
+    await page.locator("#btn-ready").click()
+    await expect(page.locator("#presence")).to_have_text("Ready")
+    placed = await ring(desk, "bea", caller="+15557770003")
+    await answer(desk, placed)
+    button = page.get_by_role("button", name="Become their manager")
+    await expect(button).to_be_visible()
+    api = desk.api
+    url = f"/api/v1/calls/{placed['call_id']}/events"
+    resp = await api.client.post(url, json={"type": "operator_hung_up"}, headers=api.plat)
+    assert (await resp.json())["ask_pin_manager"]["operator"] == "bea"
+    await expect(page.locator("#card-state")).to_have_text("Ended")
+    await expect(button).to_be_visible()
+    resp = await api.client.post(
+        url, json={"type": "manager_pin_answer", "answer": "yes"}, headers=api.plat
+    )
+    assert resp.status == 200
+    await expect(page.locator("#f-manager")).to_have_text("Bea (bea)")
+    await expect(button).to_be_hidden()

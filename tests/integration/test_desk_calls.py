@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import Backend
 from tests.support.desk import DESK_CONFIG, connected_call, operator_in, wrapped_up_call
+from tests.support.fake_platform import Script
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -212,3 +214,59 @@ async def test_wrap_up_timer_records_the_timeout_disposition(make_backend: Any) 
     await operator_in(b, "alice", "idle")
     desk = (await b.store.calls.find_one({"_id": chosen}))["desk"]
     assert desk["disposition"] == "resolved" and desk["disposition_by"] == "alice"
+
+
+async def test_caller_hanging_up_while_it_rings_is_no_miss_and_no_not_answered(
+    desk: Backend,
+) -> None:
+    """The caller leaves while the operator's phone rings: abandoned while ringing, recorded as
+    such; the operator gets no miss, today's "not answered" stays 0, and the desk still gets
+    the ended call (so its card can say the caller hung up)."""
+    auth = await desk.ready_operator("alice")
+    desk.platform.script("alice", Script(answer_after_s=None))
+    placed = await desk.place_call()
+    session = desk.platform.sessions[placed["session_id"]]
+
+    async def ringing() -> str | None:
+        return session.ringing
+
+    offer_id = await eventually(ringing, message="alice's leg ringing")
+    resp = await desk.client.post(
+        f"/api/v1/calls/{placed['call_id']}/events",
+        json={"type": "caller_hung_up", "offer_id": offer_id},
+        headers=desk.plat,
+    )
+    assert resp.status == 200
+    call = await desk.call(placed["call_id"])
+    assert (call["state"], call["outcome"], call["hung_up_by"]) == ("ended", "abandoned", "caller")
+    assert call["end_reason"] == "abandoned_while_ringing"
+    assert call["offer"]["operator"] == "alice"  # whom it was ringing: their desk hears of it
+    op = await operator_in(desk, "alice", "idle")
+    assert op["misses_in_row"] == 0 and op["scores"]["misses"] == 0
+    await desk.engine.drain()  # the status history is written in batches
+    resp = await desk.client.get("/api/v1/me/today", headers=auth)
+    t = await resp.json()
+    assert (t["offers"], t["answered"], t["not_answered"]) == (1, 0, 0)
+    # The operator whose phone rang may still open the ended call's card.
+    resp = await desk.client.get(f"/api/v1/calls/{placed['call_id']}/card", headers=auth)
+    assert resp.status == 200
+    assert (await resp.json())["call"]["end_reason"] == "abandoned_while_ringing"
+
+
+async def test_a_yes_to_the_pin_question_reaches_the_call_and_its_card(desk: Backend) -> None:
+    """After the caller says yes, the call (pushed to the desk) names the new manager."""
+    auth = await desk.ready_operator("penny")
+    placed = await connected_call(desk, "penny", caller="+15551230009")
+    url = f"/api/v1/calls/{placed['call_id']}"
+    resp = await desk.client.post(
+        f"{url}/events", json={"type": "operator_hung_up"}, headers=desk.plat
+    )
+    assert (await resp.json())["ask_pin_manager"]["operator"] == "penny"
+    assert (await desk.call(placed["call_id"]))["manager"] is None
+    resp = await desk.client.post(
+        f"{url}/events", json={"type": "manager_pin_answer", "answer": "yes"}, headers=desk.plat
+    )
+    assert resp.status == 200
+    assert (await desk.call(placed["call_id"]))["manager"] == "penny"
+    card = await (await desk.client.get(f"{url}/card", headers=auth)).json()
+    assert card["contact"]["manager"] == {"login": "penny", "name": "Penny"}

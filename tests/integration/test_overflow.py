@@ -130,3 +130,75 @@ async def test_concurrency_limit_and_daily_cap(make_backend: Any) -> None:
     )
     assert (await b.call(waiting["call_id"]))["state"] == "queued"
     assert b.platform.connects_by_target[A] == b.platform.connects_by_target[B] == 1
+
+
+def one_line_config(*, cap: int = 5) -> str:
+    """One spare number with one line; a long retry, so only a freed line can explain a move."""
+    return (
+        "rules = []\n\n[routing]\noverflow_retry_s = 120\n\n"
+        f'[[groups]]\nname = "default"\noverflow_after_s = 1\nspares = ["{A}"]\n\n'
+        f'[[spare_numbers]]\nnumber = "{A}"\nname = "Spare line"\n'
+        f"max_concurrent = 1\ndaily_cap = {cap}\n"
+    )
+
+
+async def _one_on_the_line_one_waiting(b: Backend) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Call 1 talks on the spare's only line; call 2 is past its threshold and found it busy."""
+    b.platform.script(A, Script(talk_s=None))
+    first = await b.place_call()
+    await eventually(lambda: _call(b, first["call_id"], "overflow_connected"), timeout=6)
+    second = await b.place_call()
+    await eventually(
+        lambda: b.store.calls.find_one(
+            {"_id": second["call_id"], "state": "queued", "next_overflow_at": {"$ne": None}}
+        ),
+        timeout=6,
+        message="call 2's overflow round finding the line busy",
+    )
+    return first, second
+
+
+async def test_a_freed_spare_line_goes_at_once_to_the_waiting_call(make_backend: Any) -> None:
+    b: Backend = await make_backend(one_line_config())
+    first, second = await _one_on_the_line_one_waiting(b)
+
+    resp = await b.client.post(
+        f"/api/v1/calls/{first['call_id']}/events",
+        json={"type": "operator_hung_up"},
+        headers=b.plat,
+    )
+    assert resp.status == 200
+    # Not `overflow_retry_s` (120 s) later: the line is offered the moment it is free.
+    call = await eventually(
+        lambda: _call(b, second["call_id"], "overflow_offering", "overflow_connected"),
+        timeout=3,
+        message="the waiting call taking the freed line",
+    )
+    assert call["spare"]["number"] == A
+    assert b.platform.connects_by_target[A] == 2
+
+
+async def test_a_later_call_does_not_take_a_free_line_from_a_waiting_one(
+    make_backend: Any,
+) -> None:
+    b: Backend = await make_backend(one_line_config(cap=2))
+    first, second = await _one_on_the_line_one_waiting(b)
+    # The line comes free without anyone offering it (a slot freed outside the routing, as
+    # the sweep does for a dead process, or a raised limit): call 2 still waits for a retry.
+    freed = await b.store.calls.database["spare_slots"].update_one(
+        {"number": A, "call_id": first["call_id"]}, {"$set": {"call_id": None, "taken_at": None}}
+    )
+    assert freed.modified_count == 1
+    third = await b.place_call()
+    # Call 3 passes its threshold one second later and finds the line free: it must leave it
+    # (and the day's last call) to call 2, which has waited longer.
+    call = await eventually(
+        lambda: _call(b, second["call_id"], "overflow_offering", "overflow_connected"),
+        timeout=4,
+        message="the longest-waiting call taking the free line",
+    )
+    assert call["spare"]["number"] == A
+    later = await b.call(third["call_id"])
+    assert later["state"] == "queued" and later["spare"] is None
+    usage = await _spares(b)
+    assert usage[A]["used_today"] == 2

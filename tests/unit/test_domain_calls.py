@@ -119,7 +119,7 @@ def test_expired_offer_that_never_reached_the_scenario_releases_the_operator() -
     step = calls.offer_expired(offering(sent=False), "o1", at(40), POLICY)
     assert step.actions == (
         SendCancel("c1", "o1"),
-        OfferReleased("ann", "o1"),
+        OfferReleased("ann", "o1", calls.UNDELIVERED),
         DispatchCall("c1"),
     )
 
@@ -136,7 +136,7 @@ def test_failure_reported_before_the_connect_reply_was_recorded_is_still_a_miss(
 def test_undeliverable_offer_releases_and_requeues() -> None:
     step = calls.offer_undeliverable(offering(), "o1", at(12), POLICY)
     assert moved(step).state is CallState.QUEUED
-    assert step.actions == (OfferReleased("ann", "o1"), DispatchCall("c1"))
+    assert step.actions == (OfferReleased("ann", "o1", calls.UNDELIVERED), DispatchCall("c1"))
 
 
 def test_stale_offer_ids_are_ignored_after_a_requeue() -> None:
@@ -198,7 +198,13 @@ Start = Callable[[], Call]
     ("start", "end", "outcome", "party", "reason"),
     [
         ("queued", calls.caller_hung_up, Outcome.ABANDONED, Party.CALLER, None),
-        ("offering", calls.caller_hung_up, Outcome.ABANDONED, Party.CALLER, None),
+        (
+            "offering",
+            calls.caller_hung_up,
+            Outcome.ABANDONED,
+            Party.CALLER,
+            calls.ABANDONED_WHILE_RINGING,
+        ),
         ("connected", calls.caller_hung_up, Outcome.ANSWERED, Party.CALLER, None),
         ("connected", calls.operator_hung_up, Outcome.ANSWERED, Party.OPERATOR, None),
         ("queued", calls.session_ended, Outcome.ABANDONED, Party.CALLER, "session_ended"),
@@ -254,11 +260,14 @@ def test_endings(
         party,
         reason,
     )
-    assert (ended.ended_at, ended.offer, ended.deadline) == (at(74), None, None)
-    # What the operator side hears: a released offer, a finished call, or nothing.
+    assert (ended.ended_at, ended.deadline) == (at(74), None)
+    # An offer ringing at the end stays on the call as the record of whom it rang.
+    assert ended.offer == (call.offer if start == "offering" else None)
+    # What the operator side hears: a released offer (saying why), a finished call, or nothing.
+    why = calls.CALLER_LEFT if reason == calls.ABANDONED_WHILE_RINGING else calls.CALL_ENDED
     expected = {
         "queued": (),
-        "offering": (OfferReleased("ann", "o1"),),
+        "offering": (OfferReleased("ann", "o1", why),),
         "connected": (CallFinished("ann", "c1", 60.0, "default"),),
     }[start]
     assert step.actions == expected

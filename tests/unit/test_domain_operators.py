@@ -158,6 +158,21 @@ def test_released_offer_returns_the_operator_with_their_place_kept() -> None:
     assert dispatches(step) == 1
 
 
+def test_an_offer_released_without_fault_is_not_counted_as_not_answered() -> None:
+    """The caller hung up while it rang: the `offered` interval says so; a miss says nothing."""
+    step = operators.release_offer(offered(ready(), now=at(20)), "o1", at(25), "caller_left")
+    [closed] = [i for i in intervals(step) if i.field == "activity"]
+    assert (closed.value, closed.reason) == ("offered", "caller_left")
+    assert not operators.offer_not_answered("idle", closed.reason)
+    default = operators.release_offer(offered(ready(), now=at(20)), "o1", at(25))
+    assert [i.reason for i in intervals(default)] == [operators.RELEASED]
+    missed = operators.offer_missed(offered(ready()), "o1", at(25), POLICY)
+    [closed] = [i for i in intervals(missed) if i.field == "activity"]
+    assert closed.reason is None
+    assert operators.offer_not_answered("paused_no_answer", closed.reason)
+    assert not operators.offer_not_answered("in_call", None)
+
+
 def test_missed_offer_pauses_then_idles_once() -> None:
     op = miss(offered(ready()), "o1", at(25))
     assert (op.activity, op.misses_in_row, op.activity_until) == (

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from backend.domain.overflow import Hours, Spare, SpareUsage, available, choose_spare
+from backend.domain.model import Call, CallState, Media
+from backend.domain.overflow import (
+    Hours,
+    Spare,
+    SpareUsage,
+    available,
+    choose_spare,
+    first_in_line,
+    waits_for_a_line,
+)
+from backend.domain.policy import RoutingPolicy
+from backend.domain.view import ReadView
 from backend.settings import parse_hours
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -98,3 +110,53 @@ def test_choose_spare_least_used_first_and_skips_the_tried() -> None:
     assert choose_spare([a, b, c], usage, now, exclude={"+1", "+2"}) is None
     # Same use: the lower number, so the choice is stable across processes.
     assert choose_spare([b, a], {}, now) == a
+
+
+# -- a freed line goes to the first call in line for it ---------------------------------
+
+T0 = utc(2026, 11, 23, 12)
+OVERFLOWING = RoutingPolicy(overflow_after_s=60, overflow_retry_s=30)
+NO_SPARES = RoutingPolicy(overflow_after_s=None)
+
+
+def waiting_call(call_id: str, waited_s: int, *, group: str = "g", priority: int = 0) -> Call:
+    at = T0 - timedelta(seconds=waited_s)
+    return Call(call_id, group, priority, Media.VOICE, CallState.QUEUED, at, at)
+
+
+def policy_of(group: str) -> RoutingPolicy:
+    return NO_SPARES if group == "plain" else OVERFLOWING
+
+
+def test_a_call_waits_for_a_line_once_past_its_threshold_whatever_its_retry_pause() -> None:
+    call = waiting_call("c", 61)
+    assert waits_for_a_line(call, "+1", T0, OVERFLOWING)
+    # A round that found no spare set a retry pause: a line coming free does not wait for it.
+    paused = replace(call, next_overflow_at=T0 + timedelta(seconds=29))
+    assert waits_for_a_line(paused, "+1", T0, OVERFLOWING)
+    assert not waits_for_a_line(waiting_call("young", 59), "+1", T0, OVERFLOWING)
+    assert not waits_for_a_line(replace(call, spares_tried=("+1",)), "+1", T0, OVERFLOWING)
+    assert waits_for_a_line(replace(call, spares_tried=("+2",)), "+1", T0, OVERFLOWING)
+    assert not waits_for_a_line(replace(call, state=CallState.OFFERING), "+1", T0, OVERFLOWING)
+    assert not waits_for_a_line(call, "+1", T0, NO_SPARES)
+
+
+def test_the_first_in_line_is_the_head_of_the_queue_among_calls_past_their_threshold() -> None:
+    view = ReadView(lambda g: OVERFLOWING.strategy)
+    calls = [
+        waiting_call("old", 300),
+        waiting_call("older-plain", 400, group="plain"),  # its group has no spares
+        waiting_call("urgent", 90, group="vip", priority=5),
+        waiting_call("urgent-young", 10, group="vip", priority=9),  # not yet past 60 s
+        waiting_call("oldest", 500),
+    ]
+    for c in calls:
+        view.put_call(c)
+    queued = view.queued(["g", "vip", "plain"], 50)
+    # Highest priority first (as the queue orders them), then the longest wait.
+    head = first_in_line(queued, "+1", T0, policy_of)
+    assert head is not None and head.call_id == "urgent"
+    nxt = first_in_line(queued, "+1", T0, policy_of, skip={"urgent"})
+    assert nxt is not None and nxt.call_id == "oldest"
+    early = T0 - timedelta(seconds=450)  # nobody had waited 60 s yet
+    assert first_in_line(view.queued(["g"], 50), "+1", early, policy_of) is None

@@ -9,6 +9,7 @@ const STATE_TEXT = {
   connected: "Connected",
   ended: "Ended",
   missed: "Not answered — back in the queue",
+  caller_left: "The caller hung up while it rang",
 };
 const CONTEXT_SHOWN = ["customer_id", "page", "category", "kiosk"];
 
@@ -63,8 +64,17 @@ export class CallCard {
 
   updateCall(call) {
     if (!call || call.call_id !== this.id) return;
+    const before = this.call.manager;
     this.call = { ...this.call, ...call };
     this.renderBasics();
+    // The call names the contact's manager when it changes (the caller said yes to the pin
+    // question): the card shows them and stops offering "Become their manager".
+    if (call.manager && call.manager !== before) this.renderManager(this.managerOf(call.manager));
+  }
+
+  managerOf(login) {
+    const me = this.operator;
+    return { login, name: me && me.login === login ? me.name : "" };
   }
 
   async load() {
@@ -159,9 +169,11 @@ export class CallCard {
     list.replaceChildren(...notes.map((n) => el("li", `${clock(n.at)} · ${n.operator}: ${n.text}`)));
   }
 
-  // A call that left me before it was connected shows as missed, whatever the queue does next.
+  // A call that left me before it was connected shows as missed, whatever the queue does next;
+  // one whose caller hung up while it rang says so (it was not a no-answer).
   shownState() {
     const c = this.call;
+    if (c.state === "ended" && c.end_reason === "abandoned_while_ringing") return "caller_left";
     return this.lost && c.state !== "ended" ? "missed" : c.state;
   }
 
