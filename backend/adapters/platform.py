@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,10 @@ class PlatformClient:
         timeout_s: float,
         attempts: int,
         backoff_s: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.session = session
+        self.sleep = sleep  # tests pass their own to see the back-off schedule
         self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(timeout_s, 3.0))
         self.attempts = attempts
         self.backoff_s = backoff_s
@@ -63,7 +66,7 @@ class PlatformClient:
             if attempt < self.attempts:
                 # Exponential back-off with jitter so many processes do not retry in step.
                 delay = self.backoff_s * (2 ** (attempt - 1))
-                await asyncio.sleep(delay * random.uniform(0.75, 1.25))
+                await self.sleep(delay * random.uniform(0.75, 1.25))
         raise PlatformUnavailable(f"{self.attempts} attempts failed; last: {last_error}")
 
 

@@ -12,9 +12,11 @@ from pydantic import (
     Field,
     StrictInt,
     StrictStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from backend.views.json_depth import MAX_DEPTH, too_deep
 
@@ -96,13 +98,31 @@ class EventIn(_Platform):
 
     @model_validator(mode="after")
     def _required_per_type(self) -> Self:
-        if self.type in ("operator_connected", "operator_failed") and not self.offer_id:
-            raise ValueError("offer_id is required for " + self.type)
-        if self.type == "recording_started" and not self.url:
-            raise ValueError("url is required for recording_started")
-        if self.type == "manager_pin_answer" and self.answer is None:
-            raise ValueError("answer is required for manager_pin_answer")
+        # Raised with the field's location, so the error names it (`field`: "url").
+        for name, types in _REQUIRED_PER_TYPE.items():
+            if self.type in types and not getattr(self, name):
+                raise ValidationError.from_exception_data(
+                    type(self).__name__,
+                    [
+                        InitErrorDetails(
+                            type=PydanticCustomError(
+                                "missing",
+                                "{name} is required for {type}",
+                                {"name": name, "type": self.type},
+                            ),
+                            loc=(name,),
+                            input=None,
+                        )
+                    ],
+                )
         return self
+
+
+_REQUIRED_PER_TYPE = {
+    "offer_id": ("operator_connected", "operator_failed"),
+    "url": ("recording_started",),
+    "answer": ("manager_pin_answer",),
+}
 
 
 class LoginIn(_Strict):

@@ -3,9 +3,11 @@
 The arrival rate is kept within what the embedded SecantusDB server (one pure-Python process)
 sustains for two backends; how fast routing is at the limit is bench/'s question, not this one.
 
+Process B is SIGKILLed half-way (when half of the calls have arrived), as the README says.
 Checked: no operator ever holds two offers or calls, no call rings two targets, every call
-ends with a recorded outcome, and no call waits more than a second while a fitting operator
-is routable (from the recorded call states and the operators' status history).
+ends with a recorded outcome (answered, unless its caller gave up first), and no call waits
+while a fitting operator is routable (from the recorded call states and the operators' status
+history).
 """
 
 from __future__ import annotations
@@ -158,6 +160,7 @@ async def test_two_processes_500_calls_one_killed(
         await asyncio.gather(*(ready(i) for i in range(OPERATORS)))
 
         killed = asyncio.Event()
+        half_way = asyncio.Event()
         kill_time: list[datetime] = []
         survivors = [a.url, b.url]
 
@@ -191,10 +194,8 @@ async def test_two_processes_500_calls_one_killed(
                     await platform.hang_up_caller(sid)
 
         async def kill_b_midway() -> None:
-            def ended_enough() -> bool:
-                return sum(1 for s in platform.sessions.values() if s.gone) >= CALLS // 4
-
-            await eventually(lambda: asyncio.sleep(0, ended_enough()), timeout=300)
+            # Half-way, as the README says: once half of the calls have been accepted.
+            await half_way.wait()
             survivors.remove(b.url)
             platform.backend_urls.remove(b.url)
             b.kill()
@@ -206,6 +207,8 @@ async def test_two_processes_500_calls_one_killed(
             # bursts that queue. Each call then lives its own life concurrently.
             calls = []
             for n in range(CALLS):
+                if n == CALLS // 2:
+                    half_way.set()  # half of the calls have arrived
                 calls.append(asyncio.create_task(place(n)))
                 await asyncio.sleep(rng.expovariate(ARRIVALS_PER_S))
             await asyncio.gather(*calls)
@@ -225,9 +228,12 @@ async def test_two_processes_500_calls_one_killed(
         assert len(calls) == CALLS
         outcomes: defaultdict[str, int] = defaultdict(int)
         for c in calls:
-            assert c["outcome"] in ("answered", "abandoned", "failed"), c["_id"]
+            # Every call ends with an outcome; only a caller who gives up (one in ten, see
+            # place()) may leave unanswered, and nothing fails, SIGKILL or not.
+            n = int(c["session_id"].removeprefix("race-"))
+            expected = ("answered", "abandoned") if n % 10 == 9 else ("answered",)
+            assert c["outcome"] in expected, (n, c["outcome"], c.get("end_reason"))
             outcomes[c["outcome"]] += 1
-        assert outcomes["answered"] >= CALLS * 0.8, dict(outcomes)
         # No operator ever had two legs; no call ever rang two targets.
         assert max(platform.max_legs_by_target.values()) == 1, dict(platform.max_legs_by_target)
         assert all(s.rang_at_once <= 1 for s in platform.sessions.values())
