@@ -14,7 +14,7 @@ from backend.domain import calls as call_rules
 from backend.domain import operators as op_rules
 from backend.domain.model import Call, CallState, Media, Offer, Operator
 from backend.keys import FEED
-from backend.services.engine import Claim
+from backend.services.engine import ClaimResult
 from tests.conftest import Backend
 from tests.support.fake_platform import Script
 from tests.support.snapshots import Snapshot
@@ -101,7 +101,7 @@ async def test_a_claim_that_loses_the_operator_touches_nothing(backend: Backend)
     call = await _insert_queued_call(b)
     before = await Snapshot.take(b.store)
     result = await b.engine._claim(call, stale)
-    assert result is Claim.OPERATOR_LOST
+    assert result is ClaimResult.OPERATOR_LOST
     await b.engine.drain()
     # Neither the call nor Alice (still the other process's) was written; nothing was sent.
     await before.assert_unchanged(b.store)
@@ -120,7 +120,7 @@ async def test_a_claim_that_loses_the_call_gives_the_operator_back(backend: Back
     await b.engine.drain()
     after_first = await Snapshot.take(b.store, exclude_operators=("bob",))
     result = await b.engine._claim(call, bob_before)
-    assert result is Claim.CALL_LOST
+    assert result is ClaimResult.CALL_LOST
     await b.engine.drain()
     await after_first.assert_unchanged(b.store, exclude_operators=("bob",))
     bob = await b.store.operator("bob")
