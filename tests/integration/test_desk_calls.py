@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -54,7 +55,11 @@ async def test_card_shows_context_manager_personal_data_and_history(desk: Backen
     assert resp.status == 200
     card = await resp.json()
     assert card["call"]["media"] == "video" and card["call"]["caller"] == "+15550002222"
-    assert card["call"]["waited_s"] >= 0
+    stored = await desk.call(second["call_id"])
+    waited = datetime.fromisoformat(stored["connected_at"]) - datetime.fromisoformat(
+        stored["enqueued_at"]
+    )
+    assert card["call"]["waited_s"] == round(waited.total_seconds(), 1)
     assert card["contact"]["customer_id"] == "C-7"
     assert card["require_disposition"] is True
     assert card["crm"]["status"] == "not_configured"

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.conftest import Backend
@@ -84,8 +85,14 @@ async def test_today_counts_offers_answers_and_time(make_backend: Callable[..., 
     assert resp.status == 200
     t = await resp.json()
     assert (t["offers"], t["answered"], t["not_answered"]) == (1, 1, 0)
-    assert t["talk_s"] >= 0 and t["avg_answer_s"] is not None
-    assert t["ready_s"] > 0 and t["time_s"]["activity"]["wrap_up"] >= 0
+    call = await b.call(placed["call_id"])
+    talk = datetime.fromisoformat(call["ended_at"]) - datetime.fromisoformat(call["connected_at"])
+    assert abs(t["talk_s"] - round(talk.total_seconds(), 1)) <= 0.1
+    assert t["avg_answer_s"] is not None
+    # Wrap-up is the status in force: counted up to now, so it lies between 0 and the time
+    # since the call ended.
+    since_end = (datetime.now(UTC) - datetime.fromisoformat(call["ended_at"])).total_seconds()
+    assert t["ready_s"] > 0 and 0 <= t["time_s"]["activity"]["wrap_up"] <= since_end + 0.1
 
 
 async def test_media_is_off_without_voximplant_config(backend: Backend) -> None:
