@@ -212,7 +212,12 @@ class Engine:
         fresh = False
         for _ in range(MAX_RACES):
             cached = None if fresh else self.view.call(call_id)
-            stored = cached or await self.call(call_id, fresh=True)
+            ended = None if fresh or cached else self.feed.ended.get(call_id)
+            if ended is not None:
+                # An ended call never changes state again: what this process saw is final.
+                stored: Call | None = call_from_doc(ended)
+            else:
+                stored = cached or await self.call(call_id, fresh=True)
             if stored is None:
                 return None, False
             now = self.clock()
