@@ -4,6 +4,7 @@ wrap-up, history on the next call, and reconnecting after the backend restarts."
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -340,6 +341,148 @@ async def test_the_desk_answers_only_the_offer_it_was_told_about(
     await page.keyboard.press("Enter")
     assert await page.evaluate("window.__vox.answered") is not None
     assert await page.evaluate("window.__vox.rejected") == ["an-older-offer", None]
+
+
+VOX_CONFIG = '\n[voximplant]\naccount = "acme"\napplication = "desk"\nnode = "NODE_1"\n'
+
+
+async def desk_with_fake_sdk(
+    live: Callable[..., Any], page: Page, login: str, plan: dict[str, Any] | None = None
+) -> LiveDesk:
+    """Signed in as an operator with a media password, the stand-in SDK in place of the real one.
+
+    plan presets the stand-in before the page loads (refuseLogin, refuseConnect)."""
+    desk: LiveDesk = await live(VOX_CONFIG)
+    await desk.api.add_operator(login)
+    resp = await desk.api.client.put(
+        f"/api/v1/operators/{login}/voximplant", json={"password": "vox-pw"}, headers=desk.api.admin
+    )
+    assert resp.status == 200
+    if plan is not None:
+        await page.add_init_script(f"window.__voxPlan = {json.dumps(plan)};")
+
+    async def fake_sdk(route: Route) -> None:
+        await route.fulfill(path=FAKE_SDK, content_type="application/javascript")
+
+    await page.route("**/static/vendor/voximplant-websdk/voximplant.min.js", fake_sdk)
+    await sign_in(page, desk, login)
+    return desk
+
+
+async def offered_in_sdk(page: Page, desk: LiveDesk, login: str, video: bool = False) -> None:
+    """A call offered to the Ready operator, its leg ringing in the stand-in SDK."""
+    await page.get_by_role("button", name="Ready", exact=True).click()
+    await expect(page.locator("#presence")).to_have_text("Ready")
+    placed = await ring(desk, login, media="video" if video else "voice")
+    await expect(page.locator("#card-state")).to_have_text("Ringing")
+    offer_id = desk.platform.sessions[placed["session_id"]].ringing
+    headers = {"X-Call-Id": placed["call_id"], "X-Offer-Id": offer_id}
+    await page.evaluate("([v, h]) => window.__vox.ring(v, h)", [video, headers])
+    name = "Answer with video" if video else "Answer"
+    await expect(page.get_by_role("button", name=name, exact=True)).to_be_focused()
+
+
+async def test_a_refused_media_log_in_says_why_and_retries(
+    live: Callable[..., Any], page: Page
+) -> None:
+    """The SDK rejects a refused log-in with {name: "AuthResult", code: 401, result: false}."""
+    await desk_with_fake_sdk(live, page, "dora", plan={"refuseLogin": 401})
+    status = page.locator("#media-status")
+    await expect(status).to_have_text(
+        "Media is not connected: Voximplant refused your media password (401) — retrying"
+    )
+    await expect(status).to_have_attribute("data-state", "off")
+    await shot(page, "desk-media-login-refused")
+    # Fixed (an administrator set the right password): the next retry logs in.
+    await page.evaluate("window.__vox.refuseLogin = null")
+    await expect(status).to_have_text("Media connected", timeout=15000)
+    await expect(status).to_have_attribute("data-state", "on")
+
+
+async def test_a_closed_connection_ends_the_ringing_call_and_reconnects(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk = await desk_with_fake_sdk(live, page, "dora")
+    status = page.locator("#media-status")
+    await expect(status).to_have_text("Media connected")
+    await offered_in_sdk(page, desk, "dora")
+    # The reconnection's log-in waits, so the desk's word for the closed connection stays put.
+    await page.evaluate("window.__vox.holdLogin = true; window.__vox.closeConnection()")
+    await expect(page.get_by_role("button", name="Answer", exact=True)).to_be_hidden()
+    await expect(page.locator("#card-message")).to_have_text(
+        "The call failed: the connection to Voximplant closed (409)."
+    )
+    await expect(status).to_have_text(
+        "Media is not connected: the connection to Voximplant closed — retrying"
+    )
+    await page.wait_for_function("() => window.__vox.logins.length === 2")
+    await shot(page, "desk-media-connection-closed")
+    await page.evaluate("window.__vox.releaseLogin()")
+    await expect(status).to_have_text("Media connected")
+    assert await page.evaluate("window.__vox.connects") == 2
+
+
+async def test_a_connection_closed_during_log_in_retries_once(
+    live: Callable[..., Any], page: Page
+) -> None:
+    """The SDK rejects the pending log-in with code 409 and fires ConnectionClosed: one retry."""
+    await desk_with_fake_sdk(live, page, "dora")
+    status = page.locator("#media-status")
+    await expect(status).to_have_text("Media connected")
+    await page.evaluate("window.__vox.holdLogin = true; window.__vox.closeConnection()")
+    await page.wait_for_function("() => window.__vox.logins.length === 2")
+    await page.evaluate("window.__vox.closeConnection()")  # again, while that log-in waits
+    await expect(status).to_have_text(
+        "Media is not connected: the connection to Voximplant closed while logging in (409)"
+        " — retrying"
+    )
+    await page.evaluate("window.__vox.holdLogin = false")
+    await expect(status).to_have_text("Media connected", timeout=15000)
+    # Two retry chains would both have called connect() by the time either logs in.
+    assert await page.evaluate("window.__vox.connects") == 3
+
+
+async def test_the_other_side_hanging_up_ends_the_video_call(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk = await desk_with_fake_sdk(live, page, "dora")
+    await expect(page.locator("#media-status")).to_have_text("Media connected")
+    await offered_in_sdk(page, desk, "dora", video=True)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#video-panel")).to_be_visible()
+    await page.evaluate("window.__vox.hangUp()")  # Disconnected {call, headers, params}
+    await expect(page.locator("#video-panel")).to_be_hidden()
+    await expect(page.locator("#card-message")).to_have_text("The call has ended.")
+
+
+async def test_a_failed_call_says_why(live: Callable[..., Any], page: Page) -> None:
+    desk = await desk_with_fake_sdk(live, page, "dora")
+    await expect(page.locator("#media-status")).to_have_text("Media connected")
+    await offered_in_sdk(page, desk, "dora")
+    await page.evaluate("window.__vox.fail(487, 'Request Terminated')")
+    await expect(page.get_by_role("button", name="Answer", exact=True)).to_be_hidden()
+    await expect(page.get_by_role("button", name="Decline")).to_be_hidden()
+    await expect(page.locator("#card-message")).to_have_text(
+        "The call failed: the call was cancelled before it was answered (487)."
+    )
+
+
+async def test_declining_says_so_and_the_legs_end_stays_quiet(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk = await desk_with_fake_sdk(live, page, "dora")
+    await expect(page.locator("#media-status")).to_have_text("Media connected")
+    await offered_in_sdk(page, desk, "dora")
+    await page.get_by_role("button", name="Decline").click()
+    await expect(page.get_by_role("button", name="Answer", exact=True)).to_be_hidden()
+    message = page.locator("#card-message")
+    await expect(message).to_have_text("You declined the call; it goes to the next operator.")
+    assert await page.evaluate("window.__vox.declined") is True
+    # The cloud then ends the declined leg: no "call failed" for what the operator chose.
+    await page.evaluate("window.__vox.fail(603, 'Decline')")
+    assert await page.evaluate("window.__vox.calls[0].state") == "ENDED"
+    await expect(message).to_have_text("You declined the call; it goes to the next operator.")
+    await shot(page, "desk-media-declined")
 
 
 async def test_supervisor_sees_spare_numbers(live: Callable[..., Any], page: Page) -> None:

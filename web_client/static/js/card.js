@@ -62,6 +62,11 @@ export class CallCard {
     this.load();
   }
 
+  // What the media (the Web SDK's call) says about this call: answered elsewhere, failed, …
+  mediaMessage(text) {
+    $("card-message").textContent = text;
+  }
+
   updateCall(call) {
     if (!call || call.call_id !== this.id) return;
     const before = this.call.manager;

@@ -22,13 +22,44 @@ function loadScript(src) {
   });
 }
 
+// A refused log-in or key request rejects with a plain object, not an Error:
+// {name: "AuthResult", code, result: false} (voximplant-websdk 4.13.1, AuthResultCode).
+const AUTH_FAILURES = {
+  401: "Voximplant refused your media password",
+  402: "the Voximplant account's monthly user limit is reached",
+  403: "the Voximplant account is frozen",
+  404: "Voximplant does not know your media user",
+  409: "the connection to Voximplant closed while logging in",
+  491: "Voximplant says a log-in is already under way",
+  500: "Voximplant had an internal error",
+  701: "the Voximplant log-in token has expired",
+};
+// Errors the SDK throws, by their message.
+const SDK_ERRORS = {
+  NOT_CONNECTED_TO_VOXIMPLANT: "not connected to Voximplant",
+  WRONG_CALL_STATE: "the call has already ended",
+};
+
+// A short human text for whatever the SDK rejected or threw: never "[object Object]".
+export function failureText(err) {
+  if (err instanceof Error) return SDK_ERRORS[err.message] || err.message || "unknown error";
+  if (typeof err === "string" && err) return SDK_ERRORS[err] || err;
+  if (err && typeof err === "object") {
+    const code = Number(err.code);
+    if (err.name === "AuthResult" || (Number.isFinite(code) && code > 0 && !err.message)) {
+      const text = AUTH_FAILURES[code];
+      return text ? `${text} (${code})` : `Voximplant refused the log-in (code ${err.code})`;
+    }
+    if (typeof err.message === "string" && err.message) return err.message;
+  }
+  return "unknown error";
+}
+
 async function oneTimeKey(client, username) {
   // The SDK answers a key request with AuthResult {result: false, code: 302, key}; some
-  // versions resolve with it, others reject with it.
+  // versions resolve with it, others reject with it (a refusal rejects with another code).
   const r = await client.requestOneTimeLoginKey(username).catch((e) => e);
-  if (!r || !r.key) {
-    throw new Error(r instanceof Error ? r.message : `no one-time key (code ${r && r.code})`);
-  }
+  if (!r || !r.key) throw (r instanceof Error || (r && r.code)) ? r : new Error("no one-time key");
   return r.key;
 }
 
@@ -68,30 +99,48 @@ export async function startMedia(config, card) {
   try {
     await client.init(init);
   } catch (err) {
-    setStatus(`Media is not connected: ${err.message || err}`, "off");
+    setStatus(`Media is not connected: ${failureText(err)}`, "off");
     return;
   }
   const incoming = new IncomingOffers(Vox, card);
   client.on(Vox.Events.IncomingCall, (e) => incoming.arrived(e));
+  // One log-in at a time: a retry is scheduled only when none is running or waiting, so a
+  // connection that closes during a log-in (which rejects it with 409) retries once, not twice.
   let delay = 1000;
+  let loggingIn = false;
+  let retry = null;
+  const retryLater = (why) => {
+    setStatus(`Media is not connected: ${why} — retrying`, "off");
+    if (loggingIn || retry !== null) return;
+    retry = window.setTimeout(() => {
+      retry = null;
+      login();
+    }, delay);
+    delay = Math.min(delay * 2, RETRY_MAX_MS);
+  };
   const login = async () => {
+    loggingIn = true;
+    let failure = null;
     try {
+      // connect() resolves false when the cloud cannot be reached (it fires ConnectionFailed).
       if ((await client.connect()) === false) throw new Error("cannot reach Voximplant");
       const key = await oneTimeKey(client, info.username);
       const { hash } = await post("/api/v1/me/media/login_hash", { key });
       const auth = await client.loginWithOneTimeKey(info.username, hash);
-      if (!auth.result) throw new Error(`login refused (code ${auth.code})`);
+      if (!auth || !auth.result) throw auth || new Error("no answer to the log-in");
       delay = 1000;
       setStatus("Media connected", "on");
     } catch (err) {
-      setStatus(`Media is not connected: ${err.message || err} — retrying`, "off");
-      window.setTimeout(login, delay);
-      delay = Math.min(delay * 2, RETRY_MAX_MS);
+      failure = err;
+    } finally {
+      loggingIn = false;
     }
+    if (failure !== null) retryLater(failureText(failure));
   };
   client.on(Vox.Events.ConnectionClosed, () => {
-    setStatus("Media is not connected: connection closed — retrying", "off");
-    window.setTimeout(login, delay);
+    // A log-in under way fails with 409 and retries by itself.
+    if (loggingIn) return;
+    retryLater("the connection to Voximplant closed");
   });
   await login();
 }
@@ -175,11 +224,32 @@ class IncomingOffers {
   }
 }
 
+// Why a call failed, from CallEvents.Failed {code, reason} (the SIP status and its text).
+const CALL_FAILURES = {
+  402: "insufficient funds on the Voximplant account",
+  404: "invalid number",
+  408: "no answer in time",
+  409: "the connection to Voximplant closed",
+  480: "the destination is unavailable",
+  486: "the line is busy",
+  487: "the call was cancelled before it was answered",
+  603: "the call was declined",
+};
+
+export function callFailureText(event) {
+  const code = Number(event && event.code);
+  const reason = event && typeof event.reason === "string" ? event.reason : "";
+  const text = CALL_FAILURES[code] || reason || "unknown reason";
+  return Number.isFinite(code) && code > 0 ? `${text} (${code})` : text;
+}
+
 function offerToAnswer(Vox, event, card) {
   const call = event.call;
   const answer = $("btn-answer");
   const decline = $("btn-decline");
   const video = Boolean(event.video) || (card.call && card.call.media === "video");
+  let answered = false;
+  let declined = false;
   const done = () => {
     answer.hidden = true;
     decline.hidden = true;
@@ -188,20 +258,43 @@ function offerToAnswer(Vox, event, card) {
   decline.hidden = false;
   answer.textContent = video ? "Answer with video" : "Answer";
   answer.onclick = () => {
-    call.answer("", {}, { sendVideo: video, receiveVideo: video });
     done();
+    const couldNot = (err) => card.mediaMessage(`Could not answer: ${failureText(err)}.`);
+    try {
+      // 4.13.1's Call.answer throws WRONG_CALL_STATE when the call no longer rings, and
+      // returns a promise (the d.ts says void) that rejects if the media cannot start.
+      const started = call.answer("", {}, { sendVideo: video, receiveVideo: video });
+      if (started && typeof started.catch === "function") started.catch(couldNot);
+    } catch (err) {
+      couldNot(err);
+      return;
+    }
+    answered = true;
     $("video-panel").hidden = !video;
   };
   // Declined here, the scenario reports a failed leg and the call goes to the next operator.
   decline.onclick = () => {
-    call.decline();
     done();
+    try {
+      call.decline();
+    } catch (err) {
+      card.mediaMessage(`Could not decline: ${failureText(err)}.`);
+      return;
+    }
+    declined = true;
+    card.mediaMessage("You declined the call; it goes to the next operator.");
   };
   answer.focus();
-  const ended = () => {
+  const ended = (message) => {
     done();
     $("video-panel").hidden = true;
+    // After a decline the cloud ends the leg: that is no news to the operator.
+    if (!declined) card.mediaMessage(message);
   };
-  call.on(Vox.CallEvents.Disconnected, ended);
-  call.on(Vox.CallEvents.Failed, ended);
+  call.on(Vox.CallEvents.Disconnected, (e) => {
+    const elsewhere = Boolean(e && e.params && e.params.answeredElsewhere);
+    if (elsewhere) ended("The call was answered on another of your devices.");
+    else ended(answered ? "The call has ended." : "The call stopped ringing before you answered.");
+  });
+  call.on(Vox.CallEvents.Failed, (e) => ended(`The call failed: ${callFailureText(e)}.`));
 }
