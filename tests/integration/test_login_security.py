@@ -8,7 +8,8 @@ import hashlib
 import statistics
 import threading
 import time
-from datetime import timedelta
+import weakref
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -46,11 +47,18 @@ class Scrypt:
         return self.real(*args, **kwargs)
 
 
+_BASES: weakref.WeakKeyDictionary[Backend, datetime] = weakref.WeakKeyDictionary()
+
+
 def _at(b: Backend, seconds: float) -> None:
-    """Move the throttle's clock forward (no sleeping in tests)."""
+    """Set the throttle's clock to `seconds` after this test's first call (no sleeping).
+
+    The base is taken once: re-reading the real clock at every call would add however long
+    the machine took in between (seen on a loaded machine: a 2 s delay already over at 1.9 s).
+    """
     from backend.keys import THROTTLE  # the throttle came with this test
 
-    start = utcnow()
+    start = _BASES.setdefault(b, utcnow())
     b.app[THROTTLE].clock = lambda: start + timedelta(seconds=seconds)
 
 
