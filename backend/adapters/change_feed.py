@@ -86,9 +86,10 @@ def _unset_path(doc: Doc, path: str) -> None:
 
 
 class ChangeFeed:
-    def __init__(self, store: Store, view: ReadView) -> None:
+    def __init__(self, store: Store, view: ReadView, batch_window_s: float = 0.05) -> None:
         self.store = store
         self.view = view
+        self.batch_window_s = batch_window_s
         self.operator_docs: dict[str, Doc] = {}
         self.call_docs: dict[str, Doc] = {}  # calls that have not ended
         self.ended: OrderedDict[str, Doc] = OrderedDict()
@@ -197,6 +198,11 @@ class ChangeFeed:
                             await self._fold(change)
                         if stream.resume_token is not None:
                             self._token = dict(stream.resume_token)
+                        if change is not None and self.batch_window_s and not self._batched(stream):
+                            # The batch is done: let changes gather a moment, so that one
+                            # getMore brings several (this process's own writes are in the
+                            # view already; only other processes' and the push wait).
+                            await asyncio.sleep(self.batch_window_s)
             except asyncio.CancelledError:
                 raise
             except PyMongoError as e:
@@ -207,6 +213,16 @@ class ChangeFeed:
                 delay = min(delay * 2, 5.0)
             finally:
                 self._stream = None
+
+    @staticmethod
+    def _batched(stream: Any) -> bool:
+        """Whether the stream still holds changes it has already fetched.
+
+        PyMongo has no public way to ask; where its cursor does not look as expected the
+        answer is "yes", which only turns the gathering window off.
+        """
+        data = getattr(getattr(stream, "_cursor", None), "_data", None)
+        return data is None or len(data) > 0
 
     async def rebuild(self) -> None:
         """Everything the view holds, read again from the database."""

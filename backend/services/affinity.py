@@ -55,18 +55,29 @@ def contact_key_of(call: Doc) -> str | None:
     return keys[0] if keys else None
 
 
-async def pin_question(engine: Engine, call: Doc) -> dict[str, Any] | None:
-    """After an operator hangs up: ask a caller without a manager whether to keep this one."""
-    m = engine.settings.config.manager
+def _pin_candidate(engine: Engine, call: Doc) -> str | None:
+    """Whom the caller may be asked to keep: the operator who answered, when pinning is on."""
     login = call.get("operator")
-    if not m.pin_enabled or not login or call.get("outcome") != "answered":
+    if not engine.settings.config.manager.pin_enabled or call.get("outcome") != "answered":
+        return None
+    return str(login) if login else None
+
+
+def pin_question(engine: Engine, call: Doc) -> dict[str, Any] | None:
+    """After an operator hangs up: ask a caller without a manager whether to keep this one.
+
+    Nothing is written: the answer is checked against the same facts of the call (who answered
+    it, how it ended) and the contact's manager is set only if it has none by then.
+    """
+    m = engine.settings.config.manager
+    login = _pin_candidate(engine, call)
+    if login is None:
         return None
     customer_id = (call.get("context") or {}).get("customer_id")
     keys = contact_keys(call.get("caller", ""), str(customer_id) if customer_id else None)
     if not keys or engine.view.manager_of(keys) is not None:
         return None
     name = _name(engine, login)
-    await engine.store.calls.update_one({"_id": call["_id"]}, {"$set": {"pin_offered": login}})
     return {
         "command": "ask_pin_manager",
         "operator": login,
@@ -78,7 +89,7 @@ async def pin_question(engine: Engine, call: Doc) -> dict[str, Any] | None:
 
 async def pin_answered(engine: Engine, call: Doc, answer: str) -> bool:
     """`yes` makes the operator who was asked about the contact's manager (if none meanwhile)."""
-    login = call.get("pin_offered")
+    login = _pin_candidate(engine, call)
     if answer != "yes" or not login:
         return False
     key = contact_key_of(call)

@@ -156,5 +156,5 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
         # Answered in the reply, not as a command: the scenario is about to say goodbye.
         doc = engine.call_doc(call_id)
         if doc is not None and doc.get("state") == "ended":
-            return Reaction(True, await pin_question(engine, doc))
+            return Reaction(True, pin_question(engine, doc))
     return Reaction(applied)
