@@ -125,6 +125,7 @@ class CommandCounter(monitoring.CommandListener):
         self.active = False
         self.counts: Counter[str] = Counter()
         self.micros: Counter[str] = Counter()
+        self.longest: Counter[str] = Counter()  # the slowest single command of each kind
         self.unmatched: Counter[str] = Counter()  # updates that matched no document
         self.trace: list[str] | None = None  # every command in order, when tracing
         self._open: dict[tuple[Any, int], str] = {}
@@ -133,6 +134,7 @@ class CommandCounter(monitoring.CommandListener):
         self.database, self.active = database, True
         self.counts.clear()
         self.micros.clear()
+        self.longest.clear()
         self.unmatched.clear()
         self._open.clear()
         self.trace = [] if trace else None
@@ -146,6 +148,8 @@ class CommandCounter(monitoring.CommandListener):
         name = event.command_name
         target = event.command.get("collection" if name == "getMore" else name)
         key = f"{name} {target}" if isinstance(target, str) else name
+        if name == "update" and any(u.get("multi") for u in event.command.get("updates", [])):
+            key += " (multi)"  # update_many: the heartbeat and the presence touch
         self.counts[key] += 1
         self._open[(event.connection_id, event.request_id)] = key
         if self.trace is not None:
@@ -164,6 +168,7 @@ class CommandCounter(monitoring.CommandListener):
         key = self._open.pop((connection, request_id), None)
         if key is not None:
             self.micros[key] += micros
+            self.longest[key] = max(self.longest[key], micros)
         return key
 
 
@@ -416,6 +421,9 @@ class SizeResult:
     sockets_throughput: Throughput = field(default_factory=Throughput)
     sockets_in_flight: Count = field(default_factory=Count)
     sockets_messages: int = 0  # pushed to the desks while measuring with sockets
+    sockets_micros: Counter[str] = field(default_factory=Counter)  # throughput loop, sockets
+    sockets_longest: Counter[str] = field(default_factory=Counter)
+    longest: Counter[str] = field(default_factory=Counter)  # throughput loop, no sockets
 
     @property
     def in_flight(self) -> Count:
@@ -907,6 +915,7 @@ class Bench:
             result.routed_total = counted.calls
             result.commands = counted.commands
             result.micros = Counter(COUNTER.micros)
+            result.longest = Counter(COUNTER.longest)
             result.unmatched = Counter(COUNTER.unmatched)
             log.info("  throughput: %d routed", result.routed_total)
 
@@ -934,6 +943,8 @@ class Bench:
                         min(plan.window_s, SOCKET_WINDOW_S)
                     )
                     result.sockets_messages = desks.messages - before
+                    result.sockets_micros = Counter(COUNTER.micros)
+                    result.sockets_longest = Counter(COUNTER.longest)
                 finally:
                     await desks.close()
                 await peer.settle(WAIT_S)
@@ -1752,6 +1763,24 @@ def observations(results: list[SizeResult]) -> list[str]:
             + (f"; a call alone needs {trace} commands besides getMore" if trace else "")
             + "."
         )
+        calls = r.sockets_in_flight.calls
+        if r.plan.sockets and calls and (with_sockets := sum(r.sockets_micros.values())):
+            key, micros = max(r.sockets_micros.items(), key=lambda kv: kv[1])
+            out.append(
+                f"With {r.sockets_open:,} desk sockets open at {r.plan.operators:,} operators, "
+                f"the database time per routed call was {with_sockets / 1000 / calls:,.0f} ms "
+                f"(without sockets {total / 1000 / r.routed_total:,.0f} ms); the most went to "
+                f"`{key}` ({micros / 1000 / calls:,.0f} ms per call, without sockets "
+                f"{r.micros[key] / 1000 / r.routed_total:,.0f} ms), whose slowest single command "
+                f"took {r.sockets_longest[key] / 1000:,.0f} ms (without sockets "
+                f"{r.longest[key] / 1000:,.0f} ms)"
+                + (
+                    f"; the slowest `update_many` of operators (the heartbeat, every connected "
+                    f"operator's last_seen) took {hb / 1000:,.0f} ms."
+                    if (hb := r.sockets_longest.get("update operators (multi)"))
+                    else "."
+                )
+            )
     return out
 
 
