@@ -1839,7 +1839,7 @@ def report(results: list[SizeResult], http: HttpFloor, m: Machine) -> tuple[str,
             "Dispatch latency, sustained arrivals and database round trips, with the framework "
             "and database floors measured in the same run.",
             "",
-            "How to reproduce: `make bench` (8–10 minutes here; `MONGODB_URL=... make bench` "
+            "How to reproduce: `make bench` (8 to 10 minutes here; `MONGODB_URL=... make bench` "
             "runs it against a MongoDB server instead of the embedded SecantusDB). "
             "The bench writes its report to `var/bench/benchmarks.md` (not tracked); this file is "
             "that report from a recorded run, copied here on purpose.",
