@@ -180,6 +180,8 @@ async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
     timers.remove("heartbeat")
     async with sweeper.running:
         pass
+    with contextlib.suppress(Exception):
+        await sweeper.close()
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -37,20 +37,10 @@ SYNC_PREFIX = "sync:"
 # Ended calls kept for the desk (wrap-up card, late notes) before they are forgotten.
 ENDED_KEEP = 5_000
 
-# Heartbeats (last_seen without a rev change) are not routing state: each would be one event
-# per operator with a desk open.
-# The call log can be long and is never needed by the view.
+# The call log can be long and is never needed by the view. (Heartbeats go to one document per
+# process in `processes`, which is not followed: they cost no event per operator.)
 PIPELINE: list[Doc] = [
-    {
-        "$match": {
-            "ns.coll": {"$in": list(COLLECTIONS)},
-            "$or": [
-                {"operationType": {"$ne": "update"}},
-                {"updateDescription.updatedFields.rev": {"$exists": True}},
-                {"updateDescription.updatedFields.last_seen": {"$exists": False}},
-            ],
-        }
-    },
+    {"$match": {"ns.coll": {"$in": list(COLLECTIONS)}}},
     {
         "$project": {
             "updateDescription.updatedFields.log": 0,

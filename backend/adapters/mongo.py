@@ -36,9 +36,8 @@ ACTIVE_CALL_STATES = (
 # Routing reads come from the read view (change_feed.py), not from queries: what is left here
 # serves the view's rebuild, the absent-operator check, the card and the reports.
 INDEXES: dict[str, list[IndexModel]] = {
-    "operators": [
-        IndexModel([("presence", ASCENDING), ("last_seen", ASCENDING)], name="presence_seen"),
-    ],
+    "operators": [],
+    "processes": [IndexModel([("seen", ASCENDING)], name="seen")],
     "calls": [
         IndexModel([("session_id", ASCENDING)], unique=True, name="session"),
         IndexModel([("state", ASCENDING)], name="state"),
@@ -69,6 +68,7 @@ class Store:
         self.status_log = self.db["status_log"]
         self.contacts = self.db["contacts"]
         self.meta = self.db["meta"]
+        self.processes = self.db["processes"]
 
     async def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():
@@ -129,14 +129,25 @@ class Store:
         return await self.operators.find({}, {"password_hash": 0}).sort("_id", 1).to_list(None)
 
     async def touch_operators(self, logins: Sequence[str], now: datetime) -> None:
-        if logins:
+        if len(logins) == 1:
+            await self.operators.update_one({"_id": logins[0]}, {"$set": {"last_seen": now}})
+        elif logins:
             await self.operators.update_many(
                 {"_id": {"$in": list(logins)}}, {"$set": {"last_seen": now}}
             )
 
-    async def absent_ready_operators(self, seen_before: datetime) -> list[Operator]:
-        cursor = self.operators.find({"presence": "ready", "last_seen": {"$lt": seen_before}})
-        return [operator_from(d) async for d in cursor]
+    async def heartbeat(self, process_id: str, logins: Sequence[str], now: datetime) -> None:
+        """One document per process: the operators with a socket open there, and when."""
+        await self.processes.update_one(
+            {"_id": process_id}, {"$set": {"logins": sorted(logins), "seen": now}}, upsert=True
+        )
+
+    async def live_logins(self, seen_since: datetime) -> set[str]:
+        """Operators with a socket open in a process that has said so since then."""
+        docs = await self.processes.find({"seen": {"$gte": seen_since}}, {"logins": 1}).to_list(
+            None
+        )
+        return {login for d in docs for login in d.get("logins", [])}
 
     # -- calls -----------------------------------------------------------------------
 

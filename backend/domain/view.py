@@ -133,6 +133,10 @@ class ReadView:
         """Operators of the group whose presence is Ready, whatever they are doing."""
         return len(self._ready.get(group, ()))
 
+    def ready_logins(self) -> list[str]:
+        """Every operator whose presence is Ready (for the sweep's absence check)."""
+        return [login for login, op in self.operators.items() if op.presence is Presence.READY]
+
     def members(self, group: str) -> list[Operator]:
         return [self.operators[login] for login in self._members.get(group, ())]
 

@@ -84,13 +84,18 @@ async def test_connected_operator_stays_ready_past_the_grace(make_backend: Any) 
         await _next(ws, lambda m: m["type"] == "state" and m["operator"]["presence"] == "ready")
         # Several sweeps and heartbeats pass; a call still finds her.
         b.platform.script("vera", Script(talk_s=None))
-        seen: str | None = (await b.operator("vera"))["last_seen"]
+        # The heartbeat is one document per process naming the operators with a socket there.
+        beats: list[Any] = []
 
         async def heartbeat_moved() -> bool:
-            last_seen: str | None = (await b.operator("vera"))["last_seen"]
-            return last_seen != seen
+            doc = await b.store.processes.find_one({"logins": "vera"})
+            if doc is None or (beats and doc["seen"] == beats[-1]):
+                return False
+            beats.append(doc["seen"])
+            return True
 
-        await eventually(heartbeat_moved, timeout=3)
-        await eventually(heartbeat_moved, timeout=3)
+        for _ in range(3):  # three heartbeats: well past the 0.5 s grace
+            await eventually(heartbeat_moved, timeout=3)
+        assert (await b.operator("vera"))["presence"] == "ready"
         placed = await b.place_call()
         assert placed["state"] == "offering"
