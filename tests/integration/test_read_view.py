@@ -8,11 +8,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from backend.adapters.documents import call_doc
-from backend.domain.model import Call, CallState, Media
+from pymongo import AsyncMongoClient
+
+from backend.adapters.documents import call_doc, operator_doc
+from backend.auth import hash_password
+from backend.domain.model import Address, Call, CallState, Media, Skill, TargetType
+from backend.domain.operators import new_operator
 from backend.keys import FEED
 from tests.conftest import Backend
-from tests.support.fake_platform import Script
+from tests.support.fake_platform import FakePlatform, Script
 from tests.support.waiting import eventually
 
 MakeBackend = Callable[..., Awaitable[Backend]]
@@ -120,65 +124,93 @@ async def test_the_view_survives_a_broken_stream_under_load(
 
 
 async def test_a_process_started_with_1000_waiting_calls_routes_them(
-    make_backend: MakeBackend,
+    make_backend: MakeBackend, db_url: str
 ) -> None:
-    first = await make_backend()
-    for i in range(10):
-        await first.add_operator(f"op{i}")
-    now = datetime.now(UTC)
-    docs = []
-    for i in range(1000):
-        sid = f"cold-{i}-{uuid.uuid4().hex[:6]}"
-        call = Call(
-            call_id=uuid.uuid4().hex,
-            group="default",
-            priority=0,
-            media=Media.VOICE,
-            state=CallState.QUEUED,
-            created_at=now - timedelta(seconds=1000 - i),
-            enqueued_at=now - timedelta(seconds=1000 - i),
-            deadline=now + timedelta(minutes=10),
+    """1,000 calls and 10 operators are in the database before the process starts."""
+    platform = FakePlatform([], "platform-secret")
+    await platform.start()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(db_url, tz_aware=True)
+    try:
+        db = client.get_default_database()
+        now = datetime.now(UTC)
+        password = hash_password("password-1")
+        await db.operators.insert_many(
+            [
+                {
+                    "_id": f"op{i}",
+                    **operator_doc(
+                        new_operator(
+                            f"op{i}", Address(TargetType.USER, f"op{i}"), (Skill("default"),), now
+                        )
+                    ),
+                    "name": f"Op {i}",
+                    "email": "",
+                    "role": "operator",
+                    "password_hash": password,
+                    "rev": 0,
+                }
+                for i in range(10)
+            ]
         )
-        docs.append(
-            {
-                "_id": call.call_id,
-                **call_doc(call),
-                "session_id": sid,
-                "access_url": first.platform.access_url(sid),
-                "caller": f"+1555{i:07d}",
-                "rev": 0,
-                "log": [],
-            }
-        )
-    for chunk in range(0, len(docs), 250):
-        await first.store.calls.insert_many(docs[chunk : chunk + 250])
-    # A new process: its view is built from the database, with every call in order.
-    second = await make_backend()
-    first.platform.backend_urls.append(str(second.client.make_url("")).rstrip("/"))
-    view = second.engine.view
-    assert view.waiting_count("default") == 1000
-    assert view.position(view.calls[docs[0]["_id"]]) == 1
-    assert view.position(view.calls[docs[999]["_id"]]) == 1000
-    for i in range(10):
-        first.platform.script(f"op{i}", Script(answer_after_s=0.0, talk_s=0.0))
-        auth = await second.login(f"op{i}")
-        await second.set_status(auth, "ready")
+        docs = []
+        for i in range(1000):
+            sid = f"cold-{i}-{uuid.uuid4().hex[:6]}"
+            at = now - timedelta(seconds=1000 - i)
+            call = Call(
+                call_id=uuid.uuid4().hex,
+                group="default",
+                priority=0,
+                media=Media.VOICE,
+                state=CallState.QUEUED,
+                created_at=at,
+                enqueued_at=at,
+                deadline=now + timedelta(minutes=10),
+            )
+            docs.append(
+                {
+                    "_id": call.call_id,
+                    **call_doc(call),
+                    "session_id": sid,
+                    "access_url": platform.access_url(sid),
+                    "caller": f"+1555{i:07d}",
+                    "rev": 0,
+                    "log": [],
+                }
+            )
+        await db.calls.insert_many(docs)
+        # The process starts: its view is built from the database, every call in order.
+        b = await make_backend()
+        platform.backend_urls.append(str(b.client.make_url("")).rstrip("/"))
+        view = b.engine.view
+        assert view.waiting_count("default") == 1000
+        assert view.position(view.calls[docs[0]["_id"]]) == 1
+        assert view.position(view.calls[docs[999]["_id"]]) == 1000
+        for i in range(10):
+            platform.script(f"op{i}", Script(answer_after_s=0.0, talk_s=0.0))
+            await b.set_status(await b.login(f"op{i}"), "ready")
 
-    async def all_answered() -> bool:
-        left: int = await second.store.calls.count_documents({"state": {"$ne": "ended"}})
-        return left == 0
+        async def all_answered() -> bool:
+            left: int = await b.store.calls.count_documents({"state": {"$ne": "ended"}})
+            return left == 0
 
-    await eventually(all_answered, timeout=240, interval=0.5, message="1,000 calls answered")
-    outcomes = await (
-        await second.store.calls.aggregate(
-            [{"$group": {"_id": {"o": "$outcome", "r": "$end_reason"}, "n": {"$sum": 1}}}]
-        )
-    ).to_list(None)
-    assert outcomes == [{"_id": {"o": "answered", "r": None}, "n": 1000}], outcomes
-    # Longest waiting first: the first call was connected before the last one.
-    a = await second.store.calls.find_one({"_id": docs[0]["_id"]})
-    z = await second.store.calls.find_one({"_id": docs[999]["_id"]})
-    assert a is not None and z is not None and a["connected_at"] < z["connected_at"]
+        await eventually(all_answered, timeout=240, interval=0.5, message="1,000 calls answered")
+        outcomes = await (
+            await b.store.calls.aggregate(
+                [{"$group": {"_id": {"o": "$outcome", "r": "$end_reason"}, "n": {"$sum": 1}}}]
+            )
+        ).to_list(None)
+        assert outcomes == [{"_id": {"o": "answered", "r": None}, "n": 1000}], outcomes
+        # Longest waiting first: the first call was connected before the last one.
+        a = await b.store.calls.find_one({"_id": docs[0]["_id"]})
+        z = await b.store.calls.find_one({"_id": docs[999]["_id"]})
+        assert a is not None and z is not None and a["connected_at"] < z["connected_at"]
+    finally:
+        await platform.close()
+        await client.close()
+
+
+def _user(login: str) -> Address:
+    return Address(TargetType.USER, login)
 
 
 def _offer(offer_id: str, login: str) -> dict[str, Any]:
