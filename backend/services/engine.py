@@ -469,6 +469,9 @@ class Engine:
                 ring_timeout_s=policy.ring_timeout_s,
             )
         )
+        # Let the connect go out before anything else this request does (building its reply):
+        # the operator's phone should start ringing first.
+        await asyncio.sleep(0)
         return ClaimResult.WON
 
     # -- foreign changes: the backstop for "no call waits while a fitting operator is Ready"
