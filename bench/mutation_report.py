@@ -6,6 +6,8 @@ time) with the mutant in place; "no tests" means no selected test reached the mu
 
     python bench/mutation_report.py                 # the table
     python bench/mutation_report.py --survivors     # and the names of the surviving mutants
+    python bench/mutation_report.py --only backend/domain/calls.py --require backend/domain/=90
+                                                    # those files only; exit 1 under 90 % killed
 """
 
 from __future__ import annotations
@@ -79,7 +81,9 @@ def package_of(source: str) -> str:
     return source.rsplit("/", 1)[0] + "/"
 
 
-def table(rows: Iterable[tuple[str, str, str]]) -> tuple[list[str], list[str]]:
+def table(
+    rows: Iterable[tuple[str, str, str]],
+) -> tuple[list[str], list[str], dict[str, Tally]]:
     by_package: dict[str, Tally] = {}
     by_file: dict[str, Tally] = {}
     survivors: list[str] = []
@@ -97,23 +101,52 @@ def table(rows: Iterable[tuple[str, str, str]]) -> tuple[list[str], list[str]]:
         lines.append(by_package[package].row(f"**{package}**"))
         for source in sorted(s for s in by_file if package_of(s) == package):
             lines.append(by_file[source].row(source.removeprefix(package)))
-    return lines, survivors
+    return lines, survivors, by_package
+
+
+def requirement(text: str) -> tuple[str, float]:
+    package, sep, percent = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected PACKAGE=PERCENT")
+    return package.rstrip("/") + "/", float(percent)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--survivors", action="store_true", help="list the surviving mutants")
     parser.add_argument("--mutants", type=Path, default=MUTANTS, help="mutmut's working folder")
+    parser.add_argument(
+        "--only", nargs="+", metavar="FILE", help="count these source files only (as in git)"
+    )
+    parser.add_argument(
+        "--require",
+        type=requirement,
+        action="append",
+        default=[],
+        metavar="PACKAGE=PERCENT",
+        help="exit 1 when the package's score is under PERCENT (a package with no mutant passes)",
+    )
     args = parser.parse_args(argv)
     if not args.mutants.is_dir():
         print(f"no {args.mutants}: run `make mutation` first", file=sys.stderr)
         return 1
-    lines, survivors = table(results(args.mutants))
+    rows = results(args.mutants)
+    if args.only:
+        wanted = set(args.only)
+        rows = (row for row in rows if row[0] in wanted)
+    lines, survivors, by_package = table(rows)
     print("\n".join(lines))
     if args.survivors:
         print()
         print("\n".join(survivors))
-    return 0
+    failed = [
+        f"{package}: {by_package[package].score:.1f} % killed, under the required {percent:g} %"
+        for package, percent in args.require
+        if package in by_package and by_package[package].score < percent
+    ]
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -181,6 +181,9 @@ def test_a_sparse_operator_document_reads_with_the_defaults() -> None:
         activity_since=T0,
         idle_since=T0,
     )
+    # Written back, the missing fields are there with their defaults.
+    doc = operator_doc(operator_from(sparse))
+    assert (doc["absence"], doc["reason"], doc["stats"]["offers"]) == (None, None, 0)
     no_groups = {k: v for k, v in sparse.items() if k != "groups"}
     assert operator_from({**no_groups, "stats": None, "absence": None}).groups == ()
 

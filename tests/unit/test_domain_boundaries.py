@@ -376,8 +376,10 @@ def test_an_operator_takes_the_most_urgent_of_the_calls_waiting_for_them() -> No
 
 
 def test_a_field_that_is_not_text_reads_as_compact_json() -> None:
-    ctx = CallContext("+1", "+2", Media.VOICE, {}, {"vip": True, "tags": ["a", "b"], "n": 1})
+    data = {"vip": True, "tags": ["a", "b"], "n": 1, "order": {"id": 7, "paid": False}}
+    ctx = CallContext("+1", "+2", Media.VOICE, {}, data)
     assert (ctx.field("vip"), ctx.field("tags"), ctx.field("n")) == ("true", '["a","b"]', "1")
+    assert ctx.field("order") == '{"id":7,"paid":false}'
     assert ctx.field("missing") is None
 
 

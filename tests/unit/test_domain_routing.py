@@ -16,6 +16,7 @@ from backend.domain.model import (
     Media,
     Offer,
     Operator,
+    OperatorStats,
     Presence,
     Skill,
     Strategy,
@@ -200,3 +201,20 @@ def test_the_claim_reserves_the_operator_then_the_call_with_one_offer() -> None:
         claim.offer,
         expires,
     )
+
+
+def test_propose_operator_follows_the_groups_strategy() -> None:
+    view = ReadView(lambda _: Strategy.FEWEST_CALLS)
+    busy_one = replace(op("busy", 0), stats=OperatorStats(answers=9))
+    quiet_one = replace(op("quiet", 50), stats=OperatorStats(answers=1))
+    view.put_operator(busy_one)
+    view.put_operator(quiet_one)
+    chosen = routing.propose_operator(view, call("c1"), Strategy.FEWEST_CALLS, at(60))
+    assert chosen == quiet_one
+
+
+def test_propose_operator_offers_a_call_to_its_manager_whatever_the_managers_groups() -> None:
+    view = view_of(op("ann", 50, groups=("support",)), op("bob", 0))
+    waiting = call("c1", preferred="ann", until_s=30)
+    chosen = routing.propose_operator(view, waiting, Strategy.LONGEST_IDLE, at(10))
+    assert chosen == op("ann", 50, groups=("support",))
