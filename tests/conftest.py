@@ -36,6 +36,24 @@ heartbeat_interval_s = 5
 queued_check_s = 30
 """
 
+# Load tests and long simulation runs are not traced for `make test`'s coverage (pytest-cov's
+# no_cover marker): tracing doubles the CPU time of a test that is CPU-bound, which pushed the
+# 1,000-call start-up past its time limit; the core they drive is covered by the unit tests.
+UNTRACED = (
+    "tests/simulation/",
+    "tests/integration/test_flat_cost.py",
+    "tests/integration/test_multiprocess.py",
+    "tests/integration/test_read_view.py::test_a_process_started_with_1000_waiting_calls",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("_cov"):
+        return
+    for item in items:
+        if item.nodeid.startswith(UNTRACED):
+            item.add_marker(pytest.mark.no_cover)
+
 
 @pytest.fixture(scope="session")
 def mongo_server_url() -> Iterator[str]:

@@ -20,7 +20,7 @@ from backend.domain.model import (
     TargetType,
 )
 from backend.domain.selection import call_order, operator_order
-from backend.domain.view import ReadView
+from backend.domain.view import ReadView, _Sorted
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -146,3 +146,94 @@ def test_managers_most_specific_key_first_and_release() -> None:
     assert view.manager_of(["customer:7", "phone:+1"]) == ("phone:+1", "ann")
     view.put_manager("phone:+1", None)
     assert view.manager_of(["phone:+1"]) is None
+
+
+def test_the_skill_level_in_the_group_breaks_a_tie_of_the_strategy() -> None:
+    view = ReadView(lambda _: Strategy.LONGEST_IDLE)
+    view.put_operator(op("a", 5))
+    view.put_operator(replace(op("b", 5), groups=(Skill("default", 3),)))
+    assert [o.login for o in view.routable("default", 8)] == ["b", "a"]
+
+
+def test_members_ready_counts_and_dropping_an_operator_in_any_state() -> None:
+    view = ReadView(lambda _: Strategy.LONGEST_IDLE)
+    view.put_operator(op("a", 0, groups=("default", "sales")))
+    view.put_operator(replace(op("b", 0, groups=("sales",)), presence=Presence.NOT_READY))
+    assert sorted(o.login for o in view.members("sales")) == ["a", "b"]
+    assert [o.login for o in view.members("default")] == ["a"]
+    assert (view.ready_count("sales"), view.members("nobody")) == (1, [])
+    # b alone in "lunch", not ready there: dropping b touches groups without a ready set.
+    view.put_operator(replace(op("b", 0, groups=("lunch",)), presence=Presence.NOT_READY))
+    view.drop_operator("b")
+    view.drop_operator("a")
+    assert (view.members("sales"), view.members("lunch"), view.ready_count("sales")) == ([], [], 0)
+    assert view.operator("a") is None and not view.has_routable("default")
+
+
+def test_dropping_calls_forgets_them_in_every_ordering() -> None:
+    view = ReadView(lambda _: Strategy.LONGEST_IDLE)
+    mine = call("mine", 5, preferred="ann", preferred_until=at(100), deadline=at(30))
+    free = call("free", 1, deadline=at(20))
+    talking = call("talking", 0, state=CallState.CONNECTED, deadline=at(10))
+    for c in (mine, free, talking):
+        view.put_call(c)
+    assert view.due_calls(at(40)) == ["talking", "free", "mine"]
+    for c in (mine, free, talking):
+        view.drop_call(c.call_id)
+    assert (view.waiting_for("ann", 8), view.queued(["default"], 8), view.due_calls(at(40))) == (
+        [],
+        [],
+        [],
+    )
+    assert view.call("free") is None and view.calls == {}
+    view.drop_call("never-seen")  # nothing to forget
+
+
+def test_calls_waiting_for_an_operator_come_in_call_order() -> None:
+    view = ReadView(lambda _: Strategy.LONGEST_IDLE)
+    until = at(100)
+    view.put_call(call("a-late", 9, preferred="ann", preferred_until=until))
+    view.put_call(call("b-early", 1, preferred="ann", preferred_until=until))
+    view.put_call(call("c-urgent", 20, priority=5, preferred="ann", preferred_until=until))
+    assert [c.call_id for c in view.waiting_for("ann", 8)] == ["c-urgent", "b-early", "a-late"]
+    view.drop_call("b-early")
+    assert [c.call_id for c in view.waiting_for("ann", 8)] == ["c-urgent", "a-late"]
+
+
+def test_oldest_free_and_oldest_enqueued_per_group() -> None:
+    view = ReadView(lambda _: Strategy.LONGEST_IDLE)
+    assert (view.oldest_free("default"), view.oldest_enqueued("default")) == (None, None)
+    view.put_call(call("mine", 1, preferred="ann", preferred_until=at(100)))
+    view.put_call(call("urgent", 7, priority=5))
+    view.put_call(call("old", 3))
+    # The most urgent call waiting for anybody, and the longest wait of any waiting call.
+    assert view.oldest_free("default") == view.call("urgent")
+    assert view.oldest_enqueued("default") == at(1)
+    assert view.position(call("elsewhere", 0, group="sales")) == 1
+
+
+def test_at_most_500_deadlines_are_due_at_once() -> None:
+    view = ReadView(lambda _: Strategy.LONGEST_IDLE)
+    for i in range(501):
+        view.put_operator(op(f"o{i:03}", 0, activity_until=at(i / 100)))
+        view.put_call(call(f"c{i:03}", 0, deadline=at(i / 100)))
+    assert view.due_operators(at(10)) == [f"o{i:03}" for i in range(500)]
+    assert view.due_calls(at(10)) == [f"c{i:03}" for i in range(500)]
+
+
+def test_removing_a_manager_nobody_had_changes_nothing() -> None:
+    view = ReadView(lambda _: Strategy.LONGEST_IDLE)
+    view.put_manager("phone:+1", None)
+    assert view.managers == {}
+
+
+def test_a_sorted_list_removes_only_the_entry_it_is_given() -> None:
+    items = _Sorted()
+    items.add((at(5),), "b")
+    items.add((at(1),), "a")
+    items.remove((at(3),), "x")  # absent, before the end: the neighbour stays
+    items.remove((at(9),), "z")  # absent, past the end
+    items.remove((at(5),), "a")  # the right id under another key
+    assert items.items == [((at(1),), "a"), ((at(5),), "b")]
+    items.remove((at(1),), "a")
+    assert items.items == [((at(5),), "b")]
