@@ -237,3 +237,14 @@ def test_a_sorted_list_removes_only_the_entry_it_is_given() -> None:
     assert items.items == [((at(1),), "a"), ((at(5),), "b")]
     items.remove((at(1),), "a")
     assert items.items == [((at(5),), "b")]
+
+
+def test_ready_logins_are_those_whose_presence_is_ready_whatever_they_do() -> None:
+    view = ReadView(lambda g: Strategy.LONGEST_IDLE)
+    view.put_operator(op("a", 0))
+    view.put_operator(op("b", 0, activity=Activity.IN_CALL))
+    view.put_operator(op("c", 0, presence=Presence.NOT_READY))
+    view.put_operator(op("d", 0, groups=()))
+    assert sorted(view.ready_logins()) == ["a", "b", "d"]
+    view.put_operator(op("a", 0, presence=Presence.OFFLINE))
+    assert sorted(view.ready_logins()) == ["b", "d"]
