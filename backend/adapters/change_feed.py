@@ -49,7 +49,9 @@ PIPELINE: list[Doc] = [
     },
 ]
 
-Listener = Callable[[str, Doc], None]
+# (collection, the document as it now stands, whether the change came from elsewhere: the
+# stream or a read, rather than this process's own write).
+Listener = Callable[[str, Doc, bool], None]
 
 
 def _set_path(doc: Doc, path: str, value: Any) -> None:
@@ -237,8 +239,7 @@ class ChangeFeed:
         for doc in contacts:
             self.view.put_manager(doc["_id"], doc.get("manager"))
         self.rebuilds += 1
-        for listener in self.listeners:
-            listener("rebuild", {})
+        self._notify("rebuild", {}, True)
         log.info("read view built: %d operators, %d active calls", len(ops), len(calls))
 
     # -- raw documents and the view --------------------------------------------------
@@ -279,6 +280,7 @@ class ChangeFeed:
         doc = self.operator_docs.get(op.login) or {"_id": op.login}
         doc = {**doc, **operator_doc(op), **(extra or {}), "rev": op.rev}
         self._put_operator_doc(doc)
+        self._notify("operators", doc, False)
         return doc
 
     def local_call(self, call: Call, extra: Doc | None = None) -> Doc:
@@ -286,6 +288,7 @@ class ChangeFeed:
         doc = {**doc, **call_doc(call), **(extra or {}), "rev": call.rev}
         doc.pop("log", None)
         self._put_call_doc(doc)
+        self._notify("calls", doc, False)
         return doc
 
     async def refresh_operator(self, login: str) -> Operator | None:
@@ -296,6 +299,7 @@ class ChangeFeed:
             self.view.drop_operator(login)
             return None
         self._put_operator_doc(doc)
+        self._notify("operators", doc, True)
         return operator_from(doc)
 
     async def refresh_call(self, call_id: str) -> Call | None:
@@ -303,6 +307,7 @@ class ChangeFeed:
         if doc is None:
             return None
         self._put_call_doc(doc)
+        self._notify("calls", doc, True)
         return call_from(doc)
 
     # -- folding changes -------------------------------------------------------------
@@ -327,8 +332,8 @@ class ChangeFeed:
             full: Doc | None = change.get("fullDocument")
             if full is None:
                 return
-            if current is not None and int(current.get("rev", 0)) > int(full.get("rev", 0)):
-                doc = current  # the view already holds a newer state (a local write)
+            if current is not None and int(current.get("rev", 0)) >= int(full.get("rev", 0)):
+                doc = current  # the view holds this state or a newer one (a local write)
             else:
                 doc = full
         elif kind == "update":
@@ -342,16 +347,19 @@ class ChangeFeed:
             if kind == "invalidate":
                 self._token = None
             return
-        if doc is None:
-            return
-        if doc is not current:
-            if coll == "operators":
-                self._put_operator_doc(doc)
-            else:
-                self._put_call_doc(doc)
+        if doc is None or doc is current:
+            return  # an echo of what this process wrote (or read) already: told then
+        if coll == "operators":
+            self._put_operator_doc(doc)
+        else:
+            self._put_call_doc(doc)
+        self._notify(coll, doc, True)
+
+    def _notify(self, coll: str, doc: Doc, foreign: bool) -> None:
+        """Every listener hears of every state once, in the order this process learnt it."""
         for listener in self.listeners:
             try:
-                listener(coll, doc)
+                listener(coll, doc, foreign)
             except Exception:
                 log.exception("change listener failed")
 
@@ -368,9 +376,9 @@ class ChangeFeed:
             # Not in the view (an old ended call, an operator created before us): read it.
             if coll == "operators":
                 await self.refresh_operator(key)
-                return self.operator_docs.get(key)
-            await self.refresh_call(key)
-            return self.call_doc(key)
+            else:
+                await self.refresh_call(key)
+            return current  # the read told the listeners
         if "rev" in fields:
             have, new = int(current.get("rev", 0)), int(fields["rev"])
             if new <= have:
@@ -379,9 +387,9 @@ class ChangeFeed:
                 # A change went missing (a gap): the document itself is the truth.
                 if coll == "operators":
                     await self.refresh_operator(key)
-                    return self.operator_docs.get(key)
-                await self.refresh_call(key)
-                return self.call_doc(key)
+                else:
+                    await self.refresh_call(key)
+                return current  # the read told the listeners
         if not fields and not removed:
             return current
         doc = dict(current)

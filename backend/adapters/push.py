@@ -97,7 +97,7 @@ class PushRelay:
         self._waiting_for_call: dict[str, str] = {}
         feed.listeners.append(self._changed)
 
-    def _changed(self, coll: str, doc: Doc) -> None:
+    def _changed(self, coll: str, doc: Doc, foreign: bool) -> None:
         if coll == "operators":
             login = doc["_id"]
             if not self.hub.connected(login):

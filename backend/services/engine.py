@@ -476,7 +476,7 @@ class Engine:
 
     # -- foreign changes: the backstop for "no call waits while a fitting operator is Ready"
 
-    def _changed(self, coll: str, doc: Doc) -> None:
+    def _changed(self, coll: str, doc: Doc, foreign: bool) -> None:
         """A change reached the view. If it could make a match, look a moment later.
 
         The process that made the change matches at once; the others wait a little so they
