@@ -58,6 +58,9 @@ def call_view(doc: Doc, *, with_log: bool = False) -> dict[str, Any]:
     offer = doc.get("offer") or None
     out: dict[str, Any] = {
         "call_id": doc["_id"],
+        # The call's revision: it grows with every change of state, so a client can tell an
+        # older copy (a slow GET) from a newer one (a push).
+        "rev": int(doc.get("rev", 0)),
         "session_id": doc.get("session_id"),
         "state": doc["state"],
         "group": doc["group"],

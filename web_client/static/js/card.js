@@ -11,6 +11,8 @@ const STATE_TEXT = {
   missed: "Not answered — back in the queue",
   caller_left: "The caller hung up while it rang",
 };
+// Whether copy `a` of a call predates copy `b` (each change of state raises `rev`).
+const isOlder = (a, b) => typeof a.rev === "number" && typeof b.rev === "number" && a.rev < b.rev;
 const CONTEXT_SHOWN = ["customer_id", "page", "category", "kiosk"];
 
 export class CallCard {
@@ -69,6 +71,7 @@ export class CallCard {
 
   updateCall(call) {
     if (!call || call.call_id !== this.id) return;
+    if (isOlder(call, this.call)) return; // a push overtaken by a newer copy
     const before = this.call.manager;
     this.call = { ...this.call, ...call };
     this.renderBasics();
@@ -87,7 +90,10 @@ export class CallCard {
     try {
       const card = await get(`/api/v1/calls/${encodeURIComponent(id)}/card`);
       if (id !== this.id) return;
-      this.call = { ...this.call, ...card.call };
+      // A push may have brought a newer state while this was read: the newer one wins.
+      this.call = isOlder(card.call, this.call)
+        ? { ...card.call, ...this.call }
+        : { ...this.call, ...card.call };
       this.renderBasics();
       this.renderCard(card);
     } catch (err) {
