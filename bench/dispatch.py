@@ -44,6 +44,7 @@ from aiohttp import web  # noqa: E402
 from pymongo import AsyncMongoClient, monitoring  # noqa: E402
 from pymongo.asynchronous.database import AsyncDatabase  # noqa: E402
 
+from backend.adapters.change_feed import ChangeFeed  # noqa: E402
 from backend.adapters.documents import Doc, call_doc, operator_doc  # noqa: E402
 from backend.adapters.embedded_db import EmbeddedMongo  # noqa: E402
 from backend.adapters.mongo import INDEXES, connect  # noqa: E402
@@ -705,13 +706,13 @@ class Desks:
         await self.http.close()
 
 
-async def stream_settled(events: list[int], quiet_s: float = 0.25, limit_s: float = 3.0) -> None:
-    """Wait until the change feed has folded nothing new for quiet_s (at most limit_s): the
+async def stream_settled(feed: ChangeFeed, quiet_s: float = 0.25, limit_s: float = 3.0) -> None:
+    """Wait until the change feed has brought nothing new for quiet_s (at most limit_s): the
     stream's echoes of the writes just made (and their getMore) belong to the call."""
     end = time.perf_counter() + limit_s
     seen = -1
-    while events[0] != seen and time.perf_counter() < end:
-        seen = events[0]
+    while feed.changes_seen != seen and time.perf_counter() < end:
+        seen = feed.changes_seen
         await asyncio.sleep(quiet_s)
 
 
@@ -840,13 +841,8 @@ class Bench:
             engine = app[ENGINE]
             peer = self.peer
 
-            # Changes the feed folded in (echoes of this process's writes included).
-            folded = [0]
-
-            def count_fold(_coll: str, _doc: Doc) -> None:
-                folded[0] += 1
-
-            engine.feed.listeners.append(count_fold)
+            # Every change the stream brought (echoes of this process's writes included).
+            folded = engine.feed
 
             # 1. Call arrival → connect, every operator Ready and idle (one call at a time,
             #    the next only once the last operator is idle again). Every command counted.

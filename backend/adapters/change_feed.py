@@ -90,6 +90,7 @@ class ChangeFeed:
         self.ready = asyncio.Event()  # the first snapshot is loaded and the stream is open
         self.rebuilds = 0
         self.resumes = 0
+        self.changes_seen = 0  # every change the stream brought, echoes included
         self._token: Doc | None = None
         self._stream: Any = None
         self._rebuild_next = False
@@ -313,6 +314,7 @@ class ChangeFeed:
     # -- folding changes -------------------------------------------------------------
 
     async def _fold(self, change: Doc) -> None:
+        self.changes_seen += 1
         coll = change["ns"]["coll"]
         kind = change["operationType"]
         key = change.get("documentKey", {}).get("_id")
