@@ -188,7 +188,13 @@ class ChangeFeed:
                         change = await stream.try_next()
                         if change is not None:
                             await self.flowing.wait()
-                            await self._fold(change)
+                            try:
+                                await self._fold(change)
+                            except Exception:
+                                # The view must never stop following: start it afresh.
+                                log.exception("could not fold a change; rebuilding the view")
+                                self._rebuild_next = True
+                                break
                         if stream.resume_token is not None:
                             self._token = dict(stream.resume_token)
                         if change is not None and self.batch_window_s and not self._batched(stream):
@@ -202,6 +208,13 @@ class ChangeFeed:
                 if not self.ready.is_set():
                     raise
                 log.warning("change stream broke (%s); resuming", e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:
+                if not self.ready.is_set():
+                    raise
+                log.exception("change feed failed; rebuilding the view")
+                self._rebuild_next = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             finally:
