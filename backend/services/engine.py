@@ -191,7 +191,7 @@ class Engine:
             if saved is not None:
                 self.feed.local_operator(saved)
                 self._arm_operator(saved)
-                await self.run(step.actions, saved)
+                await self.run(step.actions)
                 return saved
             self.lost_races += 1
             fresh = True
@@ -263,10 +263,8 @@ class Engine:
 
     # -- actions ---------------------------------------------------------------------
 
-    async def run(
-        self, actions: tuple[Action, ...] | list[Action], operator: Operator | None = None
-    ) -> None:
-        """Carry out a transition's actions. `operator` is the state just saved, if any."""
+    async def run(self, actions: tuple[Action, ...] | list[Action]) -> None:
+        """Carry out a transition's actions (the dispatch of an operator reads the view)."""
         self.history.add([a for a in actions if isinstance(a, StatusInterval)])
         for action in actions:
             match action:
