@@ -54,6 +54,39 @@ def operator_view(doc: Doc) -> dict[str, Any]:
     }
 
 
+def parties_view(doc: Doc) -> list[dict[str, Any]]:
+    """The caller first, then every other leg (the owner's included once it answered)."""
+    ended = doc.get("state") == "ended"
+    caller_state = "left" if ended else ("held" if doc.get("held_since") else "connected")
+    out: list[dict[str, Any]] = [
+        {
+            "party_id": "caller",
+            "kind": "caller",
+            "address": doc.get("caller", ""),
+            "state": caller_state,
+            "display_name": doc.get("display_name", ""),
+        }
+    ]
+    for p in doc.get("parties") or ():
+        item = {
+            "party_id": p["party_id"],
+            "kind": p["kind"],
+            "address": (p.get("address") or {}).get("address", ""),
+            "state": p["state"],
+            "role": p.get("role"),
+            "requested_by": p.get("requested_by"),
+            "created_at": iso(p.get("created_at")),
+            "connected_at": iso(p.get("connected_at")),
+            "left_at": iso(p.get("left_at")),
+            "outcome": p.get("outcome"),
+            "code": p.get("code"),
+        }
+        if p.get("login"):
+            item["login"] = p["login"]
+        out.append(item)
+    return out
+
+
 def call_view(doc: Doc, *, with_log: bool = False) -> dict[str, Any]:
     offer = doc.get("offer") or None
     out: dict[str, Any] = {
@@ -78,6 +111,9 @@ def call_view(doc: Doc, *, with_log: bool = False) -> dict[str, Any]:
         "ended_at": iso(doc.get("ended_at")),
         "operator": doc.get("operator"),
         "offer": _iso_all(offer) if offer else None,
+        "parties": parties_view(doc),
+        "held_since": iso(doc.get("held_since")),
+        "hold_s": round(float(doc.get("hold_s", 0.0)), 1),
         "attempts": doc.get("attempts", 0),
         "outcome": doc.get("outcome"),
         "hung_up_by": doc.get("hung_up_by"),

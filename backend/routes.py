@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 from backend import openapi
 from backend.availability import unavailable
 from backend.keys import STORE
-from backend.views import affinity, desk, operators, pages, platform, ws
+from backend.views import affinity, desk, operators, pages, parties, platform, ws
 
 HEALTH_TIMEOUT_S = 0.9
 
@@ -66,6 +66,17 @@ def setup_routes(app: web.Application) -> None:
             web.put("/api/v1/calls/{call_id}/disposition", desk.put_disposition, name="call_disp"),
             web.put("/api/v1/calls/{call_id}/personal", desk.put_personal, name="call_personal"),
             web.post("/api/v1/calls/{call_id}/hangup", desk.post_hangup, name="call_hangup"),
+            web.post("/api/v1/calls/{call_id}/hold", parties.post_hold, name="call_hold"),
+            web.post("/api/v1/calls/{call_id}/unhold", parties.post_unhold, name="call_unhold"),
+            web.post("/api/v1/calls/{call_id}/parties", parties.post_party, name="call_parties"),
+            web.delete(
+                "/api/v1/calls/{call_id}/parties/{party_id}",
+                parties.delete_party,
+                name="call_party",
+            ),
+            web.post(
+                "/api/v1/calls/{call_id}/transfer", parties.post_transfer, name="call_transfer"
+            ),
         ]
     )
 

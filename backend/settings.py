@@ -246,6 +246,13 @@ class RuleConfig(_Strict):
         )
 
 
+class CallsConfig(_Strict):
+    """Calls with more than two parties (hold, help, conference, transfer)."""
+
+    # The caller included: 3 is a three-party call; the platform allows far more.
+    max_parties: int = Field(6, ge=3, le=20)
+
+
 class AppConfig(_Strict):
     server: ServerConfig = ServerConfig()
     routing: RoutingConfig = RoutingConfig()
@@ -256,6 +263,7 @@ class AppConfig(_Strict):
     crm: CrmConfig = CrmConfig()
     voximplant: VoximplantConfig = VoximplantConfig()
     manager: ManagerConfig = ManagerConfig()
+    calls: CallsConfig = CallsConfig()
     groups: tuple[GroupConfig, ...] = (GroupConfig(name="default"),)
     rules: tuple[RuleConfig, ...] = ()
     spare_numbers: tuple[SpareConfig, ...] = ()

@@ -11,6 +11,7 @@ from backend.domain.model import (
     Activity,
     Address,
     Call,
+    CallParty,
     CallState,
     Media,
     Offer,
@@ -18,6 +19,9 @@ from backend.domain.model import (
     OperatorStats,
     Outcome,
     Party,
+    PartyKind,
+    PartyRole,
+    PartyState,
     Presence,
     Skill,
     SpareAttempt,
@@ -151,6 +155,42 @@ def _offer_from(d: Doc | None) -> Offer | None:
     )
 
 
+def party_doc(p: CallParty) -> Doc:
+    return {
+        "party_id": p.party_id,
+        "kind": p.kind.value,
+        "address": address_doc(p.address),
+        "state": p.state.value,
+        "created_at": p.created_at,
+        "role": p.role.value,
+        "login": p.login,
+        "requested_by": p.requested_by,
+        "expires_at": p.expires_at,
+        "connected_at": p.connected_at,
+        "left_at": p.left_at,
+        "outcome": p.outcome,
+        "code": p.code,
+    }
+
+
+def party_from(d: Doc) -> CallParty:
+    return CallParty(
+        party_id=d["party_id"],
+        kind=PartyKind(d["kind"]),
+        address=address_from(d["address"]),
+        state=PartyState(d["state"]),
+        created_at=d["created_at"],
+        role=PartyRole(d.get("role", PartyRole.HELP.value)),
+        login=d.get("login"),
+        requested_by=d.get("requested_by"),
+        expires_at=d.get("expires_at"),
+        connected_at=d.get("connected_at"),
+        left_at=d.get("left_at"),
+        outcome=d.get("outcome"),
+        code=d.get("code"),
+    )
+
+
 def call_doc(c: Call) -> Doc:
     return {
         "group": c.group,
@@ -174,6 +214,9 @@ def call_doc(c: Call) -> Doc:
         "spares_tried": list(c.spares_tried),
         "next_overflow_at": c.next_overflow_at,
         "deadline": c.deadline,
+        "parties": [party_doc(p) for p in c.parties],
+        "held_since": c.held_since,
+        "hold_s": c.hold_s,
     }
 
 
@@ -200,6 +243,9 @@ def call_from(d: Doc) -> Call:
         spares_tried=tuple(d.get("spares_tried") or ()),
         next_overflow_at=d.get("next_overflow_at"),
         deadline=d.get("deadline"),
+        parties=tuple(party_from(p) for p in d.get("parties") or ()),
+        held_since=d.get("held_since"),
+        hold_s=float(d.get("hold_s", 0.0)),
         rev=int(d.get("rev", 0)),
     )
 

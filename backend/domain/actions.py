@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from backend.domain.model import Address
+
 T = TypeVar("T")
 
 
@@ -27,6 +29,32 @@ class SendCancel:
 
     call_id: str
     offer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendAddParty:
+    """Dial one more leg into the call (an operator's help offer, or an external number)."""
+
+    call_id: str
+    party_id: str
+    target: Address
+    ring_timeout_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendRemoveParty:
+    """Hang up one leg of the call (ringing or talking); the others stay connected."""
+
+    call_id: str
+    party_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendHold:
+    """The caller hears music and nobody hears the caller (held), or everyone again."""
+
+    call_id: str
+    held: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +139,9 @@ Action = (
     StatusInterval
     | SendCancel
     | SendHangup
+    | SendAddParty
+    | SendRemoveParty
+    | SendHold
     | DispatchCall
     | DispatchOperator
     | OfferAnswered

@@ -18,7 +18,19 @@ from backend.domain.actions import (
     Step,
     TryOverflow,
 )
-from backend.domain.model import Call, CallState, Media, Offer, Outcome, Party, SpareAttempt
+from backend.domain.model import (
+    Call,
+    CallParty,
+    CallState,
+    Media,
+    Offer,
+    Outcome,
+    Party,
+    PartyKind,
+    PartyRole,
+    PartyState,
+    SpareAttempt,
+)
 from backend.domain.policy import RoutingPolicy
 
 # SIP codes that mean "the operator did not take it" (no answer, offline, busy, cancelled,
@@ -110,12 +122,24 @@ def offer_connected(call: Call, offer_id: str, now: datetime, policy: RoutingPol
     current = _current(call, offer_id)
     if current is None:
         return Step(None)
+    # The owner is a party like the others from now on: its party_id is the offer's id.
+    owner = CallParty(
+        party_id=offer_id,
+        kind=PartyKind.OPERATOR,
+        address=current.target,
+        state=PartyState.CONNECTED,
+        created_at=current.created_at,
+        role=PartyRole.OWNER,
+        login=current.operator,
+        connected_at=now,
+    )
     new = replace(
         call,
         state=CallState.CONNECTED,
         operator=current.operator,
         connected_at=now,
         deadline=now + timedelta(seconds=policy.in_call_check_s),
+        parties=(*call.parties, owner),
     )
     answer_s = max(0.0, (now - (current.sent_at or current.created_at)).total_seconds())
     return Step(new, (OfferAnswered(current.operator, offer_id, call.call_id, answer_s),))
@@ -186,17 +210,44 @@ def _end(
     # The offer ringing when the call ended stays on it as a record of whom it rang (the
     # desk of that operator is told through it); a connected call's is cleared as before.
     last_offer = None
+    why = CALLER_LEFT if party is Party.CALLER else CALL_ENDED
     if call.state is CallState.OFFERING and call.offer is not None:
         last_offer = call.offer
         why = CALLER_LEFT if reason == ABANDONED_WHILE_RINGING else CALL_ENDED
         actions.append(OfferReleased(call.offer.operator, call.offer.offer_id, why))
     elif call.state is CallState.CONNECTED and call.operator and call.connected_at:
-        talk_s = max(0.0, (now - call.connected_at).total_seconds())
-        actions.append(CallFinished(call.operator, call.call_id, talk_s, call.group))
+        if not call.parties:  # connected before parties were recorded
+            talk_s = max(0.0, (now - call.connected_at).total_seconds())
+            actions.append(CallFinished(call.operator, call.call_id, talk_s, call.group))
     elif call.state in _ON_SPARE and call.spare is not None:
         actions.append(ReleaseSpare(call.spare.number, call.call_id))
         if call.state is CallState.OVERFLOW_CONNECTED:
             outcome = Outcome.OVERFLOWED
+    # Every party still on the line or ringing ends with the call: an operator talking goes
+    # into wrap-up, one still ringing for it is freed without a miss.
+    parties = []
+    for p in call.parties:
+        if p.state is PartyState.LEFT:
+            parties.append(p)
+            continue
+        if p.kind is PartyKind.OPERATOR and p.login:
+            if p.state is PartyState.DIALING:
+                actions.append(OfferReleased(p.login, p.party_id, why))
+            else:
+                talk_s = max(0.0, (now - (p.connected_at or now)).total_seconds())
+                actions.append(CallFinished(p.login, call.call_id, talk_s, call.group))
+        ringing = p.state is PartyState.DIALING
+        parties.append(
+            replace(
+                p,
+                state=PartyState.LEFT,
+                left_at=now,
+                outcome="cancelled" if ringing else "call_ended",
+            )
+        )
+    held = call.hold_s
+    if call.held_since is not None:
+        held += max(0.0, (now - call.held_since).total_seconds())
     new = replace(
         call,
         state=CallState.ENDED,
@@ -206,8 +257,18 @@ def _end(
         ended_at=now,
         offer=last_offer,
         deadline=None,
+        parties=tuple(parties),
+        held_since=None,
+        hold_s=held,
     )
     return Step(new, tuple(actions))
+
+
+def end(
+    call: Call, outcome: Outcome, party: Party, reason: str | None, now: datetime
+) -> Step[Call]:
+    """End the call now, settling every party (domain/parties.py ends calls through this)."""
+    return _end(call, outcome, party, reason, now)
 
 
 _ON_SPARE = (CallState.OVERFLOW_OFFERING, CallState.OVERFLOW_CONNECTED)
@@ -264,6 +325,14 @@ def deadline_reached(call: Call, now: datetime, policy: RoutingPolicy) -> Step[C
         return offer_expired(call, call.offer.offer_id, now, policy)
     if call.state is CallState.OVERFLOW_OFFERING and call.spare is not None:
         return spare_expired(call, call.spare.offer_id, now, policy)
+    if call.state is CallState.CONNECTED and call.parties:
+        from backend.domain import parties as party_rules  # parties builds on this module
+
+        ring = party_rules.dialing(call)
+        if ring is not None and ring.expires_at is not None and ring.expires_at <= now:
+            return party_rules.party_expired(call, ring.party_id, now, policy)
+        new = replace(call, deadline=party_rules.connected_deadline(call, now, policy))
+        return Step(new, (CheckSession(call.call_id),))
     if call.state is CallState.QUEUED:
         new = call
         if call.preferred is not None and call.waits_for(now) is None:

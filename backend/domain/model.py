@@ -187,6 +187,57 @@ class SpareAttempt:
     sent_at: datetime | None = None
 
 
+class PartyKind(StrEnum):
+    CALLER = "caller"
+    OPERATOR = "operator"
+    EXTERNAL = "external"
+
+
+class PartyState(StrEnum):
+    DIALING = "dialing"
+    CONNECTED = "connected"
+    HELD = "held"
+    LEFT = "left"
+
+
+class PartyRole(StrEnum):
+    OWNER = "owner"  # the operator who answered the call (or took it over)
+    HELP = "help"  # asked in to help (three-party help, conference)
+    TRANSFER = "transfer"  # the target of a transfer
+
+
+@dataclass(frozen=True, slots=True)
+class CallParty:
+    """One leg of a call besides the caller's: an operator or an external number.
+
+    An operator's party is an offer like any other while it rings: its `party_id` is the
+    offer id the operator document holds (`Operator.offer_id`), so the operator's guarded
+    reservation and the call's party point at each other. `outcome` says how it ended.
+    """
+
+    party_id: str
+    kind: PartyKind
+    address: Address
+    state: PartyState
+    created_at: datetime
+    role: PartyRole = PartyRole.HELP
+    login: str | None = None
+    requested_by: str | None = None
+    expires_at: datetime | None = None  # ring deadline while dialing
+    connected_at: datetime | None = None
+    left_at: datetime | None = None
+    outcome: str | None = None
+    code: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state is not PartyState.LEFT
+
+    @property
+    def on_line(self) -> bool:
+        return self.state in (PartyState.CONNECTED, PartyState.HELD)
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     call_id: str
@@ -215,7 +266,18 @@ class Call:
     # When the call must be looked at again: offer expiry, or a periodic
     # liveness check while it waits or talks.
     deadline: datetime | None = None
+    # Calls with more than two parties: every leg besides the caller's (the owner's included
+    # once it answered), and the caller's hold (since when, and the time held before).
+    parties: tuple[CallParty, ...] = ()
+    held_since: datetime | None = None
+    hold_s: float = 0.0
     rev: int = 0
+
+    def party(self, party_id: str) -> CallParty | None:
+        for p in self.parties:
+            if p.party_id == party_id:
+                return p
+        return None
 
     @property
     def waiting(self) -> bool:

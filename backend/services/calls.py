@@ -8,7 +8,8 @@ from typing import Any
 from backend.adapters.documents import Doc, call_from
 from backend.clock import new_id
 from backend.domain import calls as call_rules
-from backend.domain.actions import SendCancel
+from backend.domain import parties as party_rules
+from backend.domain.actions import SendCancel, SendRemoveParty
 from backend.domain.context import CallContext, choose_group, parse_custom_data
 from backend.domain.estimates import estimated_wait_s
 from backend.domain.model import Call, CallState, Media
@@ -111,6 +112,7 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
     entry: Doc = {"at": now, "kind": "event", **{k: v for k, v in event.items() if v is not None}}
     policy_for = engine.settings.policy
     offer_id = event.get("offer_id") or ""
+    party_id = event.get("party_id") or ""
     facts = {"recording_started": "recording_url", "manager_pin_answer": "pin_answer"}
     if kind in facts:
         value = event.get("url") if kind == "recording_started" else event.get("answer")
@@ -139,6 +141,13 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
             return call_rules.operator_hung_up(call, at)
         if kind == "session_ended":
             return call_rules.session_ended(call, at)
+        if kind == "party_connected":
+            return party_rules.party_connected(call, party_id, at, policy)
+        if kind == "party_failed":
+            code = int(event.get("code") or 0)
+            return party_rules.party_failed(call, party_id, code, at, policy)
+        if kind == "party_hung_up":
+            return party_rules.party_left(call, party_id, at, policy, requested=False)
         raise ValueError(kind)
 
     call, applied = await engine.apply_call(call_id, transition, entry)
@@ -152,6 +161,9 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
         # came after the offer expired): hang that leg up, or two operators may talk to one
         # caller while the call is offered again.
         engine.run_later(SendCancel(call_id, offer_id))
+    if kind == "party_connected" and not applied:
+        # A leg the backend had already given up on (it rang out, or was taken back).
+        engine.run_later(SendRemoveParty(call_id, party_id))
     if kind == "operator_hung_up" and applied and call.state is CallState.ENDED:
         # Answered in the reply, not as a command: the scenario is about to say goodbye.
         doc = engine.call_doc(call_id)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from backend.adapters.documents import Doc
 from backend.adapters.platform import CommandRejected, PlatformUnavailable, Reply, SessionGone
 from backend.domain import calls as call_rules
+from backend.domain import parties as party_rules
 from backend.domain.actions import Step
 from backend.domain.model import Address, Call
 
@@ -112,6 +113,34 @@ class ScenarioCommands:
         else:
             # The call has moved on already (a fast 486 came before this reply).
             await self.engine.store.append_call_log(call_id, [entry])
+
+    async def add_party(
+        self, call_id: str, party_id: str, target: Address, ring_timeout_s: int
+    ) -> None:
+        """Dial one more leg into the call. A leg the scenario would not place is taken back
+        without anyone's fault (the party leaves the call as cancelled)."""
+        command = {
+            "command": "add_party",
+            "call_id": call_id,
+            "party_id": party_id,
+            "target": {"type": target.type.value, "address": target.address},
+            "ring_timeout_s": ring_timeout_s,
+            "headers": {"X-Call-Id": call_id, "X-Party-Id": party_id},
+        }
+        outcome = await self.deliver(call_id, command)
+        if outcome is not None:
+            reply, entry = outcome
+            refused = isinstance(reply.body, dict) and reply.body.get("ok") is False
+            await self.engine.store.append_call_log(call_id, [entry])
+            if not refused:
+                return
+        policy = self.engine.settings.policy
+        await self.engine.apply_call(
+            call_id,
+            lambda c, now: party_rules.party_left(
+                c, party_id, now, policy(c.group), requested=False
+            ),
+        )
 
     async def send(self, call_id: str, command: dict[str, Any]) -> Reply | None:
         """Send one command and record it with its reply; a gone session ends the call."""

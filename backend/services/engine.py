@@ -23,6 +23,7 @@ from backend.adapters.scheduler import Timers
 from backend.clock import new_id, utcnow
 from backend.domain import calls as call_rules
 from backend.domain import operators as op_rules
+from backend.domain import parties as party_rules
 from backend.domain import routing
 from backend.domain.actions import (
     Action,
@@ -36,13 +37,25 @@ from backend.domain.actions import (
     OfferReleased,
     Refused,
     ReleaseSpare,
+    SendAddParty,
     SendCancel,
     SendHangup,
+    SendHold,
+    SendRemoveParty,
     StatusInterval,
     Step,
     TryOverflow,
 )
-from backend.domain.model import Activity, Call, CallState, Media, Offer, Operator, Strategy
+from backend.domain.model import (
+    Activity,
+    Call,
+    CallState,
+    Media,
+    Offer,
+    Operator,
+    PartyState,
+    Strategy,
+)
 from backend.domain.policy import RoutingPolicy
 from backend.domain.view import ReadView
 from backend.services.commands import ScenarioCommands
@@ -305,6 +318,15 @@ class Engine:
                     # Awaited, not spawned: the dead leg must be gone before the next connect
                     # of this call can reach the scenario.
                     await self.commands.send(call_id, {"command": "cancel", "offer_id": offer_id})
+                case SendRemoveParty(call_id, party_id):
+                    # Awaited like a cancel: the leg is gone before anything else is dialled.
+                    await self.commands.send(
+                        call_id, {"command": "remove_party", "party_id": party_id}
+                    )
+                case SendAddParty(call_id, party_id, target, ring_timeout_s):
+                    self.spawn(self.commands.add_party(call_id, party_id, target, ring_timeout_s))
+                case SendHold(call_id, held):
+                    await self.commands.send(call_id, {"command": "hold" if held else "unhold"})
                 case SendHangup(call_id, reason):
                     self.spawn(self.commands.send(call_id, {"command": "hangup", "reason": reason}))
                 case TryOverflow(call_id):
@@ -530,6 +552,9 @@ class Engine:
         if self.timers is not None and op.activity_until is not None:
             self.timers.at(f"op:{op.login}", op.activity_until, self.operator_deadline, op.login)
 
+    def arm_operator(self, op: Operator) -> None:
+        self._arm_operator(op)
+
     def arm_call(self, call: Call) -> None:
         self._arm_call(call)
 
@@ -557,6 +582,28 @@ class Engine:
         policy = self.settings.policy(call.group if call else None)
         if op.activity is Activity.OFFERED:
             offer_id = op.offer_id or ""
+            party = call.party(offer_id) if call is not None else None
+            if call is not None and party is not None:
+                # A help (or transfer) offer: the party on the call is its record.
+                if party.state is PartyState.DIALING:
+                    # Expired with the call's own deadline (the same moment): the operator
+                    # follows the call's decision (a miss), whichever process makes it.
+                    await self.apply_call(
+                        call.call_id,
+                        lambda c, now: party_rules.party_expired(c, offer_id, now, policy),
+                    )
+                    return
+                elif party.on_line:
+                    await self.apply_operator(
+                        op.login,
+                        lambda o, now: op_rules.offer_answered(o, offer_id, 0.0, now, policy),
+                    )
+                    return
+                else:
+                    await self.apply_operator(
+                        op.login, lambda o, now: op_rules.release_offer(o, offer_id, now)
+                    )
+                    return
             if (
                 call
                 and call.state is CallState.OFFERING
@@ -578,7 +625,7 @@ class Engine:
             )
             return
         # In a call: is the call still going?
-        if call is None or call.ended or call.operator != op.login:
+        if call is None or not party_rules.on_call(call, op.login):
             talk = 0.0
             if call and call.connected_at and call.ended_at:
                 talk = (call.ended_at - call.connected_at).total_seconds()

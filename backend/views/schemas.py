@@ -85,12 +85,16 @@ EventType = Literal[
     "recording_started",
     "manager_pin_answer",
     "session_ended",
+    "party_connected",
+    "party_failed",
+    "party_hung_up",
 ]
 
 
 class EventIn(_Platform):
     type: EventType
     offer_id: StrictStr | None = Field(None, max_length=64)
+    party_id: StrictStr | None = Field(None, max_length=64)
     code: StrictInt | None = None
     reason: StrictStr | None = Field(None, max_length=512)
     url: StrictStr | None = Field(None, max_length=2048)
@@ -120,6 +124,7 @@ class EventIn(_Platform):
 
 _REQUIRED_PER_TYPE = {
     "offer_id": ("operator_connected", "operator_failed"),
+    "party_id": ("party_connected", "party_failed", "party_hung_up"),
     "url": ("recording_started",),
     "answer": ("manager_pin_answer",),
 }

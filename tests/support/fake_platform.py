@@ -40,6 +40,7 @@ class Session:
     ringing: str | None = None  # offer_id of the leg ringing now
     leg: str | None = None  # offer_id of the operator leg ringing or connected now
     rang_at_once: int = 0  # the most legs that ever rang together (must stay ≤ 1)
+    parties: dict[str, str] = field(default_factory=dict)  # party_id → ringing | connected
 
 
 class FakePlatform:
@@ -115,6 +116,18 @@ class FakePlatform:
             # Ringing or already bridged, the leg of a dead offer is hung up.
             if session.leg == command.get("offer_id"):
                 self._leg_end(session)
+        elif kind == "add_party":
+            party_id, target = command["party_id"], command["target"]["address"]
+            self._party_start(session, party_id, target)
+            self.connects_by_target[target] += 1
+            script = self.scripts.get(target, self.default_script)
+            self._spawn(self._play_party(session, command, script))
+        elif kind == "remove_party":
+            party_id = command.get("party_id")
+            if party_id == session.leg:
+                self._leg_end(session)
+            else:
+                self._party_end(session, party_id)
         elif kind == "hangup":
             self._spawn(self._caller_gone(session, report=False))
         return web.json_response({"ok": True, "command": kind, "offer_id": command.get("offer_id")})
@@ -129,6 +142,51 @@ class FakePlatform:
         if session.leg is not None:
             self.active_legs.pop(session.leg, None)
         session.leg = session.ringing = None
+
+    # Parties besides the owner's leg (add_party): party_id → target, alive while listed.
+
+    def _party_start(self, session: Session, party_id: str, target: str) -> None:
+        alive = sum(1 for t in self.active_legs.values() if t == target) + 1
+        self.max_legs_by_target[target] = max(self.max_legs_by_target[target], alive)
+        self.active_legs[party_id] = target
+        session.parties[party_id] = "ringing"
+
+    def _party_end(self, session: Session, party_id: str | None) -> None:
+        if party_id is not None and party_id in session.parties:
+            self.active_legs.pop(party_id, None)
+            del session.parties[party_id]
+
+    async def _play_party(self, session: Session, command: dict[str, Any], script: Script) -> None:
+        party_id = command["party_id"]
+
+        def ringing() -> bool:
+            return session.parties.get(party_id) == "ringing" and not session.gone
+
+        if script.fail_code is not None or script.answer_after_s is None:
+            await asyncio.sleep(0.01 if script.fail_code is not None else command["ring_timeout_s"])
+            if ringing():
+                self._party_end(session, party_id)
+                code = script.fail_code or 408
+                event = {"type": "party_failed", "party_id": party_id, "code": code}
+                await self.post_event(session, {**event, "reason": "scripted"})
+            return
+        await asyncio.sleep(script.answer_after_s)
+        if not ringing():
+            return
+        session.parties[party_id] = "connected"
+        await self.post_event(session, {"type": "party_connected", "party_id": party_id})
+        if script.talk_s is None:
+            return
+        await asyncio.sleep(script.talk_s)
+        if session.gone or session.parties.get(party_id) != "connected":
+            return
+        self._party_end(session, party_id)
+        others = session.leg is not None or any(v == "connected" for v in session.parties.values())
+        if others:
+            await self.post_event(session, {"type": "party_hung_up", "party_id": party_id})
+        else:  # the last one on the line with the caller: the scenario says goodbye
+            await self.post_event(session, {"type": "operator_hung_up", "party_id": party_id})
+            await self._end(session)
 
     # -- and we report back ----------------------------------------------------------
 
@@ -207,6 +265,8 @@ class FakePlatform:
         if session.gone:
             return
         self._leg_end(session)
+        for party_id in list(session.parties):
+            self._party_end(session, party_id)
         if report and session.call_id:
             await self.post_event(session, {"type": "caller_hung_up"})
         await self._end(session)

@@ -24,6 +24,7 @@ from backend.domain.model import (
     Activity,
     Address,
     Call,
+    CallParty,
     CallState,
     Media,
     Offer,
@@ -31,6 +32,9 @@ from backend.domain.model import (
     OperatorStats,
     Outcome,
     Party,
+    PartyKind,
+    PartyRole,
+    PartyState,
     Presence,
     Skill,
     SpareAttempt,
@@ -112,6 +116,25 @@ CALL = Call(
     spares_tried=("+100", "+200"),
     next_overflow_at=at(50),
     deadline=at(70),
+    parties=(
+        CallParty(
+            party_id="p1",
+            kind=PartyKind.OPERATOR,
+            address=Address(TargetType.USER, "bob"),
+            state=PartyState.LEFT,
+            created_at=at(20),
+            role=PartyRole.TRANSFER,
+            login="bob",
+            requested_by="ann",
+            expires_at=at(50),
+            connected_at=at(22),
+            left_at=at(40),
+            outcome="left",
+            code=486,
+        ),
+    ),
+    held_since=at(30),
+    hold_s=4.5,
     rev=4,
 )
 
@@ -149,6 +172,25 @@ CALL_DOC: dict[str, Any] = {
     "spares_tried": ["+100", "+200"],
     "next_overflow_at": at(50),
     "deadline": at(70),
+    "parties": [
+        {
+            "party_id": "p1",
+            "kind": "operator",
+            "address": {"type": "user", "address": "bob"},
+            "state": "left",
+            "created_at": at(20),
+            "role": "transfer",
+            "login": "bob",
+            "requested_by": "ann",
+            "expires_at": at(50),
+            "connected_at": at(22),
+            "left_at": at(40),
+            "outcome": "left",
+            "code": 486,
+        }
+    ],
+    "held_since": at(30),
+    "hold_s": 4.5,
 }
 
 
@@ -225,6 +267,9 @@ def test_a_new_calls_document_has_no_offer_spare_or_outcome_and_an_empty_prefere
         "spares_tried": [],
         "next_overflow_at": None,
         "deadline": None,
+        "parties": [],
+        "held_since": None,
+        "hold_s": 0.0,
     }
     assert call_from({**doc, "_id": "c2"}) == new
     sparse = {k: doc[k] for k in ("group", "priority", "media", "state", "created_at")}
