@@ -151,3 +151,64 @@ async def _insert_queued_call(b: Backend) -> Call:
 async def _state(b: Backend, call_id: str, state: str) -> bool:
     doc = await b.store.calls.find_one({"_id": call_id})
     return doc is not None and doc["state"] == state
+
+
+async def test_a_help_offer_that_loses_the_operator_writes_nothing_and_answers_409(
+    backend: Backend,
+) -> None:
+    """A stale view asks in an operator another process has just offered a customer's call."""
+    b = backend
+    alice = await b.ready_operator("alice")
+    b.platform.script("alice", Script(answer_after_s=0.01, talk_s=None))
+    placed = await b.place_call()
+    await eventually(lambda: _state(b, placed["call_id"], "connected"), message="alice answered")
+    stale = await _idle_operator(b, "bob")
+    await b.engine.drain()
+    b.app[FEED].flowing.clear()
+    taken = await b.store.save_operator(
+        stale, _offered(stale, "c-other", "o-other"), stale.activity_since
+    )
+    assert taken is not None
+    before = await Snapshot.take(b.store)
+    resp = await b.client.post(
+        f"/api/v1/calls/{placed['call_id']}/parties",
+        json={"to": {"type": "operator", "address": "bob"}},
+        headers=alice,
+    )
+    body = await resp.json()
+    assert resp.status == 409 and body["error"]["code"] == "not_routable", body
+    assert "offered" in body["error"]["message"]
+    await b.engine.drain()
+    await before.assert_unchanged(b.store)
+    assert b.platform.connects_by_target["bob"] == 0
+    b.app[FEED].flowing.set()
+
+
+async def test_a_customer_offer_that_loses_to_a_help_offer_touches_nothing(
+    backend: Backend,
+) -> None:
+    """The reverse: the help offer reserved the operator first; a claim from the old revision
+    (another process's stale view) loses the operator and writes nothing."""
+    b = backend
+    alice = await b.ready_operator("alice")
+    b.platform.script("alice", Script(answer_after_s=0.01, talk_s=None))
+    b.platform.script("bob", Script(answer_after_s=None))
+    placed = await b.place_call()
+    await eventually(lambda: _state(b, placed["call_id"], "connected"), message="alice answered")
+    stale = await _idle_operator(b, "bob")
+    resp = await b.client.post(
+        f"/api/v1/calls/{placed['call_id']}/parties",
+        json={"to": {"type": "operator", "address": "bob"}},
+        headers=alice,
+    )
+    assert resp.status == 202, await resp.text()
+    await b.engine.drain()
+    call = await _insert_queued_call(b)
+    before = await Snapshot.take(b.store)
+    result = await b.engine._claim(call, stale)
+    assert result is ClaimResult.OPERATOR_LOST
+    await b.engine.drain()
+    await before.assert_unchanged(b.store)
+    bob = await b.store.operator("bob")
+    assert bob is not None and bob.offer_id == (await resp.json())["party_id"]
+    assert b.platform.connects_by_target["bob"] == 1  # the help offer's leg only
