@@ -9,6 +9,7 @@
 // SWITCHBOARD_CONFIG, see config.example.voxengine.js) before this file.
 
 require(Modules.ASR); // the pin question listens for yes/no
+require(Modules.Conference); // three or more parties on one call are mixed by a conference
 
 const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   backendUrl: 'https://switchboard.example.com',
@@ -58,6 +59,8 @@ const PIN_NO_TONE = '2';
  *   onDone: (result: Net.HttpRequestResult) => void}} Job
  * @typedef {{body: Record<string, string | number>, onDone?: (result: Net.HttpRequestResult) => void}} PendingEvent
  * @typedef {{operator: string, asr: ASR | null, timer: number | null, done: boolean}} PinQuestion
+ * @typedef {{leg: Call, partyId: string, connected: boolean, cancelled: boolean, timer: number | null,
+ *   rtpTimer: number | null}} PartyLeg
  */
 
 const state = {
@@ -72,6 +75,11 @@ const state = {
   /** @type {AppEvents.CallAlertingEvent | null} */ alerting: null,
   callId: '',
   /** @type {Offer | null} */ offer: null,
+  // Legs added to the call besides the owner's (help, conference, transfer), by party_id.
+  /** @type {Record<string, PartyLeg>} */ parties: {},
+  /** @type {Conference | null} */ conference: null, // created with the first added party
+  held: false, // the caller hears music and nobody hears the caller
+  /** @type {string[]} */ removedParties: [], // removed before their add_party arrived
   playing: '', // '' | 'music' | 'say'
   /** @type {(() => void) | null} */ afterSay: null,
   /** @type {number | null} */ sayTimer: null,
@@ -307,7 +315,8 @@ function registerCall(e) {
 
 function startMusic() {
   const customer = state.customer;
-  if (!customer || !state.customerConnected || state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
+  if (!customer || !state.customerConnected || state.customerGone || state.closing) return;
+  if (talkingLegs().length > 0 && !state.held) return;
   // End whatever still plays: a replaced looped playback may keep its media
   // player (10 per session) and play on to no one.
   customer.stopPlayback();
@@ -319,12 +328,69 @@ function startMusic() {
 function resumeAudio() {
   const customer = state.customer;
   if (!customer || state.customerGone) return;
-  if (state.offer && state.offer.connected) {
-    state.offer.leg.sendMediaTo(customer);
-    state.playing = '';
-  } else {
-    startMusic();
+  if (talkingLegs().length > 0 && !state.held) remix(true);
+  else startMusic();
+}
+
+// ---------------------------------------------------------------- who hears whom
+
+/**
+ * The legs on the line with the caller now: the owner's and the added parties'.
+ * @returns {Call[]}
+ */
+function talkingLegs() {
+  /** @type {Call[]} */
+  const legs = [];
+  if (state.offer && state.offer.connected) legs.push(state.offer.leg);
+  Object.keys(state.parties).forEach(function (id) {
+    const p = state.parties[id];
+    if (p.connected && !p.cancelled) legs.push(p.leg);
+  });
+  return legs;
+}
+
+/**
+ * Sets who hears whom from the state: one leg with the caller is bridged directly
+ * (as before); from the first added party on, everyone is mixed by a conference
+ * (VoxEngine.createConference, Modules.Conference) and stays in it, so when one of
+ * three leaves the other two keep talking. On hold the caller hears the music and
+ * sends nothing: the operators hear only each other.
+ * @param {boolean} [afterSay] the caller heard an announcement: only their hearing changes
+ */
+function remix(afterSay) {
+  const customer = state.customer;
+  if (!customer || state.customerGone || !state.customerConnected) return;
+  const legs = talkingLegs();
+  const conf = state.conference;
+  if (conf) {
+    legs.forEach(function (leg) { VoxEngine.sendMediaBetween(leg, conf); });
   }
+  if (legs.length === 0) {
+    if (conf) customer.stopMediaTo(conf);
+    startMusic();
+    return;
+  }
+  if (state.held) {
+    // Nobody hears the caller; the caller hears the music.
+    if (conf) customer.stopMediaTo(conf);
+    else customer.stopMediaTo(legs[0]);
+    customer.stopPlayback();
+    customer.startPlayback(CONFIG.musicUrl, { loop: true });
+    state.playing = 'music';
+    return;
+  }
+  if (state.playing === 'say') return; // the caller hears the end of the announcement first
+  customer.stopPlayback();
+  state.playing = '';
+  if (conf) VoxEngine.sendMediaBetween(customer, conf);
+  else if (afterSay) legs[0].sendMediaTo(customer); // the operator never stopped hearing the caller
+  else VoxEngine.sendMediaBetween(customer, legs[0]);
+}
+
+/** The conference, created when the call first gets a third party. */
+function ensureConference() {
+  if (!state.conference) state.conference = VoxEngine.createConference({ hd_audio: false });
+  return state.conference;
 }
 
 /**
@@ -436,39 +502,47 @@ function watchRtp(call, setTimer, who) {
 }
 
 /**
- * Relays signalling between the caller and the bridged operator leg, as the
- * platform's easyProcess does: messages, SIP INFO and re-INVITEs (video
- * on/off, screen sharing, hold).
+ * Relays signalling between the caller and the legs on the line with them, as
+ * the platform's easyProcess does for two: messages, SIP INFO and re-INVITEs
+ * (video on/off, screen sharing, hold). The caller's go to every such leg; a
+ * leg's go to the caller.
  * @param {Call} from
- * @param {() => Call | null} to the other leg, or null when not bridged now
+ * @param {() => Call[]} to the other legs (none when not bridged now)
  * @param {string} who
  */
 function relaySignalling(from, to, who) {
   from.addEventListener(CallEvents.MessageReceived, guard(who + ' MessageReceived', function (e) {
-    const other = to();
-    if (other) other.sendMessage(e.text);
+    to().forEach(function (other) { other.sendMessage(e.text); });
   }));
   from.addEventListener(CallEvents.InfoReceived, guard(who + ' InfoReceived', function (e) {
-    const other = to();
-    if (other) other.sendInfo(e.mimeType, e.body, e.headers);
+    to().forEach(function (other) { other.sendInfo(e.mimeType, e.body, e.headers); });
   }));
   from.addEventListener(CallEvents.ReInviteReceived, guard(who + ' ReInviteReceived', function (e) {
-    const other = to();
-    if (other) other.reInvite(e.headers || {}, e.mimeType, e.body);
+    to().forEach(function (other) { other.reInvite(e.headers || {}, e.mimeType, e.body); });
   }));
   from.addEventListener(CallEvents.ReInviteAccepted, guard(who + ' ReInviteAccepted', function (e) {
-    const other = to();
-    if (other) other.acceptReInvite(e.headers || {}, e.mimeType, e.body);
+    to().forEach(function (other) { other.acceptReInvite(e.headers || {}, e.mimeType, e.body); });
   }));
   from.addEventListener(CallEvents.ReInviteRejected, guard(who + ' ReInviteRejected', function (e) {
-    const other = to();
-    if (other) other.rejectReInvite(e.headers || {});
+    to().forEach(function (other) { other.rejectReInvite(e.headers || {}); });
   }));
 }
 
-/** The operator leg bridged to the caller now, if any. */
-function bridgedOperator() {
-  return state.offer && state.offer.connected && !state.customerGone ? state.offer.leg : null;
+/**
+ * Signalling from an added leg goes to the caller while that leg is on the line.
+ * @param {PartyLeg} party
+ * @returns {Call[]}
+ */
+function callerFor(party) {
+  return party.connected && !party.cancelled && !state.customerGone && state.customer ? [state.customer] : [];
+}
+
+/**
+ * The legs the caller's signalling goes to now (every leg on the line with them).
+ * @returns {Call[]}
+ */
+function bridgedOperators() {
+  return state.customerGone ? [] : talkingLegs();
 }
 
 // ---------------------------------------------------------------- queue announcements
@@ -602,7 +676,7 @@ function connect(cmd) {
   leg.addEventListener(CallEvents.Failed, guard('operator Failed', function (e) { onOperatorFailed(offer, e); }));
   leg.addEventListener(CallEvents.Disconnected, guard('operator Disconnected', function () { onOperatorDisconnected(offer); }));
   watchRtp(leg, function (t) { offer.rtpTimer = t; }, 'operator');
-  relaySignalling(leg, function () { return state.offer === offer && offer.connected && !state.customerGone ? state.customer : null; }, 'operator');
+  relaySignalling(leg, function () { return state.offer === offer && offer.connected && !state.customerGone && state.customer ? [state.customer] : []; }, 'operator');
   return { ok: true, command: 'connect', offer_id: offerId };
 }
 
@@ -642,7 +716,7 @@ function onOperatorConnected(offer) {
   state.afterSay = null;
   if (state.sayTimer !== null) clearTimeout(state.sayTimer);
   state.sayTimer = null;
-  VoxEngine.sendMediaBetween(customer, offer.leg);
+  remix();
   if (state.announceTimer !== null) clearTimeout(state.announceTimer);
   state.announceTimer = null;
   report('operator_connected', { offer_id: offer.offerId });
@@ -667,6 +741,21 @@ function onOperatorDisconnected(offer) {
   offer.rtpTimer = null;
   if (state.offer === offer) state.offer = null;
   if (offer.cancelled || state.closing || state.customerGone || !offer.connected) return;
+  if (talkingLegs().length > 0) {
+    // The owner left a call with more parties: the others keep talking.
+    remix();
+    report('party_hung_up', { party_id: offer.offerId });
+    return;
+  }
+  lastLegGone('operator_hung_up', { offer_id: offer.offerId });
+}
+
+/**
+ * The last leg on the line with the caller hung up: goodbye (or the pin question).
+ * @param {string} type the report
+ * @param {Record<string, string>} fields
+ */
+function lastLegGone(type, fields) {
   state.closing = true;
   // The backend's reply may ask the caller the pin question; goodbye waits for
   // it, but never longer than pinReplyWaitSec.
@@ -680,7 +769,7 @@ function onOperatorDisconnected(offer) {
     else say(CONFIG.goodbyeText, hangUpAll);
   };
   const wait = later('pin reply wait', function () { decide(null); }, CONFIG.pinReplyWaitSec * 1000);
-  report('operator_hung_up', { offer_id: offer.offerId }, function (result) {
+  report(type, fields, function (result) {
     const reply = result.code === 200 ? parseJson(result.text) : null;
     decide(reply ? pinQuestionOf(reply.ask_pin_manager) : null);
   });
@@ -850,6 +939,7 @@ function hangUpAll() {
   state.closing = true;
   if (state.pin && !state.pin.done) stopPin(state.pin);
   if (state.offer) dropOffer(state.offer);
+  Object.keys(state.parties).forEach(function (id) { dropParty(state.parties[id]); });
   if (state.customer && !state.customerGone) state.customer.hangup();
   if (state.announceTimer !== null) clearTimeout(state.announceTimer);
   state.announceTimer = null;
@@ -913,6 +1003,16 @@ function onHttpRequest(e) {
       return connect(cmd);
     case 'cancel':
       return cancel(cmd);
+    case 'add_party':
+      return addParty(cmd);
+    case 'remove_party':
+      return removeParty(cmd);
+    case 'hold':
+    case 'unhold':
+      if (!state.customer || state.customerGone || state.closing) return { ok: false, command: cmd.command, error: 'call_ended' };
+      state.held = cmd.command === 'hold';
+      remix();
+      return { ok: true, command: cmd.command };
     case 'say':
       if (typeof cmd.text !== 'string' || !cmd.text) return { ok: false, command: 'say', error: 'bad_request' };
       if (!state.customer || state.customerGone || state.closing) return { ok: false, command: 'say', error: 'call_ended' };
@@ -925,6 +1025,8 @@ function onHttpRequest(e) {
         command: 'status',
         caller: state.customerGone ? 'gone' : (state.customer ? 'on_line' : 'none'),
         operator: state.offer ? (state.offer.connected ? 'connected' : 'ringing') : 'none',
+        parties: Object.keys(state.parties).length,
+        held: state.held,
         closing: state.closing,
       };
     case 'hangup':
@@ -948,11 +1050,145 @@ function cancel(cmd) {
   if (!offer || offer.offerId !== offerId) return { ok: true, command: 'cancel', offer_id: offerId, found: false };
   const wasConnected = offer.connected;
   dropOffer(offer);
-  if (wasConnected && !state.closing && !state.customerGone) {
-    startMusic();
-    scheduleAnnouncement();
-  }
+  if (wasConnected && !state.closing && !state.customerGone) afterLegDropped();
   return { ok: true, command: 'cancel', offer_id: offerId };
+}
+
+/** A leg we hung up ourselves: the others go on; alone, the caller waits with music. */
+function afterLegDropped() {
+  if (talkingLegs().length > 0) {
+    remix();
+    return;
+  }
+  state.held = false;
+  startMusic();
+  scheduleAnnouncement();
+}
+
+// ---------------------------------------------------------------- more parties
+
+/**
+ * Dials one more leg into the call (an operator's help offer, a transfer target, an
+ * external number). When it answers, everyone is mixed in the conference.
+ * @param {any} cmd
+ */
+function addParty(cmd) {
+  const target = cmd.target;
+  if (!cmd.party_id || !target || ['user', 'sip', 'pstn'].indexOf(target.type) < 0 || !target.address) {
+    return { ok: false, command: 'add_party', error: 'bad_request' };
+  }
+  const partyId = String(cmd.party_id);
+  if (!state.customer || state.customerGone || state.closing) {
+    return { ok: false, command: 'add_party', party_id: partyId, error: 'call_ended' };
+  }
+  if (state.parties[partyId]) return { ok: true, command: 'add_party', party_id: partyId, duplicate: true };
+  // Taken back before this (retried or slow) command arrived: never dialled.
+  if (state.removedParties.indexOf(partyId) >= 0) return { ok: false, command: 'add_party', party_id: partyId, error: 'removed' };
+  if (target.type === 'pstn' && pstnCallerId() === null) {
+    Logger.write('switchboard: no caller id for a PSTN leg: set pstnCallerId (a rented or verified number)');
+    report('party_failed', { party_id: partyId, code: 403, reason: 'No caller id for PSTN (pstnCallerId is not set)' });
+    return { ok: true, command: 'add_party', party_id: partyId };
+  }
+  const leg = dial({ target: target, video: false, ring_timeout_s: cmd.ring_timeout_s, headers: cmd.headers });
+  /** @type {PartyLeg} */
+  const party = { leg: leg, partyId: partyId, connected: false, cancelled: false, timer: null, rtpTimer: null };
+  state.parties[partyId] = party;
+  const timeoutSec = ringTimeout(cmd.ring_timeout_s, CONFIG.ringTimeoutSec) + (target.type === 'user' ? 5 : 0);
+  party.timer = later('party ring timeout', function () { partyRingTimedOut(party); }, timeoutSec * 1000);
+  leg.addEventListener(CallEvents.Connected, guard('party Connected', function () { onPartyConnected(party); }));
+  leg.addEventListener(CallEvents.Failed, guard('party Failed', function (e) { onPartyFailed(party, e); }));
+  leg.addEventListener(CallEvents.Disconnected, guard('party Disconnected', function () { onPartyDisconnected(party); }));
+  watchRtp(leg, function (t) { party.rtpTimer = t; }, 'party');
+  relaySignalling(leg, function () { return callerFor(party); }, 'party');
+  return { ok: true, command: 'add_party', party_id: partyId };
+}
+
+/**
+ * Hangs up an added leg we no longer want; its Failed/Disconnected is not reported.
+ * @param {PartyLeg} party
+ */
+function dropParty(party) {
+  party.cancelled = true;
+  if (party.timer !== null) clearTimeout(party.timer);
+  if (party.rtpTimer !== null) clearTimeout(party.rtpTimer);
+  if (state.parties[party.partyId] === party) delete state.parties[party.partyId];
+  party.leg.hangup();
+}
+
+/** @param {PartyLeg} party */
+function partyRingTimedOut(party) {
+  party.timer = null;
+  if (party.connected || party.cancelled) return;
+  dropParty(party);
+  report('party_failed', { party_id: party.partyId, code: 408, reason: 'Ring timeout' });
+}
+
+/** @param {PartyLeg} party */
+function onPartyConnected(party) {
+  if (party.cancelled || state.parties[party.partyId] !== party || state.customerGone || state.closing) {
+    party.cancelled = true;
+    party.leg.hangup();
+    return;
+  }
+  if (party.timer !== null) clearTimeout(party.timer);
+  party.timer = null;
+  party.connected = true;
+  if (talkingLegs().length > 1 || state.conference) ensureConference();
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  remix();
+  report('party_connected', { party_id: party.partyId });
+}
+
+/**
+ * @param {PartyLeg} party
+ * @param {CallEvents.FailedEvent} e
+ */
+function onPartyFailed(party, e) {
+  if (party.timer !== null) clearTimeout(party.timer);
+  if (party.rtpTimer !== null) clearTimeout(party.rtpTimer);
+  if (state.parties[party.partyId] === party) delete state.parties[party.partyId];
+  if (party.cancelled || state.closing) return;
+  report('party_failed', { party_id: party.partyId, code: e.code, reason: String(e.reason || '') });
+}
+
+/** @param {PartyLeg} party */
+function onPartyDisconnected(party) {
+  if (party.rtpTimer !== null) clearTimeout(party.rtpTimer);
+  party.rtpTimer = null;
+  if (state.parties[party.partyId] === party) delete state.parties[party.partyId];
+  if (party.cancelled || state.closing || state.customerGone || !party.connected) return;
+  if (talkingLegs().length > 0) {
+    remix(); // the other two (or more) keep talking
+    report('party_hung_up', { party_id: party.partyId });
+    return;
+  }
+  lastLegGone('operator_hung_up', { party_id: party.partyId });
+}
+
+/**
+ * Hangs up one leg, the owner's (its offer id) or an added one; the others stay.
+ * @param {any} cmd
+ */
+function removeParty(cmd) {
+  const partyId = String(cmd.party_id || '');
+  if (!partyId) return { ok: false, command: 'remove_party', error: 'bad_request' };
+  const offer = state.offer;
+  if (offer && offer.offerId === partyId) {
+    const wasConnected = offer.connected;
+    dropOffer(offer);
+    if (wasConnected && !state.closing && !state.customerGone) afterLegDropped();
+    return { ok: true, command: 'remove_party', party_id: partyId };
+  }
+  const party = state.parties[partyId];
+  if (!party) {
+    if (state.removedParties.length < 50) state.removedParties.push(partyId);
+    return { ok: true, command: 'remove_party', party_id: partyId, found: false };
+  }
+  const wasConnected = party.connected;
+  dropParty(party);
+  if (wasConnected && !state.closing && !state.customerGone) afterLegDropped();
+  return { ok: true, command: 'remove_party', party_id: partyId };
 }
 
 // ---------------------------------------------------------------- platform events
@@ -981,7 +1217,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, guard('CallAlerting', functio
   customer.addEventListener(CallEvents.Disconnected, guard('caller Disconnected', onCustomerDisconnected));
   customer.addEventListener(CallEvents.ToneReceived, guard('ToneReceived', onTone));
   watchRtp(customer, function (t) { state.customerRtpTimer = t; }, 'caller');
-  relaySignalling(customer, bridgedOperator, 'caller');
+  relaySignalling(customer, bridgedOperators, 'caller');
   // Passing the scheme on keeps a video caller's video.
   customer.answer({}, { scheme: e.scheme });
   registerCall(e);

@@ -284,8 +284,10 @@ declare namespace VoxEngine {
   function callPSTN(number: string, callerid: string, params?: CallPSTNParameters): Call;
   /** Needs require(Modules.ASR). Recognition starts at once; feed it with call.sendMediaTo(asr). */
   function createASR(params: ASRParameters): ASR;
-  function sendMediaBetween(a: Call, b: Call): void;
-  function stopMediaBetween(a: Call, b: Call): void;
+  /** Needs require(Modules.Conference). Mixes every unit that sends to it; each unit it sends to hears the mix. */
+  function createConference(params?: ConferenceParameters): Conference;
+  function sendMediaBetween(a: Call | Conference, b: Call | Conference): void;
+  function stopMediaBetween(a: Call | Conference, b: Call | Conference): void;
   function easyProcess(call1: Call, call2: Call, onEstablished?: (call1: Call, call2: Call) => void): void;
   /** Ends the session; the current callback keeps running, so return after it. */
   function terminate(): void;
@@ -443,5 +445,20 @@ declare class ASR {
   id(): string;
 }
 
+// ---------------------------------------------------------------- conferences (Modules.Conference)
+
+interface ConferenceParameters {
+  /** 48 kHz / 192 kbps (billed) instead of the default 8 kHz / 32 kbps. */
+  hd_audio?: boolean;
+}
+
+/** An audio conference inside the session (voximplant.com/docs/references/voxengine/conference). */
+declare class Conference {
+  id(): string;
+  sendMediaTo(unit: VoxMediaUnit): void;
+  stopMediaTo(unit: VoxMediaUnit): void;
+  stop(): void;
+}
+
 /** What a call can send its audio to (the subset we use). */
-type VoxMediaUnit = Call | ASR;
+type VoxMediaUnit = Call | ASR | Conference;

@@ -186,12 +186,38 @@ async def test_two_processes_500_calls_one_killed(
                 delay = min(delay * 2, 0.5)
             else:
                 raise AssertionError(f"call {n} was never accepted")
+            if n % 5 == 2:
+                await ask_for_help(sid)
             if n % 10 == 9:
                 # One caller in ten gives up if not answered within a second or two.
                 await asyncio.sleep(rng.uniform(0.5, 2.0))
                 session = platform.sessions[sid]
                 if session.leg is None and not session.gone:
                     await platform.hang_up_caller(sid)
+
+        helps: defaultdict[int, int] = defaultdict(int)
+
+        async def ask_for_help(sid: str) -> None:
+            """One call in five, once answered, asks the group for a helper: a help offer
+            reserves an operator exactly like a customer's, across both processes."""
+            session = platform.sessions[sid]
+            for _ in range(60):
+                if session.gone or (session.leg is not None and session.ringing is None):
+                    break
+                await asyncio.sleep(0.05)
+            if session.gone or session.leg is None or session.call_id is None:
+                return
+            body = {"to": {"type": "group", "address": "default"}}
+            url = rng.choice(survivors)
+            try:
+                async with http.post(
+                    f"{url}/api/v1/calls/{session.call_id}/parties", json=body, headers=admin
+                ) as r:
+                    helps[r.status] += 1
+                    # 409: nobody routable, the call just ended ... never a 5xx.
+                    assert r.status in (202, 409), await r.text()
+            except aiohttp.ClientError:
+                helps[0] += 1  # the process was killed under the request
 
         async def kill_b_midway() -> None:
             # Half-way, as the README says: once half of the calls have been accepted.
@@ -234,8 +260,16 @@ async def test_two_processes_500_calls_one_killed(
             expected = ("answered", "abandoned") if n % 10 == 9 else ("answered",)
             assert c["outcome"] in expected, (n, c["outcome"], c.get("end_reason"))
             outcomes[c["outcome"]] += 1
-        # No operator ever had two legs; no call ever rang two targets.
-        assert max(platform.max_legs_by_target.values()) == 1, dict(platform.max_legs_by_target)
+        # Every party (helpers included) ended with an outcome.
+        parties = [p for c in calls for p in c.get("parties") or ()]
+        assert all(p["state"] == "left" and p["outcome"] for p in parties), [
+            p for p in parties if p["state"] != "left" or not p["outcome"]
+        ]
+        helpers = [p for p in parties if p["role"] == "help"]
+        assert helps[202] > 0 and len(helpers) == helps[202], (dict(helps), len(helpers))
+        # No operator ever had two legs (a helper's included); no call rang two targets.
+        twice = [t for t, n in platform.max_legs_by_target.items() if n > 1]
+        assert not twice, [h for h in platform.leg_history if h[1] in twice]
         assert all(s.rang_at_once <= 1 for s in platform.sessions.values())
         # No call waited more than a second while a fitting operator was routable.
         now = max(c["ended_at"] for c in calls)
@@ -255,7 +289,11 @@ async def test_two_processes_500_calls_one_killed(
             f"a call waited {worst:.2f}s while an operator was routable: {where}; "
             f"{len(late)} such waits; process killed at {kill_time}"
         )
-        print(f"\noutcomes {dict(outcomes)}; worst wait beside a routable operator {worst:.3f}s")
+        answered = sum(1 for p in helpers if p["connected_at"])
+        print(
+            f"\noutcomes {dict(outcomes)}; worst wait beside a routable operator {worst:.3f}s; "
+            f"help requests {dict(helps)}, helpers answered {answered}"
+        )
     finally:
         await client.close()
         await platform.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ class Session:
     leg: str | None = None  # offer_id of the operator leg ringing or connected now
     rang_at_once: int = 0  # the most legs that ever rang together (must stay ≤ 1)
     parties: dict[str, str] = field(default_factory=dict)  # party_id → ringing | connected
+    removed: set[str] = field(default_factory=set)  # party ids the backend took back
 
 
 class FakePlatform:
@@ -54,6 +56,8 @@ class FakePlatform:
         # Operator legs alive now (offer_id → target), and the most any target ever had at once.
         self.active_legs: dict[str, str] = {}
         self.max_legs_by_target: dict[str, int] = defaultdict(int)
+        # (monotonic time, target, leg id, session, "start" | "end"), to explain a failure.
+        self.leg_history: list[tuple[float, str, str, str, str]] = []
         self.app = web.Application()
         self.app.router.add_post("/request/{sid}", self._handle)
         self._runner: web.AppRunner | None = None
@@ -118,12 +122,16 @@ class FakePlatform:
                 self._leg_end(session)
         elif kind == "add_party":
             party_id, target = command["party_id"], command["target"]["address"]
+            if party_id in session.removed:
+                # Taken back before this (retried or slow) command arrived: never dialled.
+                return web.json_response({"ok": False, "command": kind, "error": "removed"})
             self._party_start(session, party_id, target)
             self.connects_by_target[target] += 1
             script = self.scripts.get(target, self.default_script)
             self._spawn(self._play_party(session, command, script))
         elif kind == "remove_party":
             party_id = command.get("party_id")
+            session.removed.add(str(party_id))
             if party_id == session.leg:
                 self._leg_end(session)
             else:
@@ -136,11 +144,14 @@ class FakePlatform:
         alive = sum(1 for t in self.active_legs.values() if t == target) + 1
         self.max_legs_by_target[target] = max(self.max_legs_by_target[target], alive)
         self.active_legs[offer_id] = target
+        self.leg_history.append((time.monotonic(), target, offer_id, session.session_id, "start"))
         session.leg = session.ringing = offer_id
 
     def _leg_end(self, session: Session) -> None:
-        if session.leg is not None:
-            self.active_legs.pop(session.leg, None)
+        gone = self.active_legs.pop(session.leg, None) if session.leg is not None else None
+        if gone is not None and session.leg is not None:
+            entry = (time.monotonic(), gone, session.leg, session.session_id, "end")
+            self.leg_history.append(entry)
         session.leg = session.ringing = None
 
     # Parties besides the owner's leg (add_party): party_id → target, alive while listed.
@@ -149,11 +160,15 @@ class FakePlatform:
         alive = sum(1 for t in self.active_legs.values() if t == target) + 1
         self.max_legs_by_target[target] = max(self.max_legs_by_target[target], alive)
         self.active_legs[party_id] = target
+        self.leg_history.append((time.monotonic(), target, party_id, session.session_id, "start"))
         session.parties[party_id] = "ringing"
 
     def _party_end(self, session: Session, party_id: str | None) -> None:
         if party_id is not None and party_id in session.parties:
-            self.active_legs.pop(party_id, None)
+            if (gone := self.active_legs.pop(party_id, None)) is not None:
+                self.leg_history.append(
+                    (time.monotonic(), gone, party_id, session.session_id, "end")
+                )
             del session.parties[party_id]
 
     async def _play_party(self, session: Session, command: dict[str, Any], script: Script) -> None:
@@ -256,6 +271,10 @@ class FakePlatform:
             return
         if script.hangup_by == "caller":
             await self._caller_gone(session, report=True)
+        elif any(v == "connected" for v in session.parties.values()):
+            # The owner leaves a call with more parties: the others keep talking.
+            self._leg_end(session)
+            await self.post_event(session, {"type": "party_hung_up", "party_id": offer_id})
         else:
             self._leg_end(session)
             await self.post_event(session, {"type": "operator_hung_up"})
@@ -272,6 +291,8 @@ class FakePlatform:
         await self._end(session)
 
     async def _end(self, session: Session) -> None:
+        for party_id in list(session.parties):
+            self._party_end(session, party_id)
         if session.call_id:
             await self.post_event(session, {"type": "session_ended"})
         session.gone = True

@@ -52,7 +52,7 @@ test('createASR needs require(Modules.ASR) and a profile from ASRProfileList', a
     attempt('string profile', () => VoxEngine.createASR({ profile: 'Google.en_US' }));
     attempt('unknown language', () => ASRProfileList.Google.xx_XX);
     attempt('legacy form', () => VoxEngine.createASR('en-US', ['yes']));
-    attempt('other module', () => require(Modules.Conference));
+    attempt('other module', () => require(Modules.IVR));
     attempt('good', () => VoxEngine.createASR({ profile: ASRProfileList.Yandex.ru_RU }));
     Logger.write(JSON.stringify(out));
   `);
@@ -63,7 +63,7 @@ test('createASR needs require(Modules.ASR) and a profile from ASRProfileList', a
   assert.match(out[3], /must be an ASRProfileList value/);
   assert.match(out[4], /ASRProfileList\.Google\.xx_XX is not modelled/);
   assert.match(out[5], /give ASRParameters/);
-  assert.match(out[6], /Modules\.Conference is not modelled/);
+  assert.match(out[6], /Modules\.IVR is not modelled/);
   assert.equal(out[7], 'good: ok');
   assert.equal((await s.wait('module_loaded')).module, 'ASR');
   const created = await s.wait('asr_created');

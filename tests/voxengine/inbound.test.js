@@ -185,7 +185,7 @@ test('a new connect hangs up the leg still ringing; cancel hangs up without a re
 test('cancel of a bridged offer hangs up the operator and puts the caller back on music', async () => {
   await emu.callee('op-late', { action: 'answer', after_ms: 10 });
   const s = await placeCall();
-  assert.deepEqual(await command(s, { command: 'status' }), { ok: true, command: 'status', caller: 'on_line', operator: 'none', closing: false });
+  assert.deepEqual(await command(s, { command: 'status' }), { ok: true, command: 'status', caller: 'on_line', operator: 'none', parties: 0, held: false, closing: false });
   await command(s, connectCmd('offer-late', 'op-late'));
   await backend.waitFor((r) => r.body && r.body.type === 'operator_connected');
   assert.equal((await command(s, { command: 'status' })).operator, 'connected');

@@ -26,7 +26,7 @@ const MODULE_NAMES = [
   'Cartesia', 'Yandex',
 ];
 const Modules = Object.freeze(Object.fromEntries(MODULE_NAMES.map((name) => [name, `module:${name}`])));
-const MODELLED_MODULES = new Set([Modules.ASR]);
+const MODELLED_MODULES = new Set([Modules.ASR, Modules.Conference]);
 
 // ASRProfileList.<Provider>.<lang> as the reference lists them
 // (voximplant.com/docs/references/voxengine/asrprofilelist/<provider>). Amazon,

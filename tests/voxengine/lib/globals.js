@@ -6,6 +6,7 @@ const { AppEvents, CallEvents } = require('./events');
 const { ringTimeoutSeconds } = require('./callees');
 const { strict } = require('./strict');
 const { ASREvents, ASRProfileList, Modules, MODELLED_MODULES, createASR } = require('./asr');
+const { createConference } = require('./conference');
 
 // Platform names we know exist but do not model, plus host names the
 // platform lacks; reading any of them (even with typeof) throws.
@@ -82,11 +83,14 @@ function buildVoxEngine(session) {
     createASR(params) {
       return createASR(session, params);
     },
+    createConference(params) {
+      return createConference(session, Modules, params);
+    },
     sendMediaBetween(a, b) {
-      session.media.sendMediaBetween(session.legOf(a), session.legOf(b));
+      session.media.sendMediaBetween(session.mixUnitOf(a), session.mixUnitOf(b));
     },
     stopMediaBetween(a, b) {
-      session.media.stopMediaBetween(session.legOf(a), session.legOf(b));
+      session.media.stopMediaBetween(session.mixUnitOf(a), session.mixUnitOf(b));
     },
     easyProcess(call1, call2, onEstablished) {
       easyProcess(session, call1, call2, onEstablished);

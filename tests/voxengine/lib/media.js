@@ -18,12 +18,21 @@ class MediaGraph {
 
   sendMediaTo(from, to) {
     if (!this.check(from, to, 'sendMediaTo')) return;
-    to.setHearing({ kind: 'call', from: from.id });
+    if (to.inputs) {
+      // A conference takes any number of streams and mixes them.
+      to.inputs.add(from.id);
+    } else {
+      to.setHearing({ kind: from.inputs ? 'conference' : 'call', from: from.id });
+    }
     this.session.log('media', { from: from.id, to: to.id });
   }
 
   stopMediaTo(from, to) {
-    if (to.hearing && to.hearing.kind === 'call' && to.hearing.from === from.id) {
+    if (to.inputs) {
+      if (to.inputs.delete(from.id)) this.session.log('media_stopped', { from: from.id, to: to.id });
+      return;
+    }
+    if (to.hearing && ['call', 'conference'].includes(to.hearing.kind) && to.hearing.from === from.id) {
       to.hearing = null;
       this.session.log('media_stopped', { from: from.id, to: to.id });
     }
@@ -31,8 +40,13 @@ class MediaGraph {
 
   sendMediaBetween(a, b) {
     if (!this.check(a, b, 'sendMediaBetween')) return;
-    a.setHearing({ kind: 'call', from: b.id });
-    b.setHearing({ kind: 'call', from: a.id });
+    if (a.inputs || b.inputs) {
+      this.sendMediaTo(a, b);
+      this.sendMediaTo(b, a);
+    } else {
+      a.setHearing({ kind: 'call', from: b.id });
+      b.setHearing({ kind: 'call', from: a.id });
+    }
     this.session.log('bridged', { legs: [a.id, b.id] });
   }
 
@@ -44,11 +58,14 @@ class MediaGraph {
 
   /** Called before a leg's hearing is replaced: nothing to undo for calls. */
   clearSenderTo(leg) {
-    if (leg.hearing && leg.hearing.kind === 'call') leg.hearing = null;
+    if (leg.hearing && ['call', 'conference'].includes(leg.hearing.kind)) leg.hearing = null;
   }
 
   /** A leg ended: whoever heard it now hears silence. */
   detach(leg) {
+    for (const conference of this.session.conferences) {
+      if (conference.inputs.delete(leg.id)) this.session.log('left_conference', { leg: leg.id, conference: conference.id });
+    }
     for (const other of [...this.session.legs, ...this.session.asrs]) {
       if (other !== leg && other.hearing && other.hearing.kind === 'call' && other.hearing.from === leg.id) {
         other.hearing = null;

@@ -44,6 +44,7 @@ class Session {
     this.waiters = new Set();
     this.legs = [];
     this.asrs = [];
+    this.conferences = [];
     this.players = new Set(); // media players in use (playbacks and TTS), at most 10
     this.modules = new Set(); // require()d modules
     this.appListeners = new Listeners();
@@ -104,6 +105,7 @@ class Session {
       access_secure_url: this.accessSecureURL,
       legs: this.legs.map((leg) => leg.summary()),
       asrs: this.asrs.map((asr) => asr.summary()),
+      conferences: this.conferences.map((c) => c.summary()),
       log: this.entries,
     };
   }
@@ -331,11 +333,18 @@ class Session {
     return leg;
   }
 
-  /** A media unit a call may send its audio to: a Call or an ASR of this session. */
+  /** A media unit a call may send its audio to: a Call, an ASR or a Conference of this session. */
   unitOf(unit) {
-    const found = this.legs.find((l) => l.facade === unit) || this.asrs.find((a) => a.facade === unit);
-    if (!found) throw new TypeError('Only Call and ASR objects of this session are modelled as media units');
+    const found = this.legs.find((l) => l.facade === unit) || this.asrs.find((a) => a.facade === unit)
+      || this.conferences.find((c) => c.facade === unit);
+    if (!found) throw new TypeError('Only Call, ASR and Conference objects of this session are modelled as media units');
     return found;
+  }
+
+  /** What sendMediaBetween takes: a Call or a Conference of this session. */
+  mixUnitOf(unit) {
+    const found = this.conferences.find((c) => c.facade === unit);
+    return found || this.legOf(unit);
   }
 
   /**
@@ -440,6 +449,7 @@ class Session {
     // terminate() disconnects every call without further call events.
     for (const leg of this.legs) leg.end('disconnected', { code: 200, reason: 'Session terminated' }, { by: 'terminate', silent: true });
     for (const asr of this.asrs) asr.stop({ silent: true });
+    for (const conference of this.conferences) conference.stop();
     this.net.dropQueued();
     this.drainTimer = setTimeout(() => this.fireTerminating(), DRAIN_LIMIT_MS);
     this.net.whenIdle(() => {
