@@ -80,6 +80,7 @@ def parties_view(doc: Doc) -> list[dict[str, Any]]:
             "left_at": iso(p.get("left_at")),
             "outcome": p.get("outcome"),
             "code": p.get("code"),
+            "reason": p.get("reason"),
         }
         if p.get("login"):
             item["login"] = p["login"]

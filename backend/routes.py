@@ -66,6 +66,7 @@ def setup_routes(app: web.Application) -> None:
             web.put("/api/v1/calls/{call_id}/disposition", desk.put_disposition, name="call_disp"),
             web.put("/api/v1/calls/{call_id}/personal", desk.put_personal, name="call_personal"),
             web.post("/api/v1/calls/{call_id}/hangup", desk.post_hangup, name="call_hangup"),
+            web.get("/api/v1/me/party_targets", parties.get_targets, name="party_targets"),
             web.post("/api/v1/calls/{call_id}/hold", parties.post_hold, name="call_hold"),
             web.post("/api/v1/calls/{call_id}/unhold", parties.post_unhold, name="call_unhold"),
             web.post("/api/v1/calls/{call_id}/parties", parties.post_party, name="call_parties"),

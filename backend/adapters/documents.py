@@ -170,6 +170,7 @@ def party_doc(p: CallParty) -> Doc:
         "left_at": p.left_at,
         "outcome": p.outcome,
         "code": p.code,
+        "reason": p.reason,
     }
 
 
@@ -188,6 +189,7 @@ def party_from(d: Doc) -> CallParty:
         left_at=d.get("left_at"),
         outcome=d.get("outcome"),
         code=d.get("code"),
+        reason=d.get("reason"),
     )
 
 

@@ -228,6 +228,7 @@ class CallParty:
     left_at: datetime | None = None
     outcome: str | None = None
     code: int | None = None
+    reason: str | None = None  # why they were asked in (shown on their offer)
 
     @property
     def active(self) -> bool:

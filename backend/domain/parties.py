@@ -194,6 +194,7 @@ def new_party(
     role: PartyRole = PartyRole.HELP,
     login: str | None = None,
     requested_by: str | None = None,
+    reason: str | None = None,
 ) -> CallParty:
     expires = now + timedelta(seconds=policy.ring_timeout_s + policy.offer_grace_s)
     return CallParty(
@@ -206,6 +207,7 @@ def new_party(
         login=login,
         requested_by=requested_by,
         expires_at=expires,
+        reason=reason,
     )
 
 

@@ -129,6 +129,10 @@ class ReadView:
     def has_routable(self, group: str) -> bool:
         return bool(self._routable.get(group))
 
+    def routable_count(self, group: str) -> int:
+        """How many of the group's operators are routable now."""
+        return len(self._routable.get(group, ()))
+
     def ready_count(self, group: str) -> int:
         """Operators of the group whose presence is Ready, whatever they are doing."""
         return len(self._ready.get(group, ()))

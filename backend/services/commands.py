@@ -125,7 +125,8 @@ class ScenarioCommands:
             "party_id": party_id,
             "target": {"type": target.type.value, "address": target.address},
             "ring_timeout_s": ring_timeout_s,
-            "headers": {"X-Call-Id": call_id, "X-Party-Id": party_id},
+            # X-Offer-Id too: for an operator the party is their offer (the desk matches it).
+            "headers": {"X-Call-Id": call_id, "X-Offer-Id": party_id, "X-Party-Id": party_id},
         }
         outcome = await self.deliver(call_id, command)
         if outcome is not None:

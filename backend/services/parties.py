@@ -127,6 +127,7 @@ async def add_party(
     to: Target,
     *,
     role: PartyRole = PartyRole.HELP,
+    reason: str | None = None,
 ) -> str:
     """Dial an operator (by name, or the best of a group) or a number into the call."""
     max_parties = engine.settings.config.calls.max_parties
@@ -158,6 +159,7 @@ async def add_party(
                 policy,
                 role=role,
                 requested_by=actor.login,
+                reason=reason,
             )
         else:
             op = await _pick(engine, call, to, now, lost)
@@ -171,6 +173,7 @@ async def add_party(
                 role=role,
                 login=op.login,
                 requested_by=actor.login,
+                reason=reason,
             )
             try:
                 op_step = op_rules.offer(op, call_id, party_id, party.expires_at or now, now)
@@ -297,9 +300,11 @@ async def transfer(
     await _check_target(engine, call, Actor(by, actor.supervisor), to)
     party_id: str | None = None
     if mode == "consult":
-        party_id = await add_party(engine, call_id, actor, to, role=PartyRole.TRANSFER)
+        party_id = await add_party(
+            engine, call_id, actor, to, role=PartyRole.TRANSFER, reason=reason
+        )
     else:
-        party_id = await _blind(engine, call, by, to)
+        party_id = await _blind(engine, call, by, to, reason)
     note = party_rules.transfer_note(by, to.label(), reason)
     await DeskStore(engine.store.db).add_note(
         call_id, {"at": engine.clock(), "operator": SYSTEM, "text": note}
@@ -307,7 +312,7 @@ async def transfer(
     return party_id
 
 
-async def _blind(engine: Engine, call: Call, by: str, to: Target) -> str | None:
+async def _blind(engine: Engine, call: Call, by: str, to: Target, reason: str) -> str | None:
     policy = engine.settings.policy(call.group)
     transition: partial[Step[Call]]
     party: CallParty | None = None
@@ -332,6 +337,7 @@ async def _blind(engine: Engine, call: Call, by: str, to: Target) -> str | None:
             policy,
             role=PartyRole.TRANSFER,
             requested_by=by,
+            reason=reason,
         )
         transition = partial(_blind_number, by=by, party=party, policy=policy)
     entry: Doc = {
@@ -364,3 +370,27 @@ def _blind_number(
     call: Call, now: datetime, *, by: str, party: CallParty, policy: RoutingPolicy
 ) -> Step[Call]:
     return party_rules.blind_to_number(call, by, party, now, policy)
+
+
+def targets(engine: Engine, me: str | None) -> dict[str, object]:
+    """The Add party picker: every operator with their state, and each group with how many
+    of its operators are routable now. From the read view: no query."""
+    view = engine.view
+    seen: dict[str, Operator] = {}
+    groups = []
+    for g in engine.settings.config.groups:
+        for op in view.members(g.name):
+            seen[op.login] = op
+        groups.append({"name": g.name, "routable": view.routable_count(g.name)})
+    operators = [
+        {
+            "login": op.login,
+            "presence": op.presence.value,
+            "activity": op.activity.value,
+            "routable": op.routable,
+            "groups": list(op.group_names),
+        }
+        for login, op in sorted(seen.items())
+        if login != me
+    ]
+    return {"operators": operators, "groups": groups}

@@ -41,6 +41,7 @@ class TargetIn(_Body):
 
 class AddPartyIn(_Body):
     to: TargetIn
+    reason: StrictStr | None = Field(None, min_length=1, max_length=500)
 
 
 class TransferIn(_Body):
@@ -106,7 +107,9 @@ async def post_party(request: web.Request) -> web.Response:
     who = await actor(request)
     body = await read_json(request, AddPartyIn)
     call_id = request.match_info["call_id"]
-    party_id = await service.add_party(request.app[ENGINE], call_id, who, _target(body.to))
+    party_id = await service.add_party(
+        request.app[ENGINE], call_id, who, _target(body.to), reason=body.reason
+    )
     return await _reply(request, call_id, 202, party_id=party_id)
 
 
@@ -116,6 +119,13 @@ async def delete_party(request: web.Request) -> web.Response:
     call_id, party_id = request.match_info["call_id"], request.match_info["party_id"]
     await service.remove_party(request.app[ENGINE], call_id, party_id, who)
     return await _reply(request, call_id)
+
+
+@desk_errors
+async def get_targets(request: web.Request) -> web.Response:
+    """The desk's Add party / Transfer picker."""
+    who = await actor(request)
+    return web.json_response(service.targets(request.app[ENGINE], who.login))
 
 
 @desk_errors

@@ -131,6 +131,7 @@ CALL = Call(
             left_at=at(40),
             outcome="left",
             code=486,
+            reason="billing",
         ),
     ),
     held_since=at(30),
@@ -187,6 +188,7 @@ CALL_DOC: dict[str, Any] = {
             "left_at": at(40),
             "outcome": "left",
             "code": 486,
+            "reason": "billing",
         }
     ],
     "held_since": at(30),

@@ -106,6 +106,16 @@
         vox.rejected.push(headers["X-Offer-Id"] || null);
       },
       headers: () => ({ ...headers }),
+      // The Web SDK's own microphone mute (voximplant.d.ts: Call.muteMicrophone,
+      // unmuteMicrophone, isMicrophoneMuted).
+      muted: false,
+      muteMicrophone: () => {
+        call.muted = true;
+      },
+      unmuteMicrophone: () => {
+        call.muted = false;
+      },
+      isMicrophoneMuted: () => call.muted,
       on: (event, fn) => {
         (own[event] = own[event] || []).push(fn);
       },

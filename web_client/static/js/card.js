@@ -2,6 +2,7 @@
 import { get, post, put } from "./api.js";
 import { $, clock, duration, el, fillList, setText, words } from "./dom.js";
 import { renderHistory } from "./history.js";
+import { PartyPanel } from "./parties.js";
 
 const STATE_TEXT = {
   queued: "Waiting",
@@ -24,6 +25,7 @@ export class CallCard {
     // Set when the offer that opened the card went to someone else or back to the queue.
     this.lost = false;
     this.onMessage = onMessage;
+    this.mediaCall = null; // the Web SDK call answered on this desk
     $("note-form").addEventListener("submit", (e) => this.saveNote(e));
     $("disposition-form").addEventListener("submit", (e) => this.saveDisposition(e));
     $("personal-form").addEventListener("submit", (e) => this.savePersonal(e));
@@ -32,6 +34,21 @@ export class CallCard {
     $("btn-close").addEventListener("click", () => this.clear());
     $("btn-manager").addEventListener("click", () => this.becomeManager());
     window.setInterval(() => this.renderWaited(), 1000);
+    this.parties = new PartyPanel(this);
+  }
+
+  setMediaCall(call) {
+    this.mediaCall = call;
+    this.parties.render();
+  }
+
+  // The party this desk's offer is, when it is a help or transfer request (not a customer's).
+  helpParty() {
+    const c = this.call;
+    const op = this.operator;
+    if (!c || !op || !op.offer_id) return null;
+    const p = (c.parties || []).find((x) => x.party_id === op.offer_id);
+    return p && (p.role === "help" || p.role === "transfer") ? p : null;
   }
 
   get id() {
@@ -60,7 +77,10 @@ export class CallCard {
     $("crm-fields").replaceChildren();
     this.renderBasics();
     const kind = call.media === "video" ? "video" : "voice";
-    $("card-announce").textContent = `Incoming ${kind} call from ${call.display_name || call.caller}`;
+    const help = this.helpParty();
+    $("card-announce").textContent = help
+      ? `${help.requested_by || "A colleague"} asks for your help`
+      : `Incoming ${kind} call from ${call.display_name || call.caller}`;
     this.load();
   }
 
@@ -104,8 +124,28 @@ export class CallCard {
   renderBasics() {
     const c = this.call;
     const ctx = c.context || {};
-    $("card-kind").textContent = c.media === "video" ? "Video call" : "Voice call";
+    const help = this.helpParty();
+    const mineParty = (c.parties || []).find((p) => this.operator && p.login === this.operator.login);
+    const asked = help || (mineParty && mineParty.role !== "owner" ? mineParty : null);
+    $("card-kind").textContent = asked
+      ? asked.role === "transfer"
+        ? "Transfer request"
+        : "Help request"
+      : c.media === "video"
+        ? "Video call"
+        : "Voice call";
     $("card-kind").dataset.media = c.media;
+    $("card").dataset.kind = asked ? asked.role : "customer";
+    $("card-help").hidden = !asked;
+    if (asked) {
+      const why = asked.reason ? `: ${asked.reason}` : "";
+      $("card-help").textContent = `${asked.requested_by || "A colleague"} asks you in${why}`;
+      // The offer may be pushed a moment before the call records the party: say it once known.
+      if (help && this.announcedHelp !== help.party_id) {
+        this.announcedHelp = help.party_id;
+        $("card-announce").textContent = `${help.requested_by || "A colleague"} asks for your help`;
+      }
+    }
     const state = this.shownState();
     $("card-state").textContent = STATE_TEXT[state] || words(state);
     $("card-state").dataset.state = state;
@@ -185,6 +225,8 @@ export class CallCard {
   shownState() {
     const c = this.call;
     if (c.state === "ended" && c.end_reason === "abandoned_while_ringing") return "caller_left";
+    const help = this.helpParty();
+    if (help && help.state === "dialing" && c.state === "connected") return "offering";
     return this.lost && c.state !== "ended" ? "missed" : c.state;
   }
 
@@ -212,10 +254,12 @@ export class CallCard {
     const c = this.call;
     const op = this.operator || {};
     const mine = c && op.call_id === c.call_id;
-    $("btn-hangup").hidden = !(c && c.state === "connected" && mine);
+    // Hang up ends the whole call: the owner's button (a helper leaves instead).
+    $("btn-hangup").hidden = !(c && c.state === "connected" && mine && c.operator === op.login);
     $("btn-finish").hidden = !(mine && op.activity === "wrap_up");
     const over = c && (c.state === "ended" || this.lost);
     $("btn-close").hidden = !(over && !(mine && op.activity === "wrap_up"));
+    if (this.parties) this.parties.render();
   }
 
   clear() {

@@ -270,6 +270,7 @@ function offerToAnswer(Vox, event, card) {
       return;
     }
     answered = true;
+    card.setMediaCall(call); // Mute acts on this call (the Web SDK's own microphone mute)
     $("video-panel").hidden = !video;
   };
   // Declined here, the scenario reports a failed leg and the call goes to the next operator.
@@ -287,6 +288,7 @@ function offerToAnswer(Vox, event, card) {
   answer.focus();
   const ended = (message) => {
     done();
+    card.setMediaCall(null);
     $("video-panel").hidden = true;
     // After a decline the cloud ends the leg: that is no news to the operator.
     if (!declined) card.mediaMessage(message);
