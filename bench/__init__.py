@@ -1,0 +1,1 @@
+"""Benchmarks (run as scripts: bench/dispatch.py, bench/parties.py)."""
