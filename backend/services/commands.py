@@ -132,6 +132,12 @@ class ScenarioCommands:
         if outcome is not None:
             reply, entry = outcome
             refused = isinstance(reply.body, dict) and reply.body.get("ok") is False
+            call = self.engine.view.call(call_id)
+            party = call.party(party_id) if call is not None else None
+            if not refused and party is not None and party.state.value == "dialing":
+                # Rides along with the call's next write (the party answers, fails, expires).
+                self._pending.setdefault(call_id, []).append(entry)
+                return
             await self.engine.store.append_call_log(call_id, [entry])
             if not refused:
                 return
