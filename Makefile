@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 WEB_DEPS := web_client/node_modules/.package-lock.json
 
-.PHONY: run test lint typecheck unit node-test scenario-check bench clean browser mutation mutation-changed
+.PHONY: run test lint typecheck unit node-test scenario-check bench bench-parties clean browser mutation mutation-changed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ test: $(STAMP) cloud_scripts/node_modules/.package-lock.json $(WEB_DEPS) browser
 
 bench: $(STAMP)
 	$(PY) bench/dispatch.py
+
+bench-parties: $(STAMP)
+	$(PY) bench/parties.py
 
 # Mutation testing ([tool.mutmut] in pyproject.toml): mutmut mutates backend/domain/,
 # backend/services/ and backend/adapters/documents.py in mutants/ (git-ignored, made afresh)

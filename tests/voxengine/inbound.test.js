@@ -336,3 +336,44 @@ test('the shipped routing rule runs config then inbound', async () => {
     await ruled.stop();
   }
 });
+
+test('more parties: add_party mixes three legs in a conference, remove_party keeps the other two', async () => {
+  await emu.callee('op-own', { action: 'answer', after_ms: 10 });
+  await emu.callee('op-help', { action: 'answer', after_ms: 10 });
+  const s = await placeCall();
+  await command(s, connectCmd('offer-own', 'op-own'));
+  await backend.waitFor((r) => r.body && r.body.type === 'operator_connected');
+  // Taken back before its add_party arrived: never dialled.
+  assert.deepEqual(await command(s, { command: 'remove_party', party_id: 'p-late' }), { ok: true, command: 'remove_party', party_id: 'p-late', found: false });
+  const late = await command(s, { command: 'add_party', party_id: 'p-late', target: { type: 'user', address: 'op-help' } });
+  assert.equal(late.error, 'removed');
+  assert.deepEqual(await command(s, { command: 'add_party', party_id: 'p-1', target: { type: 'user', address: 'op-help' }, ring_timeout_s: 20, headers: { 'X-Party-Id': 'p-1' } }), { ok: true, command: 'add_party', party_id: 'p-1' });
+  await backend.waitFor((r) => r.body && r.body.type === 'party_connected' && r.body.party_id === 'p-1');
+  await s.wait('conference_created');
+  let snap = await s.snapshot();
+  const conf = snap.conferences[0];
+  assert.equal(snap.legs.filter((l) => l.address === 'op-help').length, 1, 'dialled once');
+  for (const leg of snap.legs) assert.deepEqual(leg.hearing, { kind: 'conference', from: conf.id });
+  assert.equal(conf.inputs.length, 3);
+  // Hold: the caller hears music, the two operators still hear each other.
+  assert.deepEqual(await command(s, { command: 'hold' }), { ok: true, command: 'hold' });
+  snap = await s.snapshot();
+  assert.equal(snap.legs[0].hearing.kind, 'playback');
+  assert.equal(snap.conferences[0].inputs.includes(snap.legs[0].id), false);
+  await command(s, { command: 'unhold' });
+  snap = await s.snapshot();
+  assert.deepEqual(snap.legs[0].hearing, { kind: 'conference', from: conf.id });
+  // The owner's leg is removed: the caller and the helper keep talking, nothing is reported.
+  await command(s, { command: 'remove_party', party_id: 'offer-own' });
+  await s.wait('left_conference');
+  snap = await s.snapshot();
+  assert.equal(snap.conferences[0].inputs.length, 2);
+  assert.deepEqual(snap.legs[0].hearing, { kind: 'conference', from: conf.id });
+  // The helper hangs up on their side, the last one with the caller: goodbye.
+  await s.hangupLeg('op-help');
+  await backend.waitFor((r) => r.body && r.body.type === 'operator_hung_up' && r.body.party_id === 'p-1');
+  await s.wait('terminated');
+  const types = backend.events().map((e) => e.type).filter((t) => t !== 'recording_started' && t !== 'session_ended');
+  assert.deepEqual(types, ['operator_connected', 'party_connected', 'operator_hung_up']);
+  await noScenarioErrors(s);
+});
