@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -381,3 +382,35 @@ async def test_the_party_limit_and_two_adds_at_once(b: Backend) -> None:
     )
     assert resp.status == 409 and _error(await resp.json())["code"] == "too_many_parties"
     await before.assert_unchanged(b.store)
+
+
+@pytest.mark.parametrize("via", ["call", "operator"])
+async def test_a_helper_who_does_not_answer_in_time_is_a_miss_paused_or_banned(
+    make_backend: Callable[..., Awaitable[Backend]], via: str
+) -> None:
+    """The ring timeout of a help offer, found by the call's deadline or by the operator's
+    (whichever process's timer or sweep comes first): a miss, then a pause, or a ban."""
+    misses = 1 if via == "call" else 3
+    b = await make_backend(CONFIG + f"\n[routing]\nmax_no_answer = {misses}\n")
+    alice = await b.ready_operator("alice")
+    placed = await connected_call(b, "alice")
+    await b.ready_operator("bob")
+    b.platform.script("bob", Script(answer_after_s=None))  # rings past the test's clock
+    added = await _add(b, placed["call_id"], alice, {"type": "operator", "address": "bob"})
+    await operator_in(b, "bob", "offered")
+    real = b.engine.clock
+    b.engine.clock = lambda: real() + timedelta(seconds=60)
+    if via == "call":
+        await b.engine.call_deadline(placed["call_id"])
+    else:
+        await b.engine.operator_deadline("bob")
+    await b.engine.drain()
+    # The sweep (on the same moved clock) may have got there first: wait for the outcome.
+    call = await _party_in(b, placed["call_id"], added["party_id"], "left")
+    party = _party(call, added["party_id"])
+    assert (party["state"], party["outcome"], party["code"]) == ("left", "no_answer", 408)
+    assert call["state"] == "connected" and call["operator"] == "alice"
+    bob = await operator_in(b, "bob", "banned" if via == "call" else "paused_no_answer")
+    assert bob["scores"]["misses"] == 1
+    removed = await _commands(b, placed["session_id"], "remove_party")
+    assert [c["party_id"] for c in removed] == [added["party_id"]]
