@@ -220,3 +220,24 @@ test('messages, INFO and re-INVITEs are relayed between the bridged legs', async
   await s.wait('reinvite', { leg: caller, what: 'rejectReInvite' });
   assert.deepEqual(await problems(s), []);
 });
+
+test('with more parties, the caller signals to every leg on the line and each leg to the caller', async () => {
+  await emu.callee('op-own2', { action: 'answer', after_ms: 10 });
+  await emu.callee('op-help2', { action: 'answer', after_ms: 10 });
+  const s = await placeCall();
+  await command(s, connectTo('o2', { type: 'user', address: 'op-own2' }));
+  await backend.waitFor((r) => r.body && r.body.type === 'operator_connected');
+  await command(s, { command: 'add_party', party_id: 'p2', target: { type: 'user', address: 'op-help2' } });
+  await backend.waitFor((r) => r.body && r.body.type === 'party_connected');
+  const [caller, owner, helper] = (await s.snapshot()).legs.map((l) => l.id);
+  const before = (await s.entries('message')).length;
+  await fire(s, caller, 'Call.MessageReceived', { text: 'to both' });
+  await s.wait('message', { leg: owner, text: 'to both' });
+  await s.wait('message', { leg: helper, text: 'to both' });
+  await fire(s, helper, 'Call.ReInviteReceived', { mimeType: 'application/sdp', body: 'v=video-off' });
+  assert.equal((await s.wait('reinvite', { leg: caller, what: 'reInvite' })).body, 'v=video-off');
+  // The helper's signalling goes to the caller only, not to the other operator.
+  const messages = (await s.entries('message')).slice(before);
+  assert.deepEqual(messages.map((m) => m.leg).sort(), [owner, helper].sort());
+  assert.deepEqual(await problems(s), []);
+});

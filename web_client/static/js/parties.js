@@ -21,6 +21,10 @@ export class PartyPanel {
     }
     $("btn-refresh-targets").addEventListener("click", () => this.loadTargets());
     window.setInterval(() => this.renderTalk(), 1000);
+    // The picker stays live while on a call (read from the server's view: no query there).
+    window.setInterval(() => {
+      if (this.onLine() && document.visibilityState === "visible") this.loadTargets();
+    }, 5000);
   }
 
   get call() {
@@ -115,6 +119,7 @@ export class PartyPanel {
   renderPicker(prefix) {
     const type = $(`${prefix}-type`).value;
     const select = $(`${prefix}-target`);
+    const chosen = select.value; // kept across refreshes
     $(`${prefix}-number`).hidden = type !== "number";
     $(`${prefix}-number-label`).hidden = type !== "number";
     select.hidden = type === "number";
@@ -135,6 +140,7 @@ export class PartyPanel {
         return option;
       }),
     );
+    if (options.some(([value]) => value === chosen)) select.value = chosen;
   }
 
   target(prefix) {
