@@ -49,6 +49,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("phone", ASCENDING)], name="phone"),
         IndexModel([("customer_id", ASCENDING)], name="customer"),
     ],
+    "video_invites": [
+        # "The earlier invitations of this voice call" (the latest one counts).
+        IndexModel([("voice_call_id", ASCENDING)], name="voice_call"),
+        # Reports: the invitations sent in a period.
+        IndexModel([("sent_at", ASCENDING)], name="sent_at"),
+    ],
     "status_log": [
         # "This operator's intervals that end after X": both fields in the index.
         IndexModel([("operator", ASCENDING), ("end", ASCENDING)], name="operator_end"),

@@ -237,7 +237,8 @@ def _after_call(op: Operator, now: datetime, reserve_s: int) -> Operator:
 def video_invited(op: Operator, call_id: str, invite_id: str, now: datetime) -> Step[Operator]:
     """The operator sent the caller of their current call a video invitation; the latest
     one counts. They will be held in Video Reserved when this call ends."""
-    if op.call_id != call_id or op.activity is not Activity.IN_CALL:
+    # Offered still counts: the call is connected a moment before the operator's own write.
+    if op.call_id != call_id or op.activity not in (Activity.IN_CALL, Activity.OFFERED):
         raise Refused("not_on_call", f"call {call_id} is not connected to {op.login}")
     return Step(replace(op, video_invite=invite_id))
 

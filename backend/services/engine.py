@@ -15,11 +15,13 @@ from pymongo.errors import DuplicateKeyError
 from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.documents import Doc
 from backend.adapters.documents import call_from as call_from_doc
+from backend.adapters.invite_store import InviteStore
 from backend.adapters.mongo import Store
 from backend.adapters.platform import (
     PlatformClient,
 )
 from backend.adapters.scheduler import Timers
+from backend.auth import InviteSigner
 from backend.clock import new_id, utcnow
 from backend.domain import calls as call_rules
 from backend.domain import operators as op_rules
@@ -112,6 +114,10 @@ class Engine:
         # the database does the work several times). Across processes the guarded writes decide.
         self._dispatch_lock = asyncio.Lock()
         self.commands = ScenarioCommands(self)
+        # Video invitations: their documents, and (set by the app, which knows the secret key)
+        # the signer of their links.
+        self.invites = InviteStore(store.db)
+        self.invite_signer: InviteSigner | None = None
 
     # -- background work -------------------------------------------------------------
 

@@ -85,6 +85,12 @@ def test_only_the_operator_on_that_call_may_invite() -> None:
     assert e.value.code == "not_on_call"
     with pytest.raises(Refused):
         op_rules.video_invited(operator("ann"), "voice", "inv1", at(10))
+    # Offered on that call: the call is connected a moment before the operator's own write.
+    ringing = replace(operator("ann", Activity.OFFERED), call_id="voice", offer_id="o1")
+    step = op_rules.video_invited(ringing, "voice", "inv1", at(10))
+    assert step.state is not None
+    answered = op_rules.offer_answered(step.state, "o1", 2.0, at(11), POLICY).state
+    assert answered is not None and answered.video_invite == "inv1"
 
 
 def test_the_voice_call_ends_into_video_reserved_with_a_deadline() -> None:
