@@ -51,7 +51,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "video_invites": [
         # "The earlier invitations of this voice call" (the latest one counts).
-        IndexModel([("voice_call_id", ASCENDING)], name="voice_call"),
+        IndexModel([("voice_call_id", ASCENDING), ("superseded", ASCENDING)], name="voice_call"),
         # Reports: the invitations sent in a period.
         IndexModel([("sent_at", ASCENDING)], name="sent_at"),
     ],
@@ -59,6 +59,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         # "This operator's intervals that end after X": both fields in the index.
         IndexModel([("operator", ASCENDING), ("end", ASCENDING)], name="operator_end"),
         IndexModel([("end", ASCENDING)], name="end"),
+        # Reports of one status (Video Reserved) over a period.
+        IndexModel([("value", ASCENDING), ("end", ASCENDING)], name="value_end"),
     ],
 }
 

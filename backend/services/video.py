@@ -417,7 +417,7 @@ async def report(
             r["connected_same_operator"] += 1
     await engine.history.flush()
     cursor = engine.store.status_log.find(
-        {"end": {"$gt": since}, "field": "activity", "value": "video_reserved"}
+        {"value": Activity.VIDEO_RESERVED.value, "end": {"$gt": since}}
     )
     async for interval in cursor:
         start, end = max(interval["start"], since), min(interval["end"], until)
