@@ -82,6 +82,40 @@
     on: (event, fn) => {
       (handlers[event] = handlers[event] || []).push(fn);
     },
+    // An outgoing call (the end-user's video page): call(settings) with {number, video,
+    // customData}, as voximplant.d.ts has it; recorded on __vox.placed.
+    call: (settings) => {
+      notConnected();
+      const own = {};
+      const call = {
+        state: "PROGRESSING",
+        settings,
+        hungUp: false,
+        on: (event, fn) => {
+          (own[event] = own[event] || []).push(fn);
+        },
+        hangup: () => {
+          call.hungUp = true;
+          call.emit({ name: "Disconnected", call, headers: {}, params: {} });
+        },
+        emit: (event) => {
+          call.state = event.name === "Connected" ? "CONNECTED" : "ENDED";
+          for (const fn of own[event.name] || []) fn(event);
+        },
+      };
+      vox.placed.push(call);
+      return call;
+    },
+  };
+  vox.placed = [];
+  // The far end of the last placed call answers, or the call fails.
+  vox.answerPlaced = () => {
+    const call = vox.placed[vox.placed.length - 1];
+    call.emit({ name: "Connected", call, headers: {} });
+  };
+  vox.failPlaced = (code, reason) => {
+    const call = vox.placed[vox.placed.length - 1];
+    call.emit({ name: "Failed", call, headers: {}, code, reason });
   };
   vox.releaseLogin = () => {
     vox.holdLogin = false;
