@@ -108,6 +108,7 @@
     },
   };
   vox.placed = [];
+  vox.video = [];
   // The far end of the last placed call answers, or the call fails.
   vox.answerPlaced = () => {
     const call = vox.placed[vox.placed.length - 1];
@@ -140,6 +141,19 @@
         vox.rejected.push(headers["X-Offer-Id"] || null);
       },
       headers: () => ({ ...headers }),
+      // Video during the call: recorded on __vox.video as [method, args].
+      sendVideo: async (flag) => {
+        vox.video.push(["sendVideo", flag]);
+        return { name: "Updated", result: true };
+      },
+      shareScreen: async (...args) => {
+        vox.video.push(["shareScreen", ...args]);
+        return { name: "Updated", result: true };
+      },
+      stopSharingScreen: async () => {
+        vox.video.push(["stopSharingScreen"]);
+        return { name: "SharingStopped" };
+      },
       on: (event, fn) => {
         (own[event] = own[event] || []).push(fn);
       },
