@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +312,56 @@ async def test_the_page_speaks_the_callers_language(b: Backend) -> None:
     page = await b.client.get(f"/video/{token_of(sent['link'])}")
     html = await page.text()
     assert page.status == 200 and 'lang="it"' in html and "ti aspetta in video" in html
+
+
+async def test_a_video_call_that_arrives_during_the_voice_call_waits_for_its_operator(
+    b: Backend,
+) -> None:
+    auth, voice = await alice_on_a_call(b)
+    _, sent = await invite(b, voice, auth)
+    b.platform.script("bob", Script(answer_after_s=0.01, talk_s=None))
+    b.platform.script("alice", Script(answer_after_s=0.01, talk_s=None))
+    # The caller opens the link before hanging up: the video call waits for Alice, not Bob.
+    placed = await video_call(b, token_of(sent["link"]))
+    queued = await b.call(placed["call_id"])
+    assert queued["state"] == "queued" and queued["waits_for"] == "alice"
+    assert (await b.operator("bob"))["activity"] == "idle"
+    # The voice call ends: Video Reserved, and at once the waiting video call is hers.
+    await b.client.post(f"/api/v1/calls/{voice}/hangup", headers=auth)
+    call = await call_in_state(b, placed["call_id"], "connected")
+    assert call["operator"] == "alice"
+    assert (await b.operator("bob"))["activity"] == "idle"
+
+
+async def test_every_process_keeps_a_reserved_operator_for_the_video_call_only(
+    b: Backend,
+) -> None:
+    """Video Reserved written by another process (straight to the database, as its guarded
+    write would): this process's view, fed by the change stream, offers her no other call."""
+    auth = await b.ready_operator("alice")
+    await b.ready_operator("bob")
+    b.platform.script("bob", Script(answer_after_s=0.01, talk_s=None))
+    b.platform.script("alice", Script(answer_after_s=0.01, talk_s=None))
+    op = await b.store.operator_doc("alice")
+    assert op is not None
+    now = b.engine.clock()
+    await b.store.operators.update_one(
+        {"_id": "alice", "rev": op["rev"]},
+        {
+            "$set": {
+                "activity": "video_reserved",
+                "activity_since": now,
+                "activity_until": now + timedelta(seconds=300),
+                "video_invite": "inv-elsewhere",
+            },
+            "$inc": {"rev": 1},
+        },
+    )
+    await b.view_synced()
+    assert b.engine.view.routable("default", 8)[0].login == "bob"
+    first = await b.place_call(caller="+15557770001")
+    assert (await call_in_state(b, first["call_id"], "connected"))["operator"] == "bob"
+    second = await b.place_call(caller="+15557770002")
+    assert (await b.call(second["call_id"]))["state"] == "queued"  # not Alice: she is reserved
+    await b.client.post("/api/v1/me/video/release", headers=auth)
+    assert (await call_in_state(b, second["call_id"], "connected"))["operator"] == "alice"
