@@ -193,3 +193,44 @@ def test_a_video_call_already_waiting_is_taken_when_the_reservation_starts() -> 
     # Not the other waiting call, even with a higher priority.
     view.drop_call("video")
     assert routing.propose_call(view, ann, at(110)) is None
+
+
+def test_the_reservation_needs_a_positive_duration_and_clears_a_ringing_offer() -> None:
+    assert reserved().activity is Activity.VIDEO_RESERVED
+    one = op_rules.call_finished(invited(), "voice", 1.0, at(70), 0, 1).state
+    assert one is not None and one.activity is Activity.VIDEO_RESERVED
+    assert one.activity_until == at(71)
+    none = op_rules.call_finished(invited(), "voice", 1.0, at(70), 0, 0).state
+    assert none is not None and none.activity is Activity.IDLE
+    # Without a duration given, as before the feature: idle.
+    default = op_rules.call_finished(invited(), "voice", 1.0, at(70), 0).state
+    assert default is not None and default.activity is Activity.IDLE
+    wrap = op_rules.call_finished(invited(), "voice", 1.0, at(70), 30).state
+    assert wrap is not None
+    finished = op_rules.finish_wrap_up(wrap, at(80)).state
+    assert finished is not None and finished.activity is Activity.IDLE
+    timed = op_rules.deadline_reached(wrap, at(100)).state
+    assert timed is not None and timed.activity is Activity.IDLE
+    # The call ended while its offer still rang: no offer is left on her.
+    ringing = replace(invited(), activity=Activity.OFFERED, offer_id="o9")
+    held = op_rules.call_finished(ringing, "voice", 0.0, at(70), 0, 300).state
+    assert held is not None and held.activity is Activity.VIDEO_RESERVED and held.offer_id is None
+
+
+def test_released_and_expired_reservations_restart_the_idle_clock_and_say_why() -> None:
+    step = op_rules.release_video(reserved(), at(90))
+    assert step.state is not None and step.state.idle_since == at(90)
+    [interval] = [a for a in step.actions if isinstance(a, StatusInterval)]
+    assert (interval.reason, interval.end) == (op_rules.VIDEO_RELEASED, at(90))
+    assert step.state.activity_since == at(90)
+    expired = op_rules.deadline_reached(reserved(), at(400), 300).state
+    assert expired is not None and expired.idle_since == at(400)
+
+
+def test_refusals_say_what_is_wrong() -> None:
+    with pytest.raises(Refused) as e:
+        op_rules.video_invited(in_call(call_id="other"), "voice", "inv1", at(10))
+    assert e.value.message == "call voice is not connected to ann"
+    with pytest.raises(Refused) as e:
+        op_rules.release_video(operator("ann"), at(10))
+    assert e.value.message == "nothing to release: you are idle"
