@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # A number an SMS can reach: digits with the country code (SIP URIs and Web SDK users cannot).
 PHONE = re.compile(r"^\+?[0-9]{6,16}$")
 ORIGIN = "sms"
+CUSTOM_DATA_MAX = 200  # bytes of customData a Web SDK call carries
 
 # The page's words, by language. [video] languages picks one by the caller's country code.
 TEXTS: dict[str, dict[str, str]] = {
@@ -136,6 +137,10 @@ async def send_invite(
     invite_id = new_id()[:16]
     token = signer.issue(invite_id, str(profile.get("email") or ""), phone)
     link = f"{settings.public_url.rstrip('/')}/video/{token}"
+    if len(_custom_data(token).encode()) > CUSTOM_DATA_MAX:
+        # The Web SDK carries at most 200 bytes of customData: a very long email makes the
+        # token too long for the page's call to carry it whole.
+        log.warning("invite for call %s: the token is too long for customData", call_id)
     text = sms_body(cfg.sms_text, link, str(profile.get("name") or login))
     if len(text) > MAX_SMS_BODY:
         raise DeskError(
