@@ -62,6 +62,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Reports of one status (Video Reserved) over a period.
         IndexModel([("value", ASCENDING), ("end", ASCENDING)], name="value_end"),
     ],
+    # Log-in throttling keeps a document per login and per client address; the server drops
+    # each once it is forgotten (services/login.py sets `expire_at`), so they do not pile up.
+    "login_attempts": [IndexModel([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")],
 }
 
 
