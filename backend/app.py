@@ -19,7 +19,8 @@ from backend.adapters.platform import PlatformClient
 from backend.adapters.push import PushHub, PushRelay
 from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
-from backend.auth import TokenSigner
+from backend.adapters.voximplant_api import Credentials, ManagementApi
+from backend.auth import InviteSigner, TokenSigner
 from backend.domain.view import ReadView
 from backend.keys import (
     ENGINE,
@@ -27,6 +28,7 @@ from backend.keys import (
     HASHER,
     HTTP,
     HUB,
+    MANAGEMENT_API,
     SECRETS,
     SETTINGS,
     SIGNER,
@@ -116,8 +118,29 @@ async def login_ctx(app: web.Application) -> AsyncIterator[None]:
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession(raise_for_status=False)
     app[HTTP] = session
+    api = management_api(app[SETTINGS], session)
+    if api is not None:
+        app[MANAGEMENT_API] = api
     yield
     await session.close()
+
+
+def management_api(settings: Settings, session: aiohttp.ClientSession) -> ManagementApi | None:
+    """The Management API client when VOXIMPLANT_CREDENTIALS names a key file, else None.
+    A named file that cannot be used stops start-up (CredentialsError names the field)."""
+    if not settings.voximplant_credentials:
+        return None
+    v = settings.config.voximplant
+    return ManagementApi(
+        session,
+        Credentials.load(settings.voximplant_credentials),
+        api_url=v.api_url,
+        timeout_s=v.request_timeout_s,
+        attempts=v.attempts,
+        backoff_s=v.backoff_s,
+        application_id=v.application_id or None,
+        application_name=v.application or None,
+    )
 
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -134,6 +157,9 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     feed = ChangeFeed(app[STORE], view)
     app[FEED] = feed
     engine = Engine(settings, app[STORE], platform, timers, feed)
+    engine.invite_signer = InviteSigner(
+        app[SECRETS]["secret_key"], settings.config.video.invite_ttl_s
+    )
     spares = [s.to_spare() for s in settings.config.spare_numbers]
     if spares:
         counters = SpareCounters(app[STORE].db)

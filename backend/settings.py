@@ -92,11 +92,57 @@ class CrmConfig(_Strict):
 
 
 class VoximplantConfig(_Strict):
-    """Web SDK login for the desk; empty account or application means media is not connected."""
+    """Web SDK login for the desk (empty account or application: media is not connected), and
+    the Management API (SMS, StartScenarios) with the key named by VOXIMPLANT_CREDENTIALS."""
 
     account: str = ""
     application: str = ""
     node: str = ""
+    api_url: str = Field("https://api.voximplant.com/platform_api", pattern=r"^https?://\S+$")
+    # The application's id for StartScenarios; 0: the application is named by `application`.
+    application_id: int = Field(0, ge=0)
+    # Per attempt; attempts are retried (doubling back-off) on 5xx, timeouts, connection errors.
+    request_timeout_s: float = Field(5.0, gt=0, le=60)
+    attempts: int = Field(3, ge=1, le=10)
+    backoff_s: float = Field(0.5, ge=0, le=10)
+
+
+class VideoConfig(_Strict):
+    """Voice to video through an SMS link (seed 000)."""
+
+    # How long the link in the SMS works.
+    invite_ttl_s: int = Field(900, ge=60, le=7 * 86400)
+    # After the voice call (and its wrap-up) the operator waits this long for the video call.
+    reserve_s: int = Field(300, ge=0, le=3600)
+    # A video call whose operator is still busy with the voice call waits this long for them.
+    wait_s: int = Field(60, ge=0, le=3600)
+    # The SMS's sender: a number rented in the account with SMS enabled (ControlSms).
+    sms_source: str = Field("", pattern=r"^(\+?[0-9]{3,16})?$")
+    # The SMS text; {link} and {operator} are filled in (at most 765 characters in all).
+    sms_text: str = Field(
+        "{operator} invites you to continue your call by video: {link}",
+        min_length=1,
+        max_length=600,
+    )
+    # What the end-user's page dials with the Web SDK (a routing rule pattern that runs the
+    # scenario), and the application's users it logs in as, with a one-time key the backend
+    # signs (their password is VOXIMPLANT_GUEST_PASSWORD, never in this file).
+    destination: str = Field("video", min_length=1, max_length=64)
+    guest_users: tuple[str, ...] = ("video-guest",)
+    # The page's language by the caller's number: country code prefix (digits) → language.
+    languages: dict[str, str] = Field(default_factory=dict)
+    default_language: str = "en"
+
+    @field_validator("sms_text")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        if "{link}" not in v:
+            raise ValueError("must contain {link}")
+        try:
+            v.format(link="", operator="")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"only {{link}} and {{operator}} may be filled in ({e})") from None
+        return v
 
 
 class GroupConfig(_Strict):
@@ -264,6 +310,7 @@ class AppConfig(_Strict):
     voximplant: VoximplantConfig = VoximplantConfig()
     manager: ManagerConfig = ManagerConfig()
     calls: CallsConfig = CallsConfig()
+    video: VideoConfig = VideoConfig()
     groups: tuple[GroupConfig, ...] = (GroupConfig(name="default"),)
     rules: tuple[RuleConfig, ...] = ()
     spare_numbers: tuple[SpareConfig, ...] = ()
@@ -301,6 +348,11 @@ class Settings(_Strict):
     platform_token: str | None = None
     admin_token: str | None = None
     mode: Literal["production", "development"] = "development"
+    # The service account's key file (JSON with account_id, key_id, private_key); None: the
+    # Management API is not used (development writes SMS to the call's log instead).
+    voximplant_credentials: str | None = None
+    # The password of the [video] guest_users, for the end-user page's one-time-key login.
+    voximplant_guest_password: str | None = None
 
     def policy(self, group: str | None = None) -> RoutingPolicy:
         r = self.config.routing
@@ -320,6 +372,8 @@ class Settings(_Strict):
             manager_wait_s=self.config.manager.wait_s,
             overflow_after_s=(g.overflow_after_s if g and g.spares else None),
             overflow_retry_s=r.overflow_retry_s,
+            video_reserve_s=self.config.video.reserve_s,
+            video_wait_s=self.config.video.wait_s,
         )
 
     def spares_of(self, group: str) -> tuple[Spare, ...]:
@@ -429,6 +483,10 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
             values[key.lower()] = env[key]
     if env.get("SWITCHBOARD_MODE"):
         values["mode"] = env["SWITCHBOARD_MODE"]
+    if env.get("VOXIMPLANT_CREDENTIALS"):
+        values["voximplant_credentials"] = env["VOXIMPLANT_CREDENTIALS"]
+    if env.get("VOXIMPLANT_GUEST_PASSWORD"):
+        values["voximplant_guest_password"] = env["VOXIMPLANT_GUEST_PASSWORD"]
     values.update(overrides)
     if not values["public_url"]:
         # Unset: this machine on the port in force (PORT may have changed it).

@@ -69,6 +69,7 @@ def operator_doc(op: Operator) -> Doc:
         "absence": (
             {"reason": op.absence.reason.value, "until": op.absence.until} if op.absence else None
         ),
+        "video_invite": op.video_invite,
     }
 
 
@@ -101,6 +102,7 @@ def operator_from(d: Doc) -> Operator:
             if d.get("absence")
             else None
         ),
+        video_invite=d.get("video_invite"),
         rev=int(d.get("rev", 0)),
     )
 
@@ -215,6 +217,7 @@ def call_doc(c: Call) -> Doc:
         "spare": _spare_doc(c.spare),
         "spares_tried": list(c.spares_tried),
         "next_overflow_at": c.next_overflow_at,
+        "invite_id": c.invite_id,
         "deadline": c.deadline,
         "parties": [party_doc(p) for p in c.parties],
         "held_since": c.held_since,
@@ -244,6 +247,7 @@ def call_from(d: Doc) -> Call:
         spare=_spare_from(d.get("spare")),
         spares_tried=tuple(d.get("spares_tried") or ()),
         next_overflow_at=d.get("next_overflow_at"),
+        invite_id=d.get("invite_id"),
         deadline=d.get("deadline"),
         parties=tuple(party_from(p) for p in d.get("parties") or ()),
         held_since=d.get("held_since"),

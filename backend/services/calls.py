@@ -16,6 +16,7 @@ from backend.domain.model import Call, CallState, Media
 from backend.presenters import call_view
 from backend.services.affinity import pin_answered, pin_question, preference_for
 from backend.services.engine import Engine
+from backend.services.video import InviteRouting, route_invite, video_connected
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +42,27 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
     rules = tuple(r.to_rule() for r in settings.config.rules)
     priorities = {g.name: g.priority for g in settings.config.groups}
     group, priority = choose_group(ctx, rules, settings.config.routing.default_group, priorities)
+    call_id = new_id()
+    invite = InviteRouting()
+    token = data.get("invite")
+    if isinstance(token, str) and token and engine.invite_signer is not None:
+        # A video call from an SMS link: the inviting operator first, in the voice call's group.
+        invite = await route_invite(engine, engine.invites, engine.invite_signer, token, call_id)
+        if invite.group is not None:
+            group, priority = invite.group, priorities.get(invite.group, priority)
     now = engine.clock()
     customer_id = ctx.field("customer_id")
     pref = preference_for(engine, a.caller, customer_id, now)
+    preferred = invite.preferred if invite.invite_id is not None else pref.preferred
     step = call_rules.new_call(
-        new_id(), group, priority, a.media, now, settings.policy(group), pref.preferred
+        call_id,
+        group,
+        priority,
+        a.media,
+        now,
+        settings.policy(group),
+        preferred,
+        invite.invite_id,
     )
     call = step.state
     assert call is not None
@@ -68,9 +85,11 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
                 "kind": "arrived",
                 "group": group,
                 "priority": priority,
-                "waits_for": pref.preferred,
+                "waits_for": preferred,
+                **({"invite": invite.extra["invite"]} if invite.extra else {}),
             }
         ],
+        **invite.extra,
     }
     engine.commands.remember_access_url(call.call_id, a.access_secure_url or a.access_url)
     return await engine.arrive(call, extra)
@@ -164,6 +183,10 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
     if kind == "party_connected" and not applied:
         # A leg the backend had already given up on (it rang out, or was taken back).
         engine.run_later(SendRemoveParty(call_id, party_id))
+    if kind == "operator_connected" and applied and call.invite_id is not None:
+        doc = engine.call_doc(call_id) or await engine.store.call_doc(call_id)
+        if doc is not None:
+            await video_connected(engine, engine.invites, doc)
     if kind == "operator_hung_up" and applied and call.state is CallState.ENDED:
         # Answered in the reply, not as a command: the scenario is about to say goodbye.
         doc = engine.call_doc(call_id)

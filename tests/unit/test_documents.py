@@ -65,6 +65,7 @@ OPERATOR = Operator(
     ban_level=1,
     stats=OperatorStats(offers=7, answers=5, misses=2, answer_s_total=12.5, talk_s_total=300.0),
     absence=Absence(AbsenceReason.SICK_LEAVE, at(86400)),
+    video_invite="inv1",
     rev=9,
 )
 
@@ -92,6 +93,7 @@ OPERATOR_DOC: dict[str, Any] = {
     },
     "score": OPERATOR.score,
     "absence": {"reason": "sick_leave", "until": at(86400)},
+    "video_invite": "inv1",
 }
 
 CALL = Call(
@@ -115,6 +117,7 @@ CALL = Call(
     spare=SpareAttempt("s1", "+100", at(10), at(40), sent_at=at(11)),
     spares_tried=("+100", "+200"),
     next_overflow_at=at(50),
+    invite_id="inv1",
     deadline=at(70),
     parties=(
         CallParty(
@@ -172,6 +175,7 @@ CALL_DOC: dict[str, Any] = {
     },
     "spares_tried": ["+100", "+200"],
     "next_overflow_at": at(50),
+    "invite_id": "inv1",
     "deadline": at(70),
     "parties": [
         {
@@ -268,6 +272,7 @@ def test_a_new_calls_document_has_no_offer_spare_or_outcome_and_an_empty_prefere
         "spare": None,
         "spares_tried": [],
         "next_overflow_at": None,
+        "invite_id": None,
         "deadline": None,
         "parties": [],
         "held_since": None,
