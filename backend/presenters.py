@@ -114,7 +114,7 @@ def call_view(doc: Doc, *, with_log: bool = False) -> dict[str, Any]:
         "offer": _iso_all(offer) if offer else None,
         "parties": parties_view(doc),
         "held_since": iso(doc.get("held_since")),
-        "hold_s": round(float(doc.get("hold_s", 0.0)), 1),
+        "hold_s": round(float(doc.get("hold_s", 0.0)), 3),
         "attempts": doc.get("attempts", 0),
         "outcome": doc.get("outcome"),
         "hung_up_by": doc.get("hung_up_by"),
