@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 from backend import openapi
 from backend.availability import unavailable
 from backend.keys import STORE
-from backend.views import affinity, desk, operators, pages, platform, ws
+from backend.views import affinity, desk, groups, operators, pages, platform, ws
 
 HEALTH_TIMEOUT_S = 0.9
 
@@ -36,6 +36,7 @@ def setup_routes(app: web.Application) -> None:
                 name="operator_history",
             ),
             web.get("/api/v1/queues", operators.queues, name="queues"),
+            web.put("/api/v1/groups/{name}/closed", groups.put_closed, name="group_closed"),
             web.put(
                 "/api/v1/contacts/{phone}/manager",
                 affinity.put_contact_manager,

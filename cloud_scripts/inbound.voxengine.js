@@ -298,9 +298,43 @@ function registerCall(e) {
     state.callId = String(reply.call_id);
     state.pendingEvents.splice(0).forEach(postEvent);
     if (state.customerGone || state.closing) return;
-    if (reply.say) say(String(reply.say));
+    if (reply.action && typeof reply.action === 'object') {
+      // Closed, nobody to take the call, ...: the backend's action says what happens.
+      if (onAction(reply.action)) return;
+    } else if (reply.say) {
+      say(String(reply.say));
+    }
     scheduleAnnouncement();
   });
+}
+
+/**
+ * A group's action (closed, no agents, waited too long). Goodbye ends the
+ * call after the words; another group or a number only needs the words (the
+ * backend routes, and sends `connect` for a number).
+ * @param {any} action
+ * @returns {boolean} true when the call is ending
+ */
+function onAction(action) {
+  const text = typeof action.say === 'string' ? action.say : '';
+  if (action.type === 'goodbye') {
+    closeWithWords(text || CONFIG.sorryText);
+    return true;
+  }
+  if (text) say(text);
+  return false;
+}
+
+/**
+ * Says the words, then ends the call (no report: the backend decided it).
+ * @param {string} text
+ */
+function closeWithWords(text) {
+  state.closing = true;
+  if (state.offer) dropOffer(state.offer);
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  say(text, hangUpAll);
 }
 
 // ---------------------------------------------------------------- caller media
@@ -929,6 +963,10 @@ function onHttpRequest(e) {
       };
     case 'hangup':
       Logger.write('switchboard: backend hangs up: ' + (cmd.reason || ''));
+      if (typeof cmd.say === 'string' && cmd.say && state.customer && !state.customerGone && !state.closing) {
+        closeWithWords(cmd.say); // a goodbye, not a cut
+        return { ok: true, command: 'hangup' };
+      }
       hangUpAll();
       return { ok: true, command: 'hangup' };
     default:

@@ -110,6 +110,7 @@ def _spare_doc(a: SpareAttempt | None) -> Doc | None:
         "created_at": a.created_at,
         "expires_at": a.expires_at,
         "sent_at": a.sent_at,
+        "fallback": a.fallback,
     }
 
 
@@ -122,6 +123,7 @@ def _spare_from(d: Doc | None) -> SpareAttempt | None:
         created_at=d["created_at"],
         expires_at=d["expires_at"],
         sent_at=d.get("sent_at"),
+        fallback=bool(d.get("fallback", False)),
     )
 
 
@@ -173,6 +175,7 @@ def call_doc(c: Call) -> Doc:
         "spare": _spare_doc(c.spare),
         "spares_tried": list(c.spares_tried),
         "next_overflow_at": c.next_overflow_at,
+        "max_wait_at": c.max_wait_at,
         "deadline": c.deadline,
     }
 
@@ -199,6 +202,7 @@ def call_from(d: Doc) -> Call:
         spare=_spare_from(d.get("spare")),
         spares_tried=tuple(d.get("spares_tried") or ()),
         next_overflow_at=d.get("next_overflow_at"),
+        max_wait_at=d.get("max_wait_at"),
         deadline=d.get("deadline"),
         rev=int(d.get("rev", 0)),
     )

@@ -69,6 +69,8 @@ class Store:
         self.contacts = self.db["contacts"]
         self.meta = self.db["meta"]
         self.processes = self.db["processes"]
+        # One document per group a supervisor closed or reopened: {_id: name, closed, by, at}.
+        self.groups = self.db["groups"]
 
     async def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():
@@ -155,6 +157,11 @@ class Store:
         """Raises DuplicateKeyError when this session_id already has a call (a retry)."""
         doc = {"_id": call.call_id, **call_doc(call), **extra, "rev": 0, "updated_at": now}
         await self.calls.insert_one(doc)
+
+    async def set_group_closed(self, name: str, closed: bool, by: str, now: datetime) -> None:
+        await self.groups.replace_one(
+            {"_id": name}, {"closed": closed, "by": by, "at": now}, upsert=True
+        )
 
     async def call_doc(self, call_id: str) -> Doc | None:
         return await self.calls.find_one({"_id": call_id})

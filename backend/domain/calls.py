@@ -7,17 +7,21 @@ from datetime import datetime, timedelta
 
 from backend.domain.actions import (
     Action,
+    Announce,
     CallFinished,
     CheckSession,
+    DialNumber,
     DispatchCall,
     OfferAnswered,
     OfferMissed,
     OfferReleased,
     ReleaseSpare,
     SendCancel,
+    SendHangup,
     Step,
     TryOverflow,
 )
+from backend.domain.fallback import ActionType, Resolution
 from backend.domain.model import Call, CallState, Media, Offer, Outcome, Party, SpareAttempt
 from backend.domain.policy import RoutingPolicy
 
@@ -34,6 +38,7 @@ ABANDONED_WHILE_RINGING = "abandoned_while_ringing"
 CALLER_LEFT = "caller_left"  # the caller hung up while it rang
 CALL_ENDED = "call_ended"  # the call ended otherwise (session gone, a supervisor's hang-up)
 UNDELIVERED = "undelivered"  # the connect never reached the scenario
+NUMBER_FAILED = "number_failed"  # a group's number:<E.164> action did not answer
 
 
 def new_call(
@@ -44,6 +49,7 @@ def new_call(
     now: datetime,
     policy: RoutingPolicy,
     preferred: str | None = None,
+    max_wait_s: int | None = None,
 ) -> Step[Call]:
     """A call enters its group's queue; with a manager, it waits for them first (up to a limit)."""
     call = Call(
@@ -56,9 +62,76 @@ def new_call(
         enqueued_at=now,
         preferred=preferred,
         preferred_until=now + timedelta(seconds=policy.manager_wait_s) if preferred else None,
+        max_wait_at=now + timedelta(seconds=max_wait_s) if max_wait_s else None,
     )
     call = replace(call, deadline=queued_deadline(call, now, policy))
     return Step(call, (DispatchCall(call_id),))
+
+
+def refused_call(
+    call_id: str, group: str, priority: int, media: Media, now: datetime, reason: str
+) -> Call:
+    """A call its group's goodbye ends at once (closed, nobody to take it): never queued."""
+    return Call(
+        call_id=call_id,
+        group=group,
+        priority=priority,
+        media=media,
+        state=CallState.ENDED,
+        created_at=now,
+        enqueued_at=now,
+        ended_at=now,
+        outcome=Outcome.REJECTED,
+        hung_up_by=Party.SYSTEM,
+        end_reason=reason,
+    )
+
+
+def max_wait_due(call: Call, now: datetime) -> bool:
+    return (
+        call.state is CallState.QUEUED and call.max_wait_at is not None and call.max_wait_at <= now
+    )
+
+
+def fallback(
+    call: Call, res: Resolution, now: datetime, policy: RoutingPolicy, max_wait_s: int | None
+) -> Step[Call]:
+    """A waiting call takes its group's action (`res`, from domain.fallback.resolve).
+
+    Another group: the call moves, keeping its enqueue time (its place by seniority), and that
+    group's own maximum wait starts now. Goodbye: the call ends, the caller is told why. A
+    number: the call is put through to it. `policy` and `max_wait_s` are the final group's.
+    """
+    if call.state is not CallState.QUEUED:
+        return Step(None)
+    why = res.why.value if res.why else "fallback"
+    moved = replace(
+        call,
+        group=res.group,
+        preferred=None if res.group != call.group else call.preferred,
+        preferred_until=None if res.group != call.group else call.preferred_until,
+        max_wait_at=(now + timedelta(seconds=max_wait_s) if max_wait_s else None)
+        if res.group != call.group
+        else None,
+    )
+    moved = replace(moved, deadline=queued_deadline(moved, now, policy))
+    if res.action is None:
+        return Step(
+            moved, (Announce(call.call_id, ActionType.GROUP.value, why), DispatchCall(call.call_id))
+        )
+    if res.action.type is ActionType.GOODBYE:
+        ended = _end(moved, Outcome.REJECTED, Party.SYSTEM, why, now)
+        assert ended.state is not None
+        return Step(ended.state, (*ended.actions, SendHangup(call.call_id, why, say=True)))
+    if res.action.type is ActionType.NUMBER and res.action.target:
+        return Step(
+            moved,
+            (
+                Announce(call.call_id, ActionType.NUMBER.value, why),
+                DialNumber(call.call_id, res.action.target),
+            ),
+        )
+    return Step(None)
 
 
 def overflow_due_at(call: Call, policy: RoutingPolicy) -> datetime | None:
@@ -75,6 +148,8 @@ def queued_deadline(call: Call, now: datetime, policy: RoutingPolicy) -> datetim
     moments = [now + timedelta(seconds=policy.queued_check_s)]
     if call.preferred_until is not None and call.preferred_until > now:
         moments.append(call.preferred_until)
+    if call.max_wait_at is not None:
+        moments.append(max(call.max_wait_at, now))
     if (due := overflow_due_at(call, policy)) is not None:
         moments.append(max(due, now))
     return min(moments)
@@ -194,7 +269,8 @@ def _end(
         talk_s = max(0.0, (now - call.connected_at).total_seconds())
         actions.append(CallFinished(call.operator, call.call_id, talk_s, call.group))
     elif call.state in _ON_SPARE and call.spare is not None:
-        actions.append(ReleaseSpare(call.spare.number, call.call_id))
+        if not call.spare.fallback:  # a group's own number holds no slot of the pool
+            actions.append(ReleaseSpare(call.spare.number, call.call_id))
         if call.state is CallState.OVERFLOW_CONNECTED:
             outcome = Outcome.OVERFLOWED
     new = replace(
@@ -342,6 +418,14 @@ def spare_failed(call: Call, offer_id: str, now: datetime, policy: RoutingPolicy
     current = _current_spare(call, offer_id)
     if current is None:
         return Step(None)
+    if current.fallback:
+        # The group's own number did not take the call: nobody else will, so say so.
+        ended = _end(call, Outcome.FAILED, Party.SYSTEM, NUMBER_FAILED, now)
+        assert ended.state is not None
+        return Step(
+            replace(ended.state, spare=current),
+            (*ended.actions, SendHangup(call.call_id, NUMBER_FAILED, say=True)),
+        )
     back = _requeue(call, now, policy)
     actions = (
         ReleaseSpare(current.number, call.call_id),

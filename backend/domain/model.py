@@ -42,6 +42,8 @@ class Outcome(StrEnum):
     OVERFLOWED = "overflowed"
     FAILED = "failed"
     REJECTED = "rejected"
+    VOICEMAIL = "voicemail"
+    CALLBACK = "callback"
 
 
 class Party(StrEnum):
@@ -185,6 +187,8 @@ class SpareAttempt:
     created_at: datetime
     expires_at: datetime
     sent_at: datetime | None = None
+    # A group's number:<E.164> action (not a spare of the overflow pool): no slot, no cap.
+    fallback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,8 @@ class Call:
     spare: SpareAttempt | None = None
     spares_tried: tuple[str, ...] = ()
     next_overflow_at: datetime | None = None
+    # The group's max_wait_s runs out at this moment (its max_wait_action then runs).
+    max_wait_at: datetime | None = None
     # When the call must be looked at again: offer expiry, or a periodic
     # liveness check while it waits or talks.
     deadline: datetime | None = None

@@ -11,9 +11,10 @@ from backend.domain import calls as call_rules
 from backend.domain.actions import SendCancel
 from backend.domain.context import CallContext, choose_group, parse_custom_data
 from backend.domain.estimates import estimated_wait_s
+from backend.domain.fallback import ActionType
 from backend.domain.model import Call, CallState, Media
 from backend.presenters import call_view
-from backend.services.affinity import pin_answered, pin_question, preference_for
+from backend.services.affinity import Preference, pin_answered, pin_question, preference_for
 from backend.services.engine import Engine
 
 
@@ -43,11 +44,30 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
     now = engine.clock()
     customer_id = ctx.field("customer_id")
     pref = preference_for(engine, a.caller, customer_id, now)
-    step = call_rules.new_call(
-        new_id(), group, priority, a.media, now, settings.policy(group), pref.preferred
-    )
-    call = step.state
-    assert call is not None
+    # Closed, or nobody who could take it: the group's action, followed through other groups.
+    fb = engine.fallbacks
+    res = fb.resolve(group, now) if fb is not None else None
+    action = fb.action_doc(res) if fb is not None and res is not None else None
+    if res is not None and res.group != group:
+        group, pref = res.group, Preference(pref.manager, pref.contact_key, None, None)
+    if res is not None and res.action is not None and res.action.type is ActionType.GOODBYE:
+        call = call_rules.refused_call(
+            new_id(), group, priority, a.media, now, res.why.value if res.why else "goodbye"
+        )
+    else:
+        max_wait_s = fb.max_wait_s(group) if fb is not None else None
+        step = call_rules.new_call(
+            new_id(),
+            group,
+            priority,
+            a.media,
+            now,
+            settings.policy(group),
+            pref.preferred,
+            max_wait_s,
+        )
+        assert step.state is not None
+        call = step.state
     extra: Doc = {
         "session_id": a.session_id,
         "access_url": a.access_url,
@@ -70,8 +90,26 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
                 "waits_for": pref.preferred,
             }
         ],
+        "action": action,
     }
+    if res is not None and res.why is not None:
+        extra["log"].append(
+            {
+                "at": now,
+                "kind": "fallback",
+                "why": res.why.value,
+                "path": list(res.path),
+                "action": str(res.action) if res.action else None,
+            }
+        )
     engine.commands.remember_access_url(call.call_id, a.access_secure_url or a.access_url)
+    if call.ended:
+        return await engine.insert_final(call, extra)
+    if res is not None and res.action is not None and res.action.type is ActionType.NUMBER:
+        doc, created = await engine.insert_final(call, extra)
+        if created and fb is not None and res.action.target:
+            await fb.dial_number(call.call_id, res.action.target)
+        return engine.call_doc(call.call_id) or doc, created
     return await engine.arrive(call, extra)
 
 
@@ -92,7 +130,11 @@ def call_status(engine: Engine, doc: Doc) -> dict[str, Any]:
         staffed = engine.view.ready_count(call.group)
         handle = engine.settings.policy(call.group).default_handle_time_s
         out["position"] = position
-        out["estimated_wait_s"] = estimated_wait_s(position, staffed, handle)
+        # No promise the queue cannot keep: no estimate while nobody of the group is Ready.
+        if staffed > 0:
+            out["estimated_wait_s"] = estimated_wait_s(position, staffed, handle)
+    if doc.get("action"):
+        out["action"] = doc["action"]
     return out
 
 
