@@ -111,6 +111,7 @@ CALL = Call(
     spare=SpareAttempt("s1", "+100", at(10), at(40), sent_at=at(11)),
     spares_tried=("+100", "+200"),
     next_overflow_at=at(50),
+    max_wait_at=at(65),
     deadline=at(70),
     rev=4,
 )
@@ -145,9 +146,11 @@ CALL_DOC: dict[str, Any] = {
         "created_at": at(10),
         "expires_at": at(40),
         "sent_at": at(11),
+        "fallback": False,
     },
     "spares_tried": ["+100", "+200"],
     "next_overflow_at": at(50),
+    "max_wait_at": at(65),
     "deadline": at(70),
 }
 
@@ -224,6 +227,7 @@ def test_a_new_calls_document_has_no_offer_spare_or_outcome_and_an_empty_prefere
         "spare": None,
         "spares_tried": [],
         "next_overflow_at": None,
+        "max_wait_at": None,
         "deadline": None,
     }
     assert call_from({**doc, "_id": "c2"}) == new
