@@ -67,6 +67,8 @@ def setup_routes(app: web.Application) -> None:
             web.put("/api/v1/calls/{call_id}/disposition", desk.put_disposition, name="call_disp"),
             web.put("/api/v1/calls/{call_id}/personal", desk.put_personal, name="call_personal"),
             web.post("/api/v1/calls/{call_id}/hangup", desk.post_hangup, name="call_hangup"),
+            web.post("/api/v1/calls/{call_id}/accept", desk.post_accept_task, name="task_accept"),
+            web.post("/api/v1/calls/{call_id}/close", desk.post_close_task, name="task_close"),
         ]
     )
 

@@ -86,6 +86,11 @@ class MessagesConfig(_Strict):
     number_failed: str = "We could not put you through. Please call again later. Goodbye."
 
 
+class VoicemailConfig(_Strict):
+    # The longest message a caller may leave (the scenario stops recording then).
+    max_length_s: int = Field(120, ge=5, le=3600)
+
+
 class CenterConfig(_Strict):
     # The center's time zone: groups' hours and holidays are in it unless a group says otherwise.
     timezone: str = "UTC"
@@ -354,6 +359,7 @@ class AppConfig(_Strict):
     platform: PlatformConfig = PlatformConfig()
     messages: MessagesConfig = MessagesConfig()
     center: CenterConfig = CenterConfig()
+    voicemail: VoicemailConfig = VoicemailConfig()
     desk: DeskConfig = DeskConfig()
     crm: CrmConfig = CrmConfig()
     voximplant: VoximplantConfig = VoximplantConfig()
@@ -427,6 +433,7 @@ class Settings(_Strict):
             manager_wait_s=self.config.manager.wait_s,
             overflow_after_s=(g.overflow_after_s if g and g.spares else None),
             overflow_retry_s=r.overflow_retry_s,
+            voicemail_max_s=self.config.voicemail.max_length_s,
         )
 
     def group_rules(self) -> dict[str, GroupRules]:

@@ -9,6 +9,7 @@
 // SWITCHBOARD_CONFIG, see config.example.voxengine.js) before this file.
 
 require(Modules.ASR); // the pin question listens for yes/no
+require(Modules.Recorder); // a voicemail goes to its own file
 
 const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   backendUrl: 'https://switchboard.example.com',
@@ -39,6 +40,11 @@ const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   pinTimeoutSec: 8, // when the backend's question names no timeout_s
   pinReplyWaitSec: 4, // how long goodbye waits for the backend's reply to operator_hung_up
   pinGoodbyeText: 'Thank you for calling. Goodbye.',
+  // Voicemail (a group's action): a beep, then the caller's message to its own file.
+  beepUrl: '', // '' means {backendUrl}/static/audio/beep.wav
+  voicemailMaxSec: 120,
+  voicemailEndKey: '#',
+  voicemailThanksText: 'Thank you, we have your message. Goodbye.',
 }), (typeof SWITCHBOARD_CONFIG !== 'undefined') ? SWITCHBOARD_CONFIG : {});
 
 const API = '/api/v1/calls';
@@ -58,6 +64,8 @@ const PIN_NO_TONE = '2';
  *   onDone: (result: Net.HttpRequestResult) => void}} Job
  * @typedef {{body: Record<string, string | number>, onDone?: (result: Net.HttpRequestResult) => void}} PendingEvent
  * @typedef {{operator: string, asr: ASR | null, timer: number | null, done: boolean}} PinQuestion
+ * @typedef {{recorder: Recorder | null, url: string, maxSec: number, timer: number | null,
+ *   stopped: boolean, reported: boolean}} Voicemail
  */
 
 const state = {
@@ -80,6 +88,7 @@ const state = {
   closing: false, // hangup decided: no more reports about legs we end ourselves
   /** @type {PendingEvent[]} */ pendingEvents: [],
   /** @type {PinQuestion | null} */ pin: null,
+  /** @type {Voicemail | null} */ voicemail: null,
   /** @type {Job[]} */ queue: [],
   inFlight: 0,
   retrying: 0, // jobs waiting out a back-off
@@ -321,6 +330,10 @@ function onAction(action) {
     closeWithWords(text || CONFIG.sorryText);
     return true;
   }
+  if (action.type === 'voicemail') {
+    startVoicemail(text, Number(action.max_length_s));
+    return true;
+  }
   if (text) say(text);
   return false;
 }
@@ -410,7 +423,10 @@ function sayFinished() {
 
 /** @param {CallEvents.PlaybackFinishedEvent} e */
 function onPlaybackFinished(e) {
-  if (state.playing === 'say') {
+  if (state.playing === 'beep') {
+    state.playing = '';
+    if (state.voicemail) startRecording(state.voicemail);
+  } else if (state.playing === 'say') {
     if (e.error) Logger.write('switchboard: TTS failed: ' + e.error);
     sayFinished();
   } else if (state.playing === 'music') {
@@ -839,6 +855,11 @@ function yesOrNo(text) {
 
 /** @param {CallEvents.ToneReceivedEvent} e */
 function onTone(e) {
+  const vm = state.voicemail;
+  if (vm && !vm.stopped && e.tone === CONFIG.voicemailEndKey) {
+    stopVoicemail(vm, 'end key');
+    return;
+  }
   const pin = state.pin;
   if (!pin || pin.done) return;
   if (e.tone === PIN_YES_TONE) finishPin(pin, 'yes', 'dtmf');
@@ -875,6 +896,105 @@ function stopPin(pin) {
     pin.asr.stop();
     pin.asr = null;
   }
+}
+
+// ---------------------------------------------------------------- voicemail
+
+/**
+ * The group's voicemail: the words, a beep, then the caller's audio goes to a
+ * Recorder (its own file) until they hang up, press the end key or reach the
+ * maximum length. The URL and length go to the backend as voicemail_recorded.
+ * @param {string} text
+ * @param {number} maxSec from the backend's action, if any
+ */
+function startVoicemail(text, maxSec) {
+  const customer = /** @type {Call} */ (state.customer);
+  /** @type {Voicemail} */
+  const vm = {
+    recorder: null,
+    url: '',
+    maxSec: Number.isFinite(maxSec) && maxSec > 0 ? Math.min(maxSec, CONFIG.voicemailMaxSec) : CONFIG.voicemailMaxSec,
+    timer: null,
+    stopped: false,
+    reported: false,
+  };
+  state.voicemail = vm;
+  state.closing = true; // no more queue announcements or operators
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  if (state.offer) dropOffer(state.offer);
+  customer.handleTones(true);
+  say(text || CONFIG.sorryText, function () { playBeep(vm); });
+}
+
+function beepUrl() {
+  return CONFIG.beepUrl || CONFIG.backendUrl + '/static/audio/beep.wav';
+}
+
+/** @param {Voicemail} vm */
+function playBeep(vm) {
+  if (vm.stopped || state.customerGone) return;
+  const customer = /** @type {Call} */ (state.customer);
+  customer.stopPlayback();
+  state.playing = 'beep';
+  customer.startPlayback(beepUrl());
+  // A beep that never reports PlaybackFinished (a bad URL) must not stop the message.
+  vm.timer = later('beep safety timer', function () { startRecording(vm); }, SAY_START_SAFETY_SEC * 1000);
+}
+
+/** @param {Voicemail} vm */
+function startRecording(vm) {
+  if (vm.timer !== null) clearTimeout(vm.timer);
+  vm.timer = null;
+  if (vm.recorder || vm.stopped || state.customerGone) return;
+  const customer = /** @type {Call} */ (state.customer);
+  if (state.playing === 'beep') customer.stopPlayback();
+  state.playing = '';
+  const recorder = VoxEngine.createRecorder({ recordNamePrefix: 'voicemail' });
+  vm.recorder = recorder;
+  recorder.addEventListener(RecorderEvents.Started, guard('Recorder Started', function (e) { vm.url = e.url; }));
+  recorder.addEventListener(RecorderEvents.Stopped, guard('Recorder Stopped', function (e) { voicemailDone(vm, Number(e.duration)); }));
+  recorder.addEventListener(RecorderEvents.RecorderError, guard('Recorder Error', function (e) {
+    Logger.write('switchboard: voicemail recording failed: ' + e.error);
+    voicemailDone(vm, 0);
+  }));
+  customer.sendMediaTo(recorder);
+  vm.timer = later('voicemail maximum length', function () { stopVoicemail(vm, 'max_length'); }, vm.maxSec * 1000);
+}
+
+/**
+ * @param {Voicemail} vm
+ * @param {string} why
+ */
+function stopVoicemail(vm, why) {
+  if (vm.stopped) return;
+  vm.stopped = true;
+  if (vm.timer !== null) clearTimeout(vm.timer);
+  vm.timer = null;
+  Logger.write('switchboard: voicemail ends: ' + why);
+  if (!vm.recorder) {
+    // Gone before the beep: nothing was recorded.
+    if (state.customerGone) hangUpAll();
+    else say(CONFIG.goodbyeText, hangUpAll);
+    return;
+  }
+  if (state.customer && !state.customerGone) state.customer.stopMediaTo(vm.recorder);
+  vm.recorder.stop(); // Stopped carries the length; voicemailDone goes on from there
+}
+
+/**
+ * @param {Voicemail} vm
+ * @param {number} duration seconds
+ */
+function voicemailDone(vm, duration) {
+  if (vm.reported) return;
+  vm.reported = true;
+  vm.stopped = true;
+  if (vm.url) {
+    report('voicemail_recorded', { url: vm.url, duration_s: Number.isFinite(duration) ? duration : 0 });
+  }
+  if (state.customerGone) hangUpAll();
+  else say(CONFIG.voicemailThanksText, hangUpAll);
 }
 
 // ---------------------------------------------------------------- ending
@@ -921,6 +1041,11 @@ function onCustomerDisconnected(e) {
     finishPin(state.pin, 'none', 'caller_hung_up');
     return;
   }
+  if (state.voicemail && !state.voicemail.reported) {
+    // The usual end of a message: the recorder's Stopped reports it, then the session ends.
+    stopVoicemail(state.voicemail, 'caller hung up');
+    if (state.voicemail.recorder) return;
+  }
   if (state.closing) {
     hangUpAll();
     return;
@@ -961,6 +1086,12 @@ function onHttpRequest(e) {
         operator: state.offer ? (state.offer.connected ? 'connected' : 'ringing') : 'none',
         closing: state.closing,
       };
+    case 'action':
+      // A group's action while the caller waits (the maximum wait): as in the POST reply.
+      if (!cmd.action || typeof cmd.action !== 'object') return { ok: false, command: 'action', error: 'bad_request' };
+      if (!state.customer || state.customerGone || state.closing) return { ok: false, command: 'action', error: 'call_ended' };
+      if (!onAction(cmd.action)) scheduleAnnouncement();
+      return { ok: true, command: 'action' };
     case 'hangup':
       Logger.write('switchboard: backend hangs up: ' + (cmd.reason || ''));
       if (typeof cmd.say === 'string' && cmd.say && state.customer && !state.customerGone && !state.closing) {

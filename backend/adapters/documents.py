@@ -176,6 +176,9 @@ def call_doc(c: Call) -> Doc:
         "spares_tried": list(c.spares_tried),
         "next_overflow_at": c.next_overflow_at,
         "max_wait_at": c.max_wait_at,
+        "task": c.task,
+        "voicemail_url": c.voicemail_url,
+        "voicemail_s": c.voicemail_s,
         "deadline": c.deadline,
     }
 
@@ -203,6 +206,9 @@ def call_from(d: Doc) -> Call:
         spares_tried=tuple(d.get("spares_tried") or ()),
         next_overflow_at=d.get("next_overflow_at"),
         max_wait_at=d.get("max_wait_at"),
+        task=d.get("task"),
+        voicemail_url=d.get("voicemail_url"),
+        voicemail_s=d.get("voicemail_s"),
         deadline=d.get("deadline"),
         rev=int(d.get("rev", 0)),
     )

@@ -31,6 +31,7 @@ ACTIVE_CALL_STATES = (
     "connected",
     "overflow_offering",
     "overflow_connected",
+    "voicemail",
 )
 
 # Routing reads come from the read view (change_feed.py), not from queries: what is left here

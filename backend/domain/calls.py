@@ -87,6 +87,50 @@ def refused_call(
     )
 
 
+# How long past the longest message a call may stay in `voicemail` without a report.
+VOICEMAIL_MARGIN_S = 60
+TASK_PRIORITY = 1  # a voicemail waits behind every caller on the line
+VOICEMAIL = "voicemail"
+
+
+def start_voicemail(call: Call, now: datetime, policy: RoutingPolicy) -> Call:
+    """The caller leaves a message: not routed meanwhile; the deadline is the backstop."""
+    limit = policy.voicemail_max_s + VOICEMAIL_MARGIN_S
+    return replace(
+        call,
+        state=CallState.VOICEMAIL,
+        max_wait_at=None,
+        preferred=None,
+        preferred_until=None,
+        deadline=now + timedelta(seconds=limit),
+    )
+
+
+def voicemail_recorded(
+    call: Call, url: str, duration_s: float, now: datetime, policy: RoutingPolicy
+) -> Step[Call]:
+    """The message is stored: the call waits as a task for a Ready operator of its group."""
+    if call.state is not CallState.VOICEMAIL:
+        return Step(None)
+    task = replace(
+        call,
+        state=CallState.QUEUED,
+        task=VOICEMAIL,
+        voicemail_url=url,
+        voicemail_s=duration_s,
+        priority=TASK_PRIORITY,
+    )
+    task = replace(task, deadline=queued_deadline(task, now, policy))
+    return Step(task, (DispatchCall(call.call_id),))
+
+
+def task_closed(call: Call, login: str, now: datetime) -> Step[Call]:
+    """The operator has dealt with the task (listened, called back ...): it ends."""
+    if call.task is None or call.state is not CallState.CONNECTED or call.operator != login:
+        return Step(None)
+    return _end(call, Outcome.VOICEMAIL, Party.OPERATOR, "handled", now)
+
+
 def max_wait_due(call: Call, now: datetime) -> bool:
     return (
         call.state is CallState.QUEUED and call.max_wait_at is not None and call.max_wait_at <= now
@@ -123,6 +167,9 @@ def fallback(
         ended = _end(moved, Outcome.REJECTED, Party.SYSTEM, why, now)
         assert ended.state is not None
         return Step(ended.state, (*ended.actions, SendHangup(call.call_id, why, say=True)))
+    if res.action.type is ActionType.VOICEMAIL:
+        recording = start_voicemail(moved, now, policy)
+        return Step(recording, (Announce(call.call_id, ActionType.VOICEMAIL.value, why),))
     if res.action.type is ActionType.NUMBER and res.action.target:
         return Step(
             moved,
@@ -249,6 +296,8 @@ def offer_expired(call: Call, offer_id: str, now: datetime, policy: RoutingPolic
         # The connect never got through (the process that sent it died): nobody's fault.
         operator_action = OfferReleased(current.operator, offer_id, UNDELIVERED)
     back = _requeue(call, now, policy, keep_preference=current.operator != call.preferred)
+    if call.task is not None:  # offered on the desk: nothing rings to be stopped
+        return Step(back, (operator_action, DispatchCall(call.call_id)))
     return Step(
         back, (SendCancel(call.call_id, offer_id), operator_action, DispatchCall(call.call_id))
     )
@@ -340,18 +389,23 @@ def deadline_reached(call: Call, now: datetime, policy: RoutingPolicy) -> Step[C
         return offer_expired(call, call.offer.offer_id, now, policy)
     if call.state is CallState.OVERFLOW_OFFERING and call.spare is not None:
         return spare_expired(call, call.spare.offer_id, now, policy)
+    if call.state is CallState.VOICEMAIL:
+        # No message came (the session died before the recorder stopped).
+        return _end(call, Outcome.ABANDONED, Party.CALLER, "no_voicemail", now)
     if call.state is CallState.QUEUED:
         new = call
         if call.preferred is not None and call.waits_for(now) is None:
             new = replace(new, preferred=None, preferred_until=None)  # waited long enough
         new = replace(new, deadline=queued_deadline(new, now, policy))
-        actions: list[Action] = [CheckSession(call.call_id), DispatchCall(call.call_id)]
+        actions: list[Action] = [DispatchCall(call.call_id)]
+        if call.task is None:  # a task has no session to look at
+            actions.insert(0, CheckSession(call.call_id))
         due = overflow_due_at(new, policy)
         if due is not None and due <= now:
             actions.append(TryOverflow(call.call_id))
         return Step(new, tuple(actions))
     new = replace(call, deadline=now + timedelta(seconds=policy.in_call_check_s))
-    return Step(new, (CheckSession(call.call_id),))
+    return Step(new, () if call.task else (CheckSession(call.call_id),))
 
 
 def preference_dropped(

@@ -33,6 +33,8 @@ class CallState(StrEnum):
     CONNECTED = "connected"
     OVERFLOW_OFFERING = "overflow_offering"
     OVERFLOW_CONNECTED = "overflow_connected"
+    # The caller is leaving a voicemail (a group's action); then the call waits as a task.
+    VOICEMAIL = "voicemail"
     ENDED = "ended"
 
 
@@ -218,6 +220,11 @@ class Call:
     next_overflow_at: datetime | None = None
     # The group's max_wait_s runs out at this moment (its max_wait_action then runs).
     max_wait_at: datetime | None = None
+    # A task for an operator rather than a caller on the line: "voicemail" (the message at
+    # voicemail_url is offered like a call, and closed with a disposition).
+    task: str | None = None
+    voicemail_url: str | None = None
+    voicemail_s: float | None = None
     # When the call must be looked at again: offer expiry, or a periodic
     # liveness check while it waits or talks.
     deadline: datetime | None = None

@@ -29,6 +29,8 @@ class RoutingPolicy:
     # after a round in which no spare took it, the next round waits overflow_retry_s.
     overflow_after_s: int | None = None
     overflow_retry_s: int = 30
+    # The longest voicemail a caller may leave.
+    voicemail_max_s: int = 120
 
     def ban_duration_s(self, ban_level: int) -> float:
         """Ban length for the (ban_level+1)-th ban in a row: doubling, capped."""

@@ -8,7 +8,7 @@ revision the decision was read at (`Operator.rev`, `Call.rev`); the shell writes
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from backend.domain import calls as call_rules
@@ -73,6 +73,10 @@ class Claim:
 def claim(call: Call, op: Operator, offer_id: str, now: datetime, policy: RoutingPolicy) -> Claim:
     expires = now + timedelta(seconds=policy.ring_timeout_s + policy.offer_grace_s)
     the_offer = Offer(offer_id, op.login, op.address, now, expires)
+    if call.task is not None:
+        # A task is offered on the desk, not dialled: it is delivered (and its ring timeout
+        # counts as a miss) from the moment it is offered.
+        the_offer = replace(the_offer, sent_at=now)
     return Claim(
         the_offer,
         op_rules.offer(op, call.call_id, offer_id, expires, now),

@@ -8,7 +8,7 @@ from typing import Any
 from backend.adapters.documents import Doc, call_from
 from backend.clock import new_id
 from backend.domain import calls as call_rules
-from backend.domain.actions import SendCancel
+from backend.domain.actions import SendCancel, Step
 from backend.domain.context import CallContext, choose_group, parse_custom_data
 from backend.domain.estimates import estimated_wait_s
 from backend.domain.fallback import ActionType
@@ -105,6 +105,9 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
     engine.commands.remember_access_url(call.call_id, a.access_secure_url or a.access_url)
     if call.ended:
         return await engine.insert_final(call, extra)
+    if res is not None and res.action is not None and res.action.type is ActionType.VOICEMAIL:
+        recording = call_rules.start_voicemail(call, now, settings.policy(group))
+        return await engine.insert_final(recording, extra)
     if res is not None and res.action is not None and res.action.type is ActionType.NUMBER:
         doc, created = await engine.insert_final(call, extra)
         if created and fb is not None and res.action.target:
@@ -166,6 +169,13 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
 
     def transition(call: Call, at: Any) -> Any:
         policy = policy_for(call.group)
+        if kind == "voicemail_recorded":
+            url = str(event.get("url") or "")
+            return call_rules.voicemail_recorded(
+                call, url, float(event.get("duration_s") or 0), at, policy
+            )
+        if call.task is not None:
+            return Step(None)  # the caller's session is over: the task is the operator's now
         on_spare = call.state is CallState.OVERFLOW_OFFERING
         if kind == "operator_connected":
             if on_spare:

@@ -320,8 +320,10 @@ class Engine:
                     self.spawn(self.commands.send(call_id, command))
                 case Announce(call_id, kind, why):
                     if self.fallbacks is not None:
-                        text = self.fallbacks.text(why, kind)
-                        self.spawn(self.commands.send(call_id, {"command": "say", "text": text}))
+                        said = self.fallbacks.announcement(kind, why)
+                        self.spawn(
+                            self.commands.send(call_id, {"command": "action", "action": said})
+                        )
                 case DialNumber(call_id, number):
                     if self.fallbacks is not None:
                         await self.fallbacks.dial_number(call_id, number)
@@ -485,6 +487,8 @@ class Engine:
         self._arm_operator(reserved)
         self._arm_call(claimed)
         self.history.add([a for a in op_step.actions if isinstance(a, StatusInterval)])
+        if claimed.task is not None:
+            return ClaimResult.WON  # the desk shows it (the operator's push): nothing to dial
         self.commands.remember_access_url_of(claimed.call_id, self.feed.call_doc(claimed.call_id))
         self.spawn(
             self.commands.connect(

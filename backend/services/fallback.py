@@ -70,6 +70,13 @@ class Fallbacks:
         }.get(action, m.goodbye)
         return " ".join(t for t in (reason, follow) if t)
 
+    def announcement(self, kind: str, why: str | None) -> dict[str, Any]:
+        """The `action` command's body: what the scenario does and says."""
+        out: dict[str, Any] = {"type": kind, "why": why, "say": self.text(why, kind)}
+        if kind == ActionType.VOICEMAIL.value:
+            out["max_length_s"] = self.engine.settings.config.voicemail.max_length_s
+        return out
+
     def action_doc(self, res: Resolution) -> dict[str, Any] | None:
         """The `action` of the answer to POST /api/v1/calls (and GET) when one applies."""
         if res.action is None and res.why is None:
@@ -80,6 +87,8 @@ class Fallbacks:
         if target:
             out["target"] = target
         out["say"] = self.text(out["why"], kind)
+        if kind == ActionType.VOICEMAIL.value:
+            out["max_length_s"] = self.engine.settings.config.voicemail.max_length_s
         return out
 
     # -- acting ------------------------------------------------------------------------

@@ -85,6 +85,7 @@ EventType = Literal[
     "recording_started",
     "manager_pin_answer",
     "session_ended",
+    "voicemail_recorded",
 ]
 
 
@@ -95,6 +96,7 @@ class EventIn(_Platform):
     reason: StrictStr | None = Field(None, max_length=512)
     url: StrictStr | None = Field(None, max_length=2048)
     answer: Literal["yes", "no", "none"] | None = None
+    duration_s: float | None = Field(None, ge=0, le=86400)
 
     @model_validator(mode="after")
     def _required_per_type(self) -> Self:
@@ -120,7 +122,7 @@ class EventIn(_Platform):
 
 _REQUIRED_PER_TYPE = {
     "offer_id": ("operator_connected", "operator_failed"),
-    "url": ("recording_started",),
+    "url": ("recording_started", "voicemail_recorded"),
     "answer": ("manager_pin_answer",),
 }
 

@@ -31,6 +31,13 @@ interface SwitchboardConfig {
   pinTimeoutSec: number;
   pinReplyWaitSec: number;
   pinGoodbyeText: string;
+  /** The tone before a voicemail; '' means {backendUrl}/static/audio/beep.wav. */
+  beepUrl: string;
+  /** The longest voicemail, in seconds (the backend's action may say less). */
+  voicemailMaxSec: number;
+  /** The key that ends a voicemail early. */
+  voicemailEndKey: string;
+  voicemailThanksText: string;
 }
 
 /** Defined by config.voxengine.js, which the routing rule runs first. */

@@ -207,3 +207,55 @@ async def test_max_wait_moves_the_call_to_another_group_keeping_its_enqueue_time
     await session.wait("terminated")
     await call_state(backend, reply["call_id"], state="ended", outcome="answered")
     assert await session.problems() == []
+
+
+async def test_a_voicemail_is_left_then_offered_to_an_operator_and_closed_with_a_disposition(
+    emulator: EmulatorClient, make_live_backend: MakeLiveBackend, tmp_path: Path
+) -> None:
+    backend = await make_live_backend(
+        groups('name = "default"\nno_agents_action = "voicemail"')
+        + "\n[voicemail]\nmax_length_s = 30\n"
+    )
+    session = await emulator.place_call(scenarios_for(tmp_path, backend))
+    reply = await registration(session, backend)
+    call_id = reply["call_id"]
+    assert reply["state"] == "voicemail"
+    assert reply["action"]["type"] == "voicemail" and reply["action"]["max_length_s"] == 30
+    said = await session.wait("said", {"text": {"$contains": "leave a message after the tone"}})
+    beep = await session.wait("played", {"url": {"$contains": "/static/audio/beep.wav"}})
+    assert beep["seq"] > said["seq"] and beep["loop"] is False
+    started = await session.wait("recorder_started", after=beep["seq"])
+    await session.hangup_caller()  # the usual end of a message
+    stopped = await session.wait("recorder_stopped", {"recorder": started["recorder"]})
+    assert stopped["url"] == started["url"]
+    await session.wait("terminated")
+    task = await call_state(backend, call_id, state="queued", task="voicemail")
+    assert task["voicemail_url"] == started["url"]
+    assert task["enqueued_at"] == task["created_at"]
+    assert await session.problems() == []
+
+    # An operator of the group goes Ready: the voicemail is offered like a call, on the desk.
+    auth = await operator_in(backend, "vera", "default")
+    offered = await call_state(backend, call_id, state="offering")
+    assert offered["offer"]["operator"] == "vera"
+    assert (await backend.operator("vera"))["activity"] == "offered"
+    assert await session.entries("dialled") == [], "a voicemail is not dialled"
+    taken = await backend._json("POST", f"/api/v1/calls/{call_id}/accept", (200,), headers=auth)
+    assert taken == {"call_id": call_id, "state": "connected"}
+    await backend._json(
+        "POST",
+        f"/api/v1/calls/{call_id}/close",
+        (422,),
+        headers=auth,
+        json={"disposition": "no-such-code"},
+    )
+    closed = await backend._json(
+        "POST",
+        f"/api/v1/calls/{call_id}/close",
+        (200,),
+        headers=auth,
+        json={"disposition": "resolved"},
+    )
+    assert closed["state"] == "ended" and closed["outcome"] == "voicemail"
+    call = await call_state(backend, call_id, state="ended", outcome="voicemail")
+    assert call["operator"] == "vera" and call["hung_up_by"] == "operator"

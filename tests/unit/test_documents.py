@@ -151,6 +151,9 @@ CALL_DOC: dict[str, Any] = {
     "spares_tried": ["+100", "+200"],
     "next_overflow_at": at(50),
     "max_wait_at": at(65),
+    "task": None,
+    "voicemail_url": None,
+    "voicemail_s": None,
     "deadline": at(70),
 }
 
@@ -228,6 +231,9 @@ def test_a_new_calls_document_has_no_offer_spare_or_outcome_and_an_empty_prefere
         "spares_tried": [],
         "next_overflow_at": None,
         "max_wait_at": None,
+        "task": None,
+        "voicemail_url": None,
+        "voicemail_s": None,
         "deadline": None,
     }
     assert call_from({**doc, "_id": "c2"}) == new
