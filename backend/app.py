@@ -19,6 +19,7 @@ from backend.adapters.platform import PlatformClient
 from backend.adapters.push import PushHub, PushRelay
 from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
+from backend.adapters.voximplant_api import Credentials, ManagementApi
 from backend.auth import TokenSigner
 from backend.domain.view import ReadView
 from backend.keys import (
@@ -27,6 +28,7 @@ from backend.keys import (
     HASHER,
     HTTP,
     HUB,
+    MANAGEMENT_API,
     SECRETS,
     SETTINGS,
     SIGNER,
@@ -117,8 +119,29 @@ async def login_ctx(app: web.Application) -> AsyncIterator[None]:
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession(raise_for_status=False)
     app[HTTP] = session
+    api = management_api(app[SETTINGS], session)
+    if api is not None:
+        app[MANAGEMENT_API] = api
     yield
     await session.close()
+
+
+def management_api(settings: Settings, session: aiohttp.ClientSession) -> ManagementApi | None:
+    """The Management API client when VOXIMPLANT_CREDENTIALS names a key file, else None.
+    A named file that cannot be used stops start-up (CredentialsError names the field)."""
+    if not settings.voximplant_credentials:
+        return None
+    v = settings.config.voximplant
+    return ManagementApi(
+        session,
+        Credentials.load(settings.voximplant_credentials),
+        api_url=v.api_url,
+        timeout_s=v.request_timeout_s,
+        attempts=v.attempts,
+        backoff_s=v.backoff_s,
+        application_id=v.application_id or None,
+        application_name=v.application or None,
+    )
 
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -120,11 +120,19 @@ class CrmConfig(_Strict):
 
 
 class VoximplantConfig(_Strict):
-    """Web SDK login for the desk; empty account or application means media is not connected."""
+    """Web SDK login for the desk (empty account or application: media is not connected), and
+    the Management API (SMS, StartScenarios) with the key named by VOXIMPLANT_CREDENTIALS."""
 
     account: str = ""
     application: str = ""
     node: str = ""
+    api_url: str = Field("https://api.voximplant.com/platform_api", pattern=r"^https?://\S+$")
+    # The application's id for StartScenarios; 0: the application is named by `application`.
+    application_id: int = Field(0, ge=0)
+    # Per attempt; attempts are retried (doubling back-off) on 5xx, timeouts, connection errors.
+    request_timeout_s: float = Field(5.0, gt=0, le=60)
+    attempts: int = Field(3, ge=1, le=10)
+    backoff_s: float = Field(0.5, ge=0, le=10)
 
 
 def _check_tz(v: str) -> str:
@@ -414,6 +422,9 @@ class Settings(_Strict):
     platform_token: str | None = None
     admin_token: str | None = None
     mode: Literal["production", "development"] = "development"
+    # The service account's key file (JSON with account_id, key_id, private_key); None: the
+    # Management API is not used (development writes SMS to the call's log instead).
+    voximplant_credentials: str | None = None
 
     def policy(self, group: str | None = None) -> RoutingPolicy:
         r = self.config.routing
@@ -547,6 +558,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
             values[key.lower()] = env[key]
     if env.get("SWITCHBOARD_MODE"):
         values["mode"] = env["SWITCHBOARD_MODE"]
+    if env.get("VOXIMPLANT_CREDENTIALS"):
+        values["voximplant_credentials"] = env["VOXIMPLANT_CREDENTIALS"]
     values.update(overrides)
     if not values["public_url"]:
         # Unset: this machine on the port in force (PORT may have changed it).
