@@ -91,6 +91,28 @@ class VoicemailConfig(_Strict):
     max_length_s: int = Field(120, ge=5, le=3600)
 
 
+class CallbackConfig(_Strict):
+    """Queued callback: needs VOXIMPLANT_CREDENTIALS and a rule that runs the scenario."""
+
+    enabled: bool = False
+    # The rule StartScenarios runs (its scenarios: config, then inbound.voxengine.js).
+    rule_id: int = Field(0, ge=0)
+    rule_name: str = ""
+    # The key a waiting caller presses to be called back instead of holding.
+    key: str = Field("*", pattern=r"^[0-9*#]$")
+    offer_text: str = "To be called back instead of waiting, press star."
+    # An unanswered callback is tried again after retry_s, max_attempts times in all; then it
+    # becomes a task for an operator of the group, like a voicemail.
+    retry_s: int = Field(300, ge=1)
+    max_attempts: int = Field(3, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _rule(self) -> Self:
+        if self.enabled and not (self.rule_id or self.rule_name):
+            raise ValueError("callback.rule_id or callback.rule_name: needed when enabled")
+        return self
+
+
 class CenterConfig(_Strict):
     # The center's time zone: groups' hours and holidays are in it unless a group says otherwise.
     timezone: str = "UTC"
@@ -368,6 +390,7 @@ class AppConfig(_Strict):
     messages: MessagesConfig = MessagesConfig()
     center: CenterConfig = CenterConfig()
     voicemail: VoicemailConfig = VoicemailConfig()
+    callback: CallbackConfig = CallbackConfig()
     desk: DeskConfig = DeskConfig()
     crm: CrmConfig = CrmConfig()
     voximplant: VoximplantConfig = VoximplantConfig()
@@ -445,6 +468,8 @@ class Settings(_Strict):
             overflow_after_s=(g.overflow_after_s if g and g.spares else None),
             overflow_retry_s=r.overflow_retry_s,
             voicemail_max_s=self.config.voicemail.max_length_s,
+            callback_retry_s=self.config.callback.retry_s,
+            callback_max_attempts=self.config.callback.max_attempts,
         )
 
     def group_rules(self) -> dict[str, GroupRules]:

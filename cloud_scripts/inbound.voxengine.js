@@ -45,6 +45,13 @@ const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   voicemailMaxSec: 120,
   voicemailEndKey: '#',
   voicemailThanksText: 'Thank you, we have your message. Goodbye.',
+  // Queued callback: the caller confirms their number (1) or types another one (then #).
+  callbackInputSec: 15,
+  callbackConfirmText: 'We will call you back at {number}. Press 1 to confirm, or enter another number followed by the hash key.',
+  callbackEnterText: 'Please enter the number we should call you back on, followed by the hash key.',
+  callbackThanksText: 'Thank you. You keep your place in the queue, and we will call you back. Goodbye.',
+  callbackHelloText: 'Hello, we are calling you back as you asked. Please hold while we connect you to an operator.',
+  callbackSorryText: 'We are sorry, the operator could not take your call. We will call you again shortly. Goodbye.',
 }), (typeof SWITCHBOARD_CONFIG !== 'undefined') ? SWITCHBOARD_CONFIG : {});
 
 const API = '/api/v1/calls';
@@ -66,6 +73,8 @@ const PIN_NO_TONE = '2';
  * @typedef {{operator: string, asr: ASR | null, timer: number | null, done: boolean}} PinQuestion
  * @typedef {{recorder: Recorder | null, url: string, maxSec: number, timer: number | null,
  *   stopped: boolean, reported: boolean}} Voicemail
+ * @typedef {{number: string, digits: string, timer: number | null, done: boolean}} CallbackAsk
+ * @typedef {{offerId: string, number: string, target: any, timer: number | null}} CallbackSession
  */
 
 const state = {
@@ -89,6 +98,9 @@ const state = {
   /** @type {PendingEvent[]} */ pendingEvents: [],
   /** @type {PinQuestion | null} */ pin: null,
   /** @type {Voicemail | null} */ voicemail: null,
+  /** @type {{key: string, say: string} | null} */ callbackOffer: null, // the backend offers callbacks
+  /** @type {CallbackAsk | null} */ callbackAsk: null,
+  /** @type {CallbackSession | null} */ callback: null, // this session IS a callback (StartScenarios)
   /** @type {Job[]} */ queue: [],
   inFlight: 0,
   retrying: 0, // jobs waiting out a back-off
@@ -220,6 +232,8 @@ function parseJson(text) {
  */
 function report(type, fields, onDone) {
   const body = Object.assign({ type: type }, fields || {});
+  // A callback session's events name the offer it serves: the backend applies them to it only.
+  if (state.callback && !body.offer_id) body.offer_id = state.callback.offerId;
   if (!state.callId) {
     state.pendingEvents.push({ body: body, onDone: onDone });
     return;
@@ -307,11 +321,13 @@ function registerCall(e) {
     state.callId = String(reply.call_id);
     state.pendingEvents.splice(0).forEach(postEvent);
     if (state.customerGone || state.closing) return;
+    state.callbackOffer = callbackOfferOf(reply.callback);
+    if (state.callbackOffer && state.customer) state.customer.handleTones(true);
     if (reply.action && typeof reply.action === 'object') {
       // Closed, nobody to take the call, ...: the backend's action says what happens.
       if (onAction(reply.action)) return;
     } else if (reply.say) {
-      say(String(reply.say));
+      say(String(reply.say) + (state.callbackOffer ? ' ' + state.callbackOffer.say : ''));
     }
     scheduleAnnouncement();
   });
@@ -332,6 +348,10 @@ function onAction(action) {
   }
   if (action.type === 'voicemail') {
     startVoicemail(text, Number(action.max_length_s));
+    return true;
+  }
+  if (action.type === 'callback') {
+    askCallback(text);
     return true;
   }
   if (text) say(text);
@@ -534,8 +554,9 @@ function announce() {
   enqueue('GET', API + '/' + encodeURIComponent(state.callId), undefined, 0, function (result) {
     const call = result.code === 200 ? parseJson(result.text) : null;
     if (state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
-    if (call && call.state === 'queued' && call.position && state.playing !== 'say') {
-      say(positionText(Number(call.position), call.estimated_wait_s));
+    if (call && call.state === 'queued' && call.position && state.playing !== 'say' && !state.callbackAsk) {
+      const offer = callbackOfferOf(call.callback);
+      say(positionText(Number(call.position), call.estimated_wait_s) + (offer ? ' ' + offer.say : ''));
     }
     scheduleAnnouncement();
   });
@@ -570,7 +591,8 @@ function ringTimeout(text, fallback) {
  * @returns {Call}
  */
 function dial(cmd) {
-  const e = /** @type {AppEvents.CallAlertingEvent} */ (state.alerting);
+  // A callback session has no CallAlerting: the operator sees the number called back.
+  const e = state.alerting || { callerid: state.callback ? state.callback.number : '', displayName: '', scheme: undefined };
   const target = cmd.target;
   const address = String(target.address);
   const video = cmd.video === true;
@@ -674,6 +696,7 @@ function ringTimedOut(offer) {
   if (offer.connected || offer.cancelled) return;
   dropOffer(offer);
   report('operator_failed', { offer_id: offer.offerId, code: 408, reason: 'Ring timeout' });
+  if (state.callback) closeWithWords(CONFIG.callbackSorryText);
 }
 
 /** @param {Offer} offer */
@@ -709,6 +732,7 @@ function onOperatorFailed(offer, e) {
   if (offer.cancelled || state.closing) return;
   // The caller keeps hearing music; the backend decides what comes next.
   report('operator_failed', { offer_id: offer.offerId, code: e.code, reason: String(e.reason || '') });
+  if (state.callback) closeWithWords(CONFIG.callbackSorryText); // a new callback comes later
 }
 
 /** @param {Offer} offer */
@@ -860,6 +884,15 @@ function onTone(e) {
     stopVoicemail(vm, 'end key');
     return;
   }
+  if (state.callbackAsk && !state.callbackAsk.done) {
+    callbackKey(state.callbackAsk, String(e.tone));
+    return;
+  }
+  if (state.callbackOffer && e.tone === state.callbackOffer.key && !state.closing && !state.customerGone
+    && !(state.offer && state.offer.connected)) {
+    askCallback('');
+    return;
+  }
   const pin = state.pin;
   if (!pin || pin.done) return;
   if (e.tone === PIN_YES_TONE) finishPin(pin, 'yes', 'dtmf');
@@ -896,6 +929,170 @@ function stopPin(pin) {
     pin.asr.stop();
     pin.asr = null;
   }
+}
+
+// ---------------------------------------------------------------- queued callback
+
+/**
+ * @param {any} value the backend's `callback` ({key, say}) when it offers callbacks
+ * @returns {{key: string, say: string} | null}
+ */
+function callbackOfferOf(value) {
+  if (!value || typeof value !== 'object' || typeof value.key !== 'string' || !value.key) return null;
+  return { key: value.key, say: typeof value.say === 'string' ? value.say : '' };
+}
+
+/** The caller's own number, when it can be called back over PSTN. */
+function callerNumber() {
+  const id = state.alerting ? String(state.alerting.callerid || '') : '';
+  return /^\+?[0-9]{3,16}$/.test(id) ? id : '';
+}
+
+/**
+ * Asks for the callback number: 1 confirms the caller's own, or they type one and #.
+ * @param {string} lead words said first (the group's action), may be ''
+ */
+function askCallback(lead) {
+  const customer = state.customer;
+  if (!customer || state.customerGone) return;
+  const number = callerNumber();
+  /** @type {CallbackAsk} */
+  const ask = { number: number, digits: '', timer: null, done: false };
+  state.callbackAsk = ask;
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  customer.handleTones(true);
+  const spoken = number.replace(/^\+/, '').split('').join(' ');
+  const prompt = number ? CONFIG.callbackConfirmText.replace('{number}', spoken) : CONFIG.callbackEnterText;
+  say((lead ? lead + ' ' : '') + prompt, function () {
+    if (ask.done) return;
+    ask.timer = later('callback number timeout', function () { callbackAskEnded(ask); }, CONFIG.callbackInputSec * 1000);
+    startMusic();
+  });
+}
+
+/**
+ * @param {CallbackAsk} ask
+ * @param {string} tone
+ */
+function callbackKey(ask, tone) {
+  if (tone === '1' && ask.digits === '' && ask.number) {
+    requestCallback(ask, ask.number);
+  } else if (tone === '#') {
+    if (/^[0-9]{3,16}$/.test(ask.digits)) requestCallback(ask, ask.digits);
+    else {
+      ask.digits = '';
+      say(CONFIG.callbackEnterText);
+    }
+  } else if (/^[0-9]$/.test(tone)) {
+    ask.digits += tone;
+  }
+}
+
+/**
+ * No answer in time: the caller simply keeps waiting.
+ * @param {CallbackAsk} ask
+ */
+function callbackAskEnded(ask) {
+  if (ask.done) return;
+  ask.done = true;
+  ask.timer = null;
+  state.callbackAsk = null;
+  if (!state.customerGone && !state.closing) scheduleAnnouncement();
+}
+
+/**
+ * @param {CallbackAsk} ask
+ * @param {string} number
+ */
+function requestCallback(ask, number) {
+  ask.done = true;
+  if (ask.timer !== null) clearTimeout(ask.timer);
+  ask.timer = null;
+  state.callbackAsk = null;
+  state.closing = true; // the caller leaves the line; the backend keeps their place
+  report('callback_requested', { number: number }, function (result) {
+    const reply = result.code === 200 ? parseJson(result.text) : null;
+    if (state.customerGone) return;
+    if (reply && reply.applied) say(CONFIG.callbackThanksText, hangUpAll);
+    else {
+      // Too late (an operator is taking the call) or refused: back to waiting.
+      state.closing = false;
+      startMusic();
+      scheduleAnnouncement();
+    }
+  });
+}
+
+/**
+ * This session was started by StartScenarios for a callback: no CallAlerting comes.
+ * The backend says whom to call and which operator it reserved (GET the call).
+ * @param {{callback: string, offer_id: string}} data from VoxEngine.customData()
+ */
+function startCallbackSession(data) {
+  state.callId = String(data.callback);
+  state.callback = { offerId: String(data.offer_id), number: '', target: null, timer: null };
+  const callback = state.callback;
+  enqueue('GET', API + '/' + encodeURIComponent(state.callId), undefined, CONFIG.httpRetries, function (result) {
+    const call = result.code === 200 ? parseJson(result.text) : null;
+    const offer = call && call.offer;
+    if (!call || !offer || offer.offer_id !== callback.offerId || !call.callback_number || !offer.target) {
+      Logger.write('switchboard: callback ' + state.callId + ' is no longer due');
+      hangUpAll();
+      return;
+    }
+    callback.number = String(call.callback_number);
+    callback.target = offer.target;
+    dialBack(callback);
+  });
+}
+
+/** @param {CallbackSession} callback */
+function dialBack(callback) {
+  if (!CONFIG.pstnCallerId) {
+    Logger.write('switchboard: no caller id for a callback: set pstnCallerId (a rented or verified number)');
+    report('operator_failed', { code: 403, reason: 'No caller id for PSTN (pstnCallerId is not set)', party: 'caller' });
+    hangUpAll();
+    return;
+  }
+  const customer = VoxEngine.callPSTN(callback.number, CONFIG.pstnCallerId);
+  state.customer = customer;
+  customer.addEventListener(CallEvents.Connected, guard('callback Connected', function () {
+    if (callback.timer !== null) clearTimeout(callback.timer);
+    callback.timer = null;
+    onCustomerConnected();
+  }));
+  customer.addEventListener(CallEvents.Failed, guard('callback Failed', function (e) {
+    if (callback.timer !== null) clearTimeout(callback.timer);
+    callback.timer = null;
+    if (state.closing) return;
+    report('operator_failed', { code: e.code, reason: String(e.reason || ''), party: 'caller' });
+    hangUpAll();
+  }));
+  customer.addEventListener(CallEvents.RecordStarted, guard('RecordStarted', function (r) {
+    report('recording_started', { url: r.url });
+  }));
+  customer.addEventListener(CallEvents.PlaybackStarted, guard('PlaybackStarted', onPlaybackStarted));
+  customer.addEventListener(CallEvents.PlaybackFinished, guard('PlaybackFinished', onPlaybackFinished));
+  customer.addEventListener(CallEvents.Disconnected, guard('caller Disconnected', onCustomerDisconnected));
+  watchRtp(customer, function (t) { state.customerRtpTimer = t; }, 'caller');
+  relaySignalling(customer, bridgedOperator, 'caller');
+  // A PSTN leg rings until we give up on it.
+  callback.timer = later('callback ring timeout', function () {
+    callback.timer = null;
+    if (state.customerConnected || state.closing) return;
+    state.closing = true;
+    report('operator_failed', { code: 408, reason: 'Ring timeout', party: 'caller' });
+    hangUpAll();
+  }, CONFIG.ringTimeoutSec * 1000);
+  state.pendingSay = { text: CONFIG.callbackHelloText, then: function () { dialReservedOperator(callback); } };
+}
+
+/** @param {CallbackSession} callback */
+function dialReservedOperator(callback) {
+  if (state.customerGone || state.closing) return;
+  startMusic();
+  connect({ offer_id: callback.offerId, target: callback.target, ring_timeout_s: CONFIG.ringTimeoutSec });
 }
 
 // ---------------------------------------------------------------- voicemail
@@ -1130,6 +1327,11 @@ VoxEngine.addEventListener(AppEvents.Started, guard('Started', function (e) {
   state.sessionId = String(e.sessionId);
   state.accessURL = e.accessURL;
   state.accessSecureURL = e.accessSecureURL;
+  // StartScenarios (a queued callback) passes script_custom_data and sends no CallAlerting.
+  const data = parseJson(VoxEngine.customData());
+  if (data && typeof data === 'object' && typeof data.callback === 'string' && typeof data.offer_id === 'string') {
+    startCallbackSession(data);
+  }
 }));
 
 VoxEngine.addEventListener(AppEvents.CallAlerting, guard('CallAlerting', function (e) {
@@ -1164,7 +1366,7 @@ VoxEngine.addEventListener(AppEvents.Terminating, guard('Terminating', function 
   Net.httpRequestAsync(CONFIG.backendUrl + API + '/' + encodeURIComponent(state.callId) + '/events', {
     method: 'POST',
     headers: backendHeaders(),
-    postData: JSON.stringify({ type: 'session_ended' }),
+    postData: JSON.stringify(state.callback ? { type: 'session_ended', offer_id: state.callback.offerId } : { type: 'session_ended' }),
     timeout: CONFIG.httpTimeoutSec,
   });
 }));

@@ -179,6 +179,8 @@ def call_doc(c: Call) -> Doc:
         "task": c.task,
         "voicemail_url": c.voicemail_url,
         "voicemail_s": c.voicemail_s,
+        "callback_number": c.callback_number,
+        "callback_attempts": c.callback_attempts,
         "deadline": c.deadline,
     }
 
@@ -209,6 +211,8 @@ def call_from(d: Doc) -> Call:
         task=d.get("task"),
         voicemail_url=d.get("voicemail_url"),
         voicemail_s=d.get("voicemail_s"),
+        callback_number=d.get("callback_number"),
+        callback_attempts=int(d.get("callback_attempts") or 0),
         deadline=d.get("deadline"),
         rev=int(d.get("rev", 0)),
     )

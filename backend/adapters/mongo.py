@@ -32,6 +32,7 @@ ACTIVE_CALL_STATES = (
     "overflow_offering",
     "overflow_connected",
     "voicemail",
+    "callback_wait",
 )
 
 # Routing reads come from the read view (change_feed.py), not from queries: what is left here

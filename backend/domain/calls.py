@@ -128,7 +128,66 @@ def task_closed(call: Call, login: str, now: datetime) -> Step[Call]:
     """The operator has dealt with the task (listened, called back ...): it ends."""
     if call.task is None or call.state is not CallState.CONNECTED or call.operator != login:
         return Step(None)
+    if call.task == CALLBACK_FAILED:
+        return _end(call, Outcome.CALLBACK, Party.OPERATOR, CALLBACK_FAILED, now)
     return _end(call, Outcome.VOICEMAIL, Party.OPERATOR, "handled", now)
+
+
+# -- queued callback --------------------------------------------------------------------
+
+CALLBACK = "callback"
+CALLBACK_FAILED = "callback_failed"
+DESK_TASKS = (VOICEMAIL, CALLBACK_FAILED)  # offered on the desk, nothing is dialled
+
+
+def callback_requested(call: Call, number: str, now: datetime, policy: RoutingPolicy) -> Step[Call]:
+    """The caller would rather be called back: the call keeps its place (enqueue time and
+    priority) as a task; when an operator is reserved for it, the backend starts the call."""
+    if call.state is not CallState.QUEUED or call.task is not None:
+        return Step(None)
+    task = replace(
+        call,
+        task=CALLBACK,
+        callback_number=number,
+        callback_attempts=0,
+        preferred=None,
+        preferred_until=None,
+        max_wait_at=None,
+    )
+    task = replace(task, deadline=queued_deadline(task, now, policy))
+    return Step(task, (DispatchCall(call.call_id),))
+
+
+def callback_not_answered(
+    call: Call, offer_id: str, now: datetime, policy: RoutingPolicy
+) -> Step[Call]:
+    """The caller did not answer (or the session could not be started): the reserved operator
+    is freed without a miss; the next attempt waits callback_retry_s, and after the last one
+    the callback becomes a task for an operator of the group, like a voicemail."""
+    current = _current(call, offer_id)
+    if current is None or call.task != CALLBACK:
+        return Step(None)
+    release = OfferReleased(current.operator, offer_id, CALLER_LEFT)
+    attempts = call.callback_attempts + 1
+    if attempts >= policy.callback_max_attempts:
+        failed = replace(
+            call,
+            state=CallState.QUEUED,
+            offer=None,
+            task=CALLBACK_FAILED,
+            callback_attempts=attempts,
+            priority=TASK_PRIORITY,
+        )
+        failed = replace(failed, deadline=queued_deadline(failed, now, policy))
+        return Step(failed, (release, DispatchCall(call.call_id)))
+    waiting = replace(
+        call,
+        state=CallState.CALLBACK_WAIT,
+        offer=None,
+        callback_attempts=attempts,
+        deadline=now + timedelta(seconds=policy.callback_retry_s),
+    )
+    return Step(waiting, (release,))
 
 
 def max_wait_due(call: Call, now: datetime) -> bool:
@@ -167,6 +226,9 @@ def fallback(
         ended = _end(moved, Outcome.REJECTED, Party.SYSTEM, why, now)
         assert ended.state is not None
         return Step(ended.state, (*ended.actions, SendHangup(call.call_id, why, say=True)))
+    if res.action.type is ActionType.CALLBACK:
+        # The caller is asked for the number (or to confirm theirs); the call waits meanwhile.
+        return Step(moved, (Announce(call.call_id, ActionType.CALLBACK.value, why),))
     if res.action.type is ActionType.VOICEMAIL:
         recording = start_voicemail(moved, now, policy)
         return Step(recording, (Announce(call.call_id, ActionType.VOICEMAIL.value, why),))
@@ -290,6 +352,9 @@ def offer_expired(call: Call, offer_id: str, now: datetime, policy: RoutingPolic
     if current is None or current.expires_at > now:
         return Step(None)
     operator_action: Action
+    if call.task == CALLBACK:
+        # The platform never reported on the callback session: an attempt, nobody's miss.
+        return callback_not_answered(call, offer_id, now, policy)
     if current.sent_at is not None:
         operator_action = OfferMissed(current.operator, offer_id, TIMEOUT_CODE)
     else:
@@ -322,6 +387,8 @@ def _end(
             actions.append(ReleaseSpare(call.spare.number, call.call_id))
         if call.state is CallState.OVERFLOW_CONNECTED:
             outcome = Outcome.OVERFLOWED
+    if call.task == CALLBACK and outcome is Outcome.ANSWERED:
+        outcome = Outcome.CALLBACK  # the callback reached the caller and an operator
     new = replace(
         call,
         state=CallState.ENDED,
@@ -389,6 +456,11 @@ def deadline_reached(call: Call, now: datetime, policy: RoutingPolicy) -> Step[C
         return offer_expired(call, call.offer.offer_id, now, policy)
     if call.state is CallState.OVERFLOW_OFFERING and call.spare is not None:
         return spare_expired(call, call.spare.offer_id, now, policy)
+    if call.state is CallState.CALLBACK_WAIT:
+        # Time for the next attempt: back in line, at its original place.
+        again = replace(call, state=CallState.QUEUED)
+        again = replace(again, deadline=queued_deadline(again, now, policy))
+        return Step(again, (DispatchCall(call.call_id),))
     if call.state is CallState.VOICEMAIL:
         # No message came (the session died before the recorder stopped).
         return _end(call, Outcome.ABANDONED, Party.CALLER, "no_voicemail", now)

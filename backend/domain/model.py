@@ -35,6 +35,8 @@ class CallState(StrEnum):
     OVERFLOW_CONNECTED = "overflow_connected"
     # The caller is leaving a voicemail (a group's action); then the call waits as a task.
     VOICEMAIL = "voicemail"
+    # A callback the caller did not answer: the next attempt waits until the deadline.
+    CALLBACK_WAIT = "callback_wait"
     ENDED = "ended"
 
 
@@ -225,6 +227,10 @@ class Call:
     task: str | None = None
     voicemail_url: str | None = None
     voicemail_s: float | None = None
+    # "callback": the caller asked to be called back at this number (the call keeps its
+    # place); "callback_failed" once max_attempts went unanswered (a task like a voicemail).
+    callback_number: str | None = None
+    callback_attempts: int = 0
     # When the call must be looked at again: offer expiry, or a periodic
     # liveness check while it waits or talks.
     deadline: datetime | None = None

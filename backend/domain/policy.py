@@ -31,6 +31,10 @@ class RoutingPolicy:
     overflow_retry_s: int = 30
     # The longest voicemail a caller may leave.
     voicemail_max_s: int = 120
+    # Queued callback: an unanswered attempt is retried after callback_retry_s, at most
+    # callback_max_attempts times in all.
+    callback_retry_s: int = 300
+    callback_max_attempts: int = 3
 
     def ban_duration_s(self, ban_level: int) -> float:
         """Ban length for the (ban_level+1)-th ban in a row: doubling, capped."""

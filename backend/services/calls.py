@@ -138,6 +138,21 @@ def call_status(engine: Engine, doc: Doc) -> dict[str, Any]:
             out["estimated_wait_s"] = estimated_wait_s(position, staffed, handle)
     if doc.get("action"):
         out["action"] = doc["action"]
+    callbacks = engine.callbacks
+    if doc["state"] == CallState.QUEUED.value and not doc.get("task") and callbacks is not None:
+        offer = callbacks.offer()
+        if offer is not None:
+            out["callback"] = offer  # the key that asks for a callback, and the words for it
+    if doc.get("task"):
+        out["task"] = doc["task"]
+    if doc.get("callback_number"):
+        out["callback_number"] = doc["callback_number"]
+    if doc.get("offer") and doc.get("task"):
+        # The callback session reads whom to bridge from here.
+        out["offer"] = {
+            "offer_id": doc["offer"]["offer_id"],
+            "target": doc["offer"]["target"],
+        }
     return out
 
 
@@ -174,8 +189,17 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
             return call_rules.voicemail_recorded(
                 call, url, float(event.get("duration_s") or 0), at, policy
             )
+        if kind == "callback_requested":
+            number = str(event.get("number") or "")
+            return call_rules.callback_requested(call, number, at, policy)
         if call.task is not None:
-            return Step(None)  # the caller's session is over: the task is the operator's now
+            # The caller's own session is over: only the callback session (its events carry
+            # the offer under way) still speaks for the call.
+            live = call.offer.offer_id if call.offer is not None else None
+            if call.task != call_rules.CALLBACK or not offer_id or offer_id != live:
+                return Step(None)
+            if kind == "operator_failed" and event.get("party") == "caller":
+                return call_rules.callback_not_answered(call, offer_id, at, policy)
         on_spare = call.state is CallState.OVERFLOW_OFFERING
         if kind == "operator_connected":
             if on_spare:

@@ -52,6 +52,7 @@ from backend.services.status_history import StatusHistory
 from backend.settings import Settings
 
 if TYPE_CHECKING:
+    from backend.services.callback import Callbacks
     from backend.services.fallback import Fallbacks
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,8 @@ class Engine:
         self.overflow: OverflowPort | None = None
         # Set by the app (services/fallback.py): closed groups, empty groups, maximum wait.
         self.fallbacks: Fallbacks | None = None
+        # Set by the app (services/callback.py): starts the session of a queued callback.
+        self.callbacks: Callbacks | None = None
         # Set by the app: called with (login, call_id) before the wrap-up timer frees an
         # operator (services/desk.py records a required disposition nobody chose).
         self.wrap_up_ending: Callable[[str, str], Awaitable[None]] | None = None
@@ -487,6 +490,10 @@ class Engine:
         self._arm_operator(reserved)
         self._arm_call(claimed)
         self.history.add([a for a in op_step.actions if isinstance(a, StatusInterval)])
+        if claimed.task == call_rules.CALLBACK and claimed.offer is not None:
+            if self.callbacks is not None:
+                self.spawn(self.callbacks.start(claimed.call_id, claimed.offer.offer_id))
+            return ClaimResult.WON
         if claimed.task is not None:
             return ClaimResult.WON  # the desk shows it (the operator's push): nothing to dial
         self.commands.remember_access_url_of(claimed.call_id, self.feed.call_doc(claimed.call_id))

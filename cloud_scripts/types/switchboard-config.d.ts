@@ -38,6 +38,14 @@ interface SwitchboardConfig {
   /** The key that ends a voicemail early. */
   voicemailEndKey: string;
   voicemailThanksText: string;
+  /** Seconds the caller has to confirm or type the callback number. */
+  callbackInputSec: number;
+  callbackConfirmText: string;
+  callbackEnterText: string;
+  callbackThanksText: string;
+  /** Said to the caller when a callback reaches them, before the operator is dialled. */
+  callbackHelloText: string;
+  callbackSorryText: string;
 }
 
 /** Defined by config.voxengine.js, which the routing rule runs first. */

@@ -154,6 +154,8 @@ CALL_DOC: dict[str, Any] = {
     "task": None,
     "voicemail_url": None,
     "voicemail_s": None,
+    "callback_number": None,
+    "callback_attempts": 0,
     "deadline": at(70),
 }
 
@@ -234,6 +236,8 @@ def test_a_new_calls_document_has_no_offer_spare_or_outcome_and_an_empty_prefere
         "task": None,
         "voicemail_url": None,
         "voicemail_s": None,
+        "callback_number": None,
+        "callback_attempts": 0,
         "deadline": None,
     }
     assert call_from({**doc, "_id": "c2"}) == new

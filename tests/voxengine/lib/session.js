@@ -55,6 +55,8 @@ class Session {
     this.hostTimers = new Set();
     this.idleTimer = null;
     this.terminatingHttpLeft = TERMINATING_HTTP_ALLOWANCE;
+    // null: started like StartScenarios (no inbound call, no CallAlerting).
+    this.hasCall = spec.call !== null;
     this.callSpec = spec.call || {};
     this.callerClientType = this.callSpec.client_type || 'pstn';
     this.sessionCustomData = String(spec.script_custom_data || '');
@@ -243,7 +245,7 @@ class Session {
       applicationId: 1,
       logURL: `${this.emulator.controlBaseUrl}/sessions/${this.id}`,
     });
-    setImmediate(() => this.fireCallAlerting());
+    if (this.hasCall) setImmediate(() => this.fireCallAlerting());
   }
 
   fireCallAlerting() {
