@@ -232,6 +232,10 @@ class Store:
                 "connected_at": 1,
                 "ended_at": 1,
                 "created_at": 1,
+                "task": 1,
+                "voicemail_url": 1,
+                "callback_number": 1,
+                "end_reason": 1,
             },
         )
         return await cursor.to_list(None)

@@ -151,6 +151,7 @@ def call_status(engine: Engine, doc: Doc) -> dict[str, Any]:
         # The callback session reads whom to bridge from here.
         out["offer"] = {
             "offer_id": doc["offer"]["offer_id"],
+            "operator": doc["offer"]["operator"],
             "target": doc["offer"]["target"],
         }
     return out

@@ -24,7 +24,7 @@ from tests.e2e.conftest import (
     scenarios_for,
 )
 from tests.e2e.emulator import EmulatorClient, Session
-from tests.e2e.test_fallback_e2e import call_state, operator_in, registration
+from tests.e2e.test_fallback_e2e import call_state, group_today, operator_in, registration
 from tests.support.fake_management_api import FakeManagementApi, make_credentials
 from tests.support.waiting import eventually
 
@@ -139,6 +139,8 @@ async def test_a_callback_is_requested_answered_and_bridged(
     await session.wait("terminated")
     call = await call_state(backend, call_id, state="ended", outcome="callback")
     assert call["hung_up_by"] == "caller"
+    today = await group_today(backend, "default")
+    assert today["callbacks"] == {"requested": 1, "completed": 1, "failed": 0}
     assert await first.problems() == [] and await session.problems() == []
 
 
@@ -176,3 +178,5 @@ async def test_a_callback_not_answered_is_retried_then_becomes_a_task(
     assert closed["outcome"] == "callback"
     call = await call_state(backend, call_id, state="ended")
     assert call["end_reason"] == "callback_failed"
+    today = await group_today(backend, "default")
+    assert today["callbacks"] == {"requested": 1, "completed": 0, "failed": 1}

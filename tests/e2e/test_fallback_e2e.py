@@ -59,6 +59,11 @@ async def call_state(backend: LiveBackend, call_id: str, **expected: Any) -> dic
     return found
 
 
+async def group_today(backend: LiveBackend, group: str) -> dict[str, Any]:
+    queues = await backend._json("GET", "/api/v1/queues", (200,), headers=backend.admin)
+    return dict(next(g for g in queues["groups"] if g["group"] == group)["today"])
+
+
 async def registration(session: Any, backend: LiveBackend) -> dict[str, Any]:
     entry = await session.wait(
         "http_response",
@@ -259,3 +264,6 @@ async def test_a_voicemail_is_left_then_offered_to_an_operator_and_closed_with_a
     assert closed["state"] == "ended" and closed["outcome"] == "voicemail"
     call = await call_state(backend, call_id, state="ended", outcome="voicemail")
     assert call["operator"] == "vera" and call["hung_up_by"] == "operator"
+    today = await group_today(backend, "default")
+    assert today["voicemails"] == {"left": 1, "handled": 1}
+    assert today["answered"] == 0, "a voicemail taken on the desk is not a call answered"
