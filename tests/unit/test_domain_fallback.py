@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from backend.domain import calls
-from backend.domain.actions import Announce, DialNumber, DispatchCall, SendHangup
+from backend.domain.actions import (
+    Announce,
+    DialNumber,
+    DispatchCall,
+    OfferMissed,
+    OfferReleased,
+    SendHangup,
+)
 from backend.domain.fallback import (
     ActionType,
     FallbackAction,
@@ -25,8 +34,10 @@ from backend.domain.model import (
     AbsenceReason,
     Activity,
     Address,
+    Call,
     CallState,
     Media,
+    Offer,
     Operator,
     Outcome,
     Presence,
@@ -43,8 +54,8 @@ T0 = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
 POLICY = RoutingPolicy(queued_check_s=60)
 
 
-def rules(**kw: object) -> GroupRules:
-    return GroupRules(name="sales", **kw)  # type: ignore[arg-type]
+def rules(**kw: Any) -> GroupRules:
+    return GroupRules(name="sales", **kw)
 
 
 def test_hours_are_read_in_the_groups_time_zone() -> None:
@@ -68,7 +79,7 @@ def test_hours_across_midnight_and_holidays() -> None:
     assert rules().open_at(T0)
 
 
-def op(presence: Presence, activity: Activity = Activity.IDLE, **kw: object) -> Operator:
+def op(presence: Presence, activity: Activity = Activity.IDLE, **kw: Any) -> Operator:
     return Operator(
         login="ann",
         address=Address(TargetType.USER, "ann"),
@@ -78,7 +89,7 @@ def op(presence: Presence, activity: Activity = Activity.IDLE, **kw: object) -> 
         activity=activity,
         activity_since=T0,
         idle_since=T0,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -218,3 +229,72 @@ def test_goodbye_ends_the_call_and_a_failed_number_says_sorry() -> None:
     failed = calls.spare_failed(offered, "o1", later + timedelta(seconds=5), POLICY)
     assert failed.state is not None and failed.state.outcome is Outcome.FAILED
     assert failed.actions == (SendHangup("c1", calls.NUMBER_FAILED, say=True),)
+
+
+def _queued(task_policy: RoutingPolicy = POLICY) -> Call:
+    step = calls.new_call("c1", "sales", 60, Media.VOICE, T0, task_policy)
+    assert step.state is not None
+    return step.state
+
+
+def test_a_voicemail_waits_as_a_task_behind_callers_and_a_missed_one_counts() -> None:
+    call = calls.start_voicemail(_queued(), T0, POLICY)
+    assert call.state is CallState.VOICEMAIL
+    assert call.deadline == T0 + timedelta(seconds=POLICY.voicemail_max_s + 60)
+    # The session ending before any message: abandoned (the deadline is the backstop).
+    gone = calls.deadline_reached(call, call.deadline, POLICY)
+    assert gone.state is not None and gone.state.outcome is Outcome.ABANDONED
+    later = T0 + timedelta(seconds=40)
+    task = calls.voicemail_recorded(call, "https://rec/1.mp3", 31.5, later, POLICY)
+    assert task.state is not None and task.actions == (DispatchCall("c1"),)
+    t = task.state
+    assert (t.state, t.task, t.voicemail_url, t.priority) == (
+        CallState.QUEUED,
+        "voicemail",
+        "https://rec/1.mp3",
+        calls.TASK_PRIORITY,
+    )
+    assert t.enqueued_at == T0
+    assert calls.voicemail_recorded(t, "x", 1, later, POLICY).state is None  # once only
+    # The periodic look at a task asks no session whether it lives.
+    assert t.deadline is not None
+    look = calls.deadline_reached(t, t.deadline, POLICY)
+    assert look.actions == (DispatchCall("c1"),)
+    # Offered on the desk: not answered in time is a miss, and nothing is sent to a session.
+    offer = Offer("o1", "ann", Address(TargetType.USER, "ann"), later, later, sent_at=later)
+    offered = replace(t, state=CallState.OFFERING, offer=offer)
+    expired = calls.offer_expired(offered, "o1", later, POLICY)
+    assert expired.actions == (OfferMissed("ann", "o1", 408), DispatchCall("c1"))
+    connected = calls.offer_connected(offered, "o1", later, POLICY).state
+    assert connected is not None
+    assert calls.task_closed(connected, "bob", later).state is None
+    closed = calls.task_closed(connected, "ann", later).state
+    assert closed is not None and closed.outcome is Outcome.VOICEMAIL
+
+
+def test_a_callback_keeps_its_place_retries_then_becomes_a_task() -> None:
+    policy = RoutingPolicy(queued_check_s=60, callback_retry_s=300, callback_max_attempts=2)
+    waiting = _queued(policy)
+    cb = calls.callback_requested(waiting, "+15557770001", T0, policy)
+    assert cb.state is not None and cb.state.task == "callback"
+    assert cb.state.priority == 60 and cb.state.enqueued_at == T0  # its place is kept
+    assert calls.callback_requested(cb.state, "+1555", T0, policy).state is None
+    later = T0 + timedelta(seconds=50)
+    offer = Offer("o1", "ann", Address(TargetType.USER, "ann"), later, later, sent_at=later)
+    ringing = replace(cb.state, state=CallState.OFFERING, offer=offer)
+    first = calls.callback_not_answered(ringing, "o1", later, policy)
+    assert first.state is not None and first.state.state is CallState.CALLBACK_WAIT
+    assert first.actions == (OfferReleased("ann", "o1", calls.CALLER_LEFT),)  # no miss
+    assert first.state.deadline == later + timedelta(seconds=300)
+    again = calls.deadline_reached(first.state, first.state.deadline, policy)
+    assert again.state is not None and again.state.state is CallState.QUEUED
+    assert again.actions == (DispatchCall("c1"),) and again.state.enqueued_at == T0
+    ringing2 = replace(again.state, state=CallState.OFFERING, offer=offer)
+    last = calls.callback_not_answered(ringing2, "o1", later, policy)
+    assert last.state is not None and last.state.task == "callback_failed"
+    assert last.state.callback_attempts == 2 and last.state.state is CallState.QUEUED
+    # Answered and bridged, the callback ends as one.
+    talking = calls.offer_connected(ringing, "o1", later, policy).state
+    assert talking is not None
+    done = calls.caller_hung_up(talking, later + timedelta(seconds=90))
+    assert done.state is not None and done.state.outcome is Outcome.CALLBACK
