@@ -56,6 +56,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("operator", ASCENDING), ("end", ASCENDING)], name="operator_end"),
         IndexModel([("end", ASCENDING)], name="end"),
     ],
+    # Log-in throttling keeps a document per login and per client address; the server drops
+    # each once it is forgotten (services/login.py sets `expire_at`), so they do not pile up.
+    "login_attempts": [IndexModel([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")],
 }
 
 
