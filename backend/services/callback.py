@@ -70,4 +70,7 @@ class Callbacks:
             for k in ("media_session_access_url", "call_session_history_id")
             if k in reply
         }
-        await engine.store.append_call_log(call_id, [entry])
+        url = reply.get("media_session_access_secure_url") or reply.get("media_session_access_url")
+        # Commands for the call (a hang-up from the desk) now go to the callback's session.
+        facts = {"callback_access_url": str(url)} if url else None
+        await engine.store.append_call_log(call_id, [entry], facts)

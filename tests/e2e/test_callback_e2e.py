@@ -117,7 +117,7 @@ async def test_a_callback_is_requested_answered_and_bridged(
 
     await emulator.script_callee(CALLER, "answer", after_ms=50)
     await emulator.script_callee("cleo", "answer", after_ms=50)
-    await operator_in(backend, "cleo", "default")
+    auth = await operator_in(backend, "cleo", "default")
     [started] = await rig.api.wait_for("StartScenarios")
     data = json.loads(started.form["script_custom_data"])
     assert data["callback"] == call_id and len(started.form["script_custom_data"]) <= 200
@@ -135,10 +135,13 @@ async def test_a_callback_is_requested_answered_and_bridged(
     call = await call_state(backend, call_id, state="connected", operator="cleo")
     assert call["enqueued_at"] == task["enqueued_at"]
 
-    await session.hangup_leg(CALLER)  # the caller hangs up after the conversation
+    # The operator hangs up from the desk: the command reaches the callback's own session.
+    await backend._json("POST", f"/api/v1/calls/{call_id}/hangup", (200,), headers=auth)
+    command = await session.wait("access_request", {"body": {"command": "hangup"}})
+    assert command["reply"]["ok"] is True
     await session.wait("terminated")
     call = await call_state(backend, call_id, state="ended", outcome="callback")
-    assert call["hung_up_by"] == "caller"
+    assert call["hung_up_by"] == "operator"
     today = await group_today(backend, "default")
     assert today["callbacks"] == {"requested": 1, "completed": 1, "failed": 0}
     assert await first.problems() == [] and await session.problems() == []

@@ -61,6 +61,8 @@ async def test_call_waits_with_position_until_an_operator_is_ready(backend: Back
     await eventually(lambda: _call_state(backend, first["call_id"], "connected"))
     again = await backend.call(second["call_id"])
     assert again["state"] == "queued" and again["position"] == 1
+    # Bob is Ready (in a call): now the queue can promise an estimate.
+    assert again["estimated_wait_s"] > 0
 
 
 async def test_priority_beats_waiting_time(backend: Backend) -> None:
