@@ -239,6 +239,10 @@ async def test_a_voicemail_is_left_then_offered_to_an_operator_and_closed_with_a
     assert task["enqueued_at"] == task["created_at"]
     assert await session.problems() == []
 
+    # The task is in the database: it survives the process (SIGKILL, then a new one).
+    await backend.crash_and_restart()
+    await call_state(backend, call_id, state="queued", task="voicemail")
+
     # An operator of the group goes Ready: the voicemail is offered like a call, on the desk.
     auth = await operator_in(backend, "vera", "default")
     offered = await call_state(backend, call_id, state="offering")
