@@ -47,7 +47,7 @@ const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   voicemailThanksText: 'Thank you, we have your message. Goodbye.',
   // Queued callback: the caller confirms their number (1) or types another one (then #).
   callbackInputSec: 15,
-  callbackConfirmText: 'We will call you back at {number}. Press 1 to confirm, or enter another number followed by the hash key.',
+  callbackConfirmText: 'We will call you back at {number}. Press 1 to confirm, or 2 to give another number.',
   callbackEnterText: 'Please enter the number we should call you back on, followed by the hash key.',
   callbackThanksText: 'Thank you. You keep your place in the queue, and we will call you back. Goodbye.',
   callbackHelloText: 'Hello, we are calling you back as you asked. Please hold while we connect you to an operator.',
@@ -73,7 +73,7 @@ const PIN_NO_TONE = '2';
  * @typedef {{operator: string, asr: ASR | null, timer: number | null, done: boolean}} PinQuestion
  * @typedef {{recorder: Recorder | null, url: string, maxSec: number, timer: number | null,
  *   stopped: boolean, reported: boolean}} Voicemail
- * @typedef {{number: string, digits: string, timer: number | null, done: boolean}} CallbackAsk
+ * @typedef {{number: string, digits: string, entering: boolean, timer: number | null, done: boolean}} CallbackAsk
  * @typedef {{offerId: string, number: string, target: any, timer: number | null}} CallbackSession
  */
 
@@ -957,7 +957,7 @@ function askCallback(lead) {
   if (!customer || state.customerGone) return;
   const number = callerNumber();
   /** @type {CallbackAsk} */
-  const ask = { number: number, digits: '', timer: null, done: false };
+  const ask = { number: number, digits: '', entering: !number, timer: null, done: false };
   state.callbackAsk = ask;
   if (state.announceTimer !== null) clearTimeout(state.announceTimer);
   state.announceTimer = null;
@@ -976,8 +976,13 @@ function askCallback(lead) {
  * @param {string} tone
  */
 function callbackKey(ask, tone) {
-  if (tone === '1' && ask.digits === '' && ask.number) {
-    requestCallback(ask, ask.number);
+  if (!ask.entering) {
+    // 1: the caller's own number; 2: they type another one, then #.
+    if (tone === '1') requestCallback(ask, ask.number);
+    else if (tone === '2') {
+      ask.entering = true;
+      say(CONFIG.callbackEnterText, function () { if (!ask.done) startMusic(); });
+    }
   } else if (tone === '#') {
     if (/^[0-9]{3,16}$/.test(ask.digits)) requestCallback(ask, ask.digits);
     else {

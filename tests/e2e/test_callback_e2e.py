@@ -90,8 +90,11 @@ async def rig(
     await api.close()
 
 
-async def ask_for_callback(emulator: EmulatorClient, rig: CallbackRig) -> tuple[Session, str]:
-    """A caller waits, presses star, confirms their own number with 1 and hangs up."""
+async def ask_for_callback(
+    emulator: EmulatorClient, rig: CallbackRig, typed: str = ""
+) -> tuple[Session, str]:
+    """A caller waits, presses star, confirms their own number with 1 (or types another one
+    and #) and hangs up."""
     session = await emulator.place_call(rig.scenarios, callerid=CALLER)
     reply = await registration(session, rig.backend)
     assert reply["state"] == "queued"
@@ -100,7 +103,12 @@ async def ask_for_callback(emulator: EmulatorClient, rig: CallbackRig) -> tuple[
     assert await session.press("*") == "*"
     prompt = await session.wait("said", {"text": {"$contains": "We will call you back at"}})
     assert "5 5 5 7 7 7 0 0 0 1" in prompt["text"]
-    await session.press("1")
+    if typed:
+        await session.press("2")
+        await session.wait("said", {"text": {"$contains": "Please enter the number"}})
+        await session.press(f"{typed}#")
+    else:
+        await session.press("1")
     await session.wait("said", {"text": {"$contains": "You keep your place in the queue"}})
     await session.wait("terminated")
     return session, str(reply["call_id"])
@@ -151,8 +159,11 @@ async def test_a_callback_not_answered_is_retried_then_becomes_a_task(
     emulator: EmulatorClient, rig: CallbackRig
 ) -> None:
     backend = rig.backend
-    _, call_id = await ask_for_callback(emulator, rig)
-    await emulator.script_callee(CALLER, "busy", after_ms=50)
+    other = "15557770002"  # typed on the keypad instead of confirming the caller's number
+    _, call_id = await ask_for_callback(emulator, rig, typed=other)
+    task = await call_state(backend, call_id, state="queued", task="callback")
+    assert task["callback_number"] == other
+    await emulator.script_callee(other, "busy", after_ms=50)
     auth = await operator_in(backend, "cory", "default")
 
     # Busy twice (max_attempts = 2, retry_s = 1): the operator is freed each time, no miss.
@@ -163,7 +174,7 @@ async def test_a_callback_not_answered_is_retried_then_becomes_a_task(
         session = await rig.session(n)
         await session.wait("ended", {"how": "failed", "code": 486})
         await session.wait("terminated")
-        assert [e["address"] for e in await session.entries("dialled")] == [CALLER]
+        assert [e["address"] for e in await session.entries("dialled")] == [other]
         assert await session.problems() == []
     cory = await backend.operator("cory")
     assert cory["activity"] == "offered" and cory["scores"]["misses"] == 0
