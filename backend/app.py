@@ -20,7 +20,7 @@ from backend.adapters.push import PushHub, PushRelay
 from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
 from backend.adapters.voximplant_api import Credentials, ManagementApi
-from backend.auth import TokenSigner
+from backend.auth import InviteSigner, TokenSigner
 from backend.domain.view import ReadView
 from backend.keys import (
     ENGINE,
@@ -159,6 +159,9 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     feed = ChangeFeed(app[STORE], view)
     app[FEED] = feed
     engine = Engine(settings, app[STORE], platform, timers, feed)
+    engine.invite_signer = InviteSigner(
+        app[SECRETS]["secret_key"], settings.config.video.invite_ttl_s
+    )
     spares = [s.to_spare() for s in settings.config.spare_numbers]
     if spares:
         counters = SpareCounters(app[STORE].db)

@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 from backend import openapi
 from backend.availability import unavailable
 from backend.keys import STORE
-from backend.views import affinity, desk, groups, operators, pages, platform, ws
+from backend.views import affinity, desk, groups, operators, pages, platform, video, ws
 
 HEALTH_TIMEOUT_S = 0.9
 
@@ -69,6 +69,14 @@ def setup_routes(app: web.Application) -> None:
             web.post("/api/v1/calls/{call_id}/hangup", desk.post_hangup, name="call_hangup"),
             web.post("/api/v1/calls/{call_id}/accept", desk.post_accept_task, name="task_accept"),
             web.post("/api/v1/calls/{call_id}/close", desk.post_close_task, name="task_close"),
+            # Voice to video through an SMS link.
+            web.post(
+                "/api/v1/calls/{call_id}/video_invite", video.post_invite, name="video_invite"
+            ),
+            web.post("/api/v1/me/video/release", video.post_release, name="video_release"),
+            web.get("/api/v1/reports/video", video.get_report, name="video_report"),
+            web.get("/video/{token}", video.video_page, name="video_page"),
+            web.post("/video/{token}/login", video.post_page_login, name="video_login"),
         ]
     )
 

@@ -171,6 +171,44 @@ def _check_action(v: str | None) -> str | None:
     return v
 
 
+class VideoConfig(_Strict):
+    """Voice to video through an SMS link (seed 000)."""
+
+    # How long the link in the SMS works.
+    invite_ttl_s: int = Field(900, ge=60, le=7 * 86400)
+    # After the voice call (and its wrap-up) the operator waits this long for the video call.
+    reserve_s: int = Field(300, ge=0, le=3600)
+    # A video call whose operator is still busy with the voice call waits this long for them.
+    wait_s: int = Field(60, ge=0, le=3600)
+    # The SMS's sender: a number rented in the account with SMS enabled (ControlSms).
+    sms_source: str = Field("", pattern=r"^(\+?[0-9]{3,16})?$")
+    # The SMS text; {link} and {operator} are filled in (at most 765 characters in all).
+    sms_text: str = Field(
+        "{operator} invites you to continue your call by video: {link}",
+        min_length=1,
+        max_length=600,
+    )
+    # What the end-user's page dials with the Web SDK (a routing rule pattern that runs the
+    # scenario), and the application's users it logs in as, with a one-time key the backend
+    # signs (their password is VOXIMPLANT_GUEST_PASSWORD, never in this file).
+    destination: str = Field("video", min_length=1, max_length=64)
+    guest_users: tuple[str, ...] = ("video-guest",)
+    # The page's language by the caller's number: country code prefix (digits) → language.
+    languages: dict[str, str] = Field(default_factory=dict)
+    default_language: str = "en"
+
+    @field_validator("sms_text")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        if "{link}" not in v:
+            raise ValueError("must contain {link}")
+        try:
+            v.format(link="", operator="")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"only {{link}} and {{operator}} may be filled in ({e})") from None
+        return v
+
+
 class GroupConfig(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     priority: int = Field(50, ge=1, le=100)
@@ -395,6 +433,7 @@ class AppConfig(_Strict):
     crm: CrmConfig = CrmConfig()
     voximplant: VoximplantConfig = VoximplantConfig()
     manager: ManagerConfig = ManagerConfig()
+    video: VideoConfig = VideoConfig()
     groups: tuple[GroupConfig, ...] = (GroupConfig(name="default"),)
     rules: tuple[RuleConfig, ...] = ()
     spare_numbers: tuple[SpareConfig, ...] = ()
@@ -448,6 +487,8 @@ class Settings(_Strict):
     # The service account's key file (JSON with account_id, key_id, private_key); None: the
     # Management API is not used (development writes SMS to the call's log instead).
     voximplant_credentials: str | None = None
+    # The password of the [video] guest_users, for the end-user page's one-time-key login.
+    voximplant_guest_password: str | None = None
 
     def policy(self, group: str | None = None) -> RoutingPolicy:
         r = self.config.routing
@@ -470,6 +511,8 @@ class Settings(_Strict):
             voicemail_max_s=self.config.voicemail.max_length_s,
             callback_retry_s=self.config.callback.retry_s,
             callback_max_attempts=self.config.callback.max_attempts,
+            video_reserve_s=self.config.video.reserve_s,
+            video_wait_s=self.config.video.wait_s,
         )
 
     def group_rules(self) -> dict[str, GroupRules]:
@@ -585,6 +628,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         values["mode"] = env["SWITCHBOARD_MODE"]
     if env.get("VOXIMPLANT_CREDENTIALS"):
         values["voximplant_credentials"] = env["VOXIMPLANT_CREDENTIALS"]
+    if env.get("VOXIMPLANT_GUEST_PASSWORD"):
+        values["voximplant_guest_password"] = env["VOXIMPLANT_GUEST_PASSWORD"]
     values.update(overrides)
     if not values["public_url"]:
         # Unset: this machine on the port in force (PORT may have changed it).

@@ -65,6 +65,7 @@ def operator_doc(op: Operator) -> Doc:
         "absence": (
             {"reason": op.absence.reason.value, "until": op.absence.until} if op.absence else None
         ),
+        "video_invite": op.video_invite,
     }
 
 
@@ -97,6 +98,7 @@ def operator_from(d: Doc) -> Operator:
             if d.get("absence")
             else None
         ),
+        video_invite=d.get("video_invite"),
         rev=int(d.get("rev", 0)),
     )
 
@@ -181,6 +183,7 @@ def call_doc(c: Call) -> Doc:
         "voicemail_s": c.voicemail_s,
         "callback_number": c.callback_number,
         "callback_attempts": c.callback_attempts,
+        "invite_id": c.invite_id,
         "deadline": c.deadline,
     }
 
@@ -213,6 +216,7 @@ def call_from(d: Doc) -> Call:
         voicemail_s=d.get("voicemail_s"),
         callback_number=d.get("callback_number"),
         callback_attempts=int(d.get("callback_attempts") or 0),
+        invite_id=d.get("invite_id"),
         deadline=d.get("deadline"),
         rev=int(d.get("rev", 0)),
     )

@@ -51,10 +51,18 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("phone", ASCENDING)], name="phone"),
         IndexModel([("customer_id", ASCENDING)], name="customer"),
     ],
+    "video_invites": [
+        # "The earlier invitations of this voice call" (the latest one counts).
+        IndexModel([("voice_call_id", ASCENDING), ("superseded", ASCENDING)], name="voice_call"),
+        # Reports: the invitations sent in a period.
+        IndexModel([("sent_at", ASCENDING)], name="sent_at"),
+    ],
     "status_log": [
         # "This operator's intervals that end after X": both fields in the index.
         IndexModel([("operator", ASCENDING), ("end", ASCENDING)], name="operator_end"),
         IndexModel([("end", ASCENDING)], name="end"),
+        # Reports of one status (Video Reserved) over a period.
+        IndexModel([("value", ASCENDING), ("end", ASCENDING)], name="value_end"),
     ],
     # Log-in throttling keeps a document per login and per client address; the server drops
     # each once it is forgotten (services/login.py sets `expire_at`), so they do not pile up.

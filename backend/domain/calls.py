@@ -49,9 +49,12 @@ def new_call(
     now: datetime,
     policy: RoutingPolicy,
     preferred: str | None = None,
+    invite_id: str | None = None,
     max_wait_s: int | None = None,
 ) -> Step[Call]:
-    """A call enters its group's queue; with a manager, it waits for them first (up to a limit)."""
+    """A call enters its group's queue; with a manager (or, for a video call from an
+    invitation, the inviting operator) it waits for them first, up to a limit."""
+    wait_s = policy.video_wait_s if invite_id is not None else policy.manager_wait_s
     call = Call(
         call_id=call_id,
         group=group,
@@ -61,7 +64,8 @@ def new_call(
         created_at=now,
         enqueued_at=now,
         preferred=preferred,
-        preferred_until=now + timedelta(seconds=policy.manager_wait_s) if preferred else None,
+        preferred_until=now + timedelta(seconds=wait_s) if preferred else None,
+        invite_id=invite_id,
         max_wait_at=now + timedelta(seconds=max_wait_s) if max_wait_s else None,
     )
     call = replace(call, deadline=queued_deadline(call, now, policy))

@@ -145,11 +145,29 @@ class Operator:
     ban_level: int = 0
     stats: OperatorStats = field(default_factory=OperatorStats)
     absence: Absence | None = None
+    # The video invitation this operator sent during their current call (and is then held in
+    # Video Reserved for): its id, carried by the link's token and by the video call.
+    video_invite: str | None = None
     rev: int = 0
 
     @property
     def routable(self) -> bool:
         return self.presence is Presence.READY and self.activity is Activity.IDLE
+
+    @property
+    def video_reserved(self) -> bool:
+        """Held for the video call of their invitation: routable for that call only."""
+        return self.presence is Presence.READY and self.activity is Activity.VIDEO_RESERVED
+
+    def takes(self, call: Call) -> bool:
+        """May be offered this call now: routable, or reserved for exactly this call's invite."""
+        if self.routable:
+            return True
+        return (
+            self.video_reserved
+            and call.invite_id is not None
+            and (call.invite_id == self.video_invite)
+        )
 
     @property
     def group_names(self) -> tuple[str, ...]:
@@ -231,6 +249,8 @@ class Call:
     # place); "callback_failed" once max_attempts went unanswered (a task like a voicemail).
     callback_number: str | None = None
     callback_attempts: int = 0
+    # A video call started from an invitation link: the invitation's id (valid when set).
+    invite_id: str | None = None
     # When the call must be looked at again: offer expiry, or a periodic
     # liveness check while it waits or talks.
     deadline: datetime | None = None

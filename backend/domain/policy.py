@@ -35,6 +35,11 @@ class RoutingPolicy:
     # callback_max_attempts times in all.
     callback_retry_s: int = 300
     callback_max_attempts: int = 3
+    # Voice to video: how long an operator who sent an invitation is held in Video Reserved
+    # after the voice call (and its wrap-up), and how long a video call waits for them while
+    # they are still busy with that voice call.
+    video_reserve_s: int = 300
+    video_wait_s: int = 60
 
     def ban_duration_s(self, ban_level: int) -> float:
         """Ban length for the (ban_level+1)-th ban in a row: doubling, capped."""

@@ -238,7 +238,7 @@ class ReadView:
         out = [f"group:{g}" for g, calls in self._free.items() if calls and self.has_routable(g)]
         for login, calls in self._waiting_for.items():
             op = self.operators.get(login)
-            if calls and op is not None and op.routable:
+            if calls and op is not None and (op.routable or op.video_reserved):
                 out.append(f"operator:{login}")
         return out
 

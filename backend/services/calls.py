@@ -16,6 +16,7 @@ from backend.domain.model import Call, CallState, Media
 from backend.presenters import call_view
 from backend.services.affinity import Preference, pin_answered, pin_question, preference_for
 from backend.services.engine import Engine
+from backend.services.video import InviteRouting, route_invite, video_connected
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,30 +42,40 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
     rules = tuple(r.to_rule() for r in settings.config.rules)
     priorities = {g.name: g.priority for g in settings.config.groups}
     group, priority = choose_group(ctx, rules, settings.config.routing.default_group, priorities)
+    call_id = new_id()
+    invite = InviteRouting()
+    token = data.get("invite")
+    if isinstance(token, str) and token and engine.invite_signer is not None:
+        # A video call from an SMS link: the inviting operator first, in the voice call's group.
+        invite = await route_invite(engine, engine.invites, engine.invite_signer, token, call_id)
+        if invite.group is not None:
+            group, priority = invite.group, priorities.get(invite.group, priority)
     now = engine.clock()
     customer_id = ctx.field("customer_id")
     pref = preference_for(engine, a.caller, customer_id, now)
+    preferred = invite.preferred if invite.invite_id is not None else pref.preferred
     # Closed, or nobody who could take it: the group's action, followed through other groups.
     fb = engine.fallbacks
     res = fb.resolve(group, now) if fb is not None else None
     action = fb.action_doc(res) if fb is not None and res is not None else None
     if res is not None and res.group != group:
         group, pref = res.group, Preference(pref.manager, pref.contact_key, None, None)
+        preferred = None
     if res is not None and res.action is not None and res.action.type is ActionType.GOODBYE:
         call = call_rules.refused_call(
-            new_id(), group, priority, a.media, now, res.why.value if res.why else "goodbye"
+            call_id, group, priority, a.media, now, res.why.value if res.why else "goodbye"
         )
     else:
-        max_wait_s = fb.max_wait_s(group) if fb is not None else None
         step = call_rules.new_call(
-            new_id(),
+            call_id,
             group,
             priority,
             a.media,
             now,
             settings.policy(group),
-            pref.preferred,
-            max_wait_s,
+            preferred,
+            invite.invite_id,
+            max_wait_s=fb.max_wait_s(group) if fb is not None else None,
         )
         assert step.state is not None
         call = step.state
@@ -87,10 +98,12 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
                 "kind": "arrived",
                 "group": group,
                 "priority": priority,
-                "waits_for": pref.preferred,
+                "waits_for": preferred,
+                **({"invite": invite.extra["invite"]} if invite.extra else {}),
             }
         ],
         "action": action,
+        **invite.extra,
     }
     if res is not None and res.why is not None:
         extra["log"].append(
@@ -229,6 +242,10 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
         # came after the offer expired): hang that leg up, or two operators may talk to one
         # caller while the call is offered again.
         engine.run_later(SendCancel(call_id, offer_id))
+    if kind == "operator_connected" and applied and call.invite_id is not None:
+        doc = engine.call_doc(call_id) or await engine.store.call_doc(call_id)
+        if doc is not None:
+            await video_connected(engine, engine.invites, doc)
     if kind == "operator_hung_up" and applied and call.state is CallState.ENDED:
         # Answered in the reply, not as a command: the scenario is about to say goodbye.
         doc = engine.call_doc(call_id)

@@ -120,7 +120,14 @@ def _personal(desk: Desk, contacts: list[Doc]) -> dict[str, str]:
 async def card(desk: Desk, call: Doc, *, with_crm: bool = True) -> dict[str, Any]:
     """Everything the operator sees about a call: context, contact, history and the CRM's fields."""
     cfg = desk.engine.settings.config
-    phone, customer_id = call.get("caller", ""), _customer_id(call)
+    # A video call from an SMS link comes from a Web SDK guest: the caller is the number the
+    # invitation went to, and the voice call before it is shown with its notes.
+    invite = call.get("invite") or {}
+    phone, customer_id = invite.get("phone") or call.get("caller", ""), _customer_id(call)
+    previous = None
+    if invite.get("voice_call_id"):
+        voice = await desk.engine.store.call_doc(str(invite["voice_call_id"]))
+        previous = history_entry(voice) if voice is not None else None
     keys = contact_keys(phone, customer_id)
     contacts = await desk.store.contacts_for(phone, customer_id)
     history = await desk.store.history(phone, customer_id, call["_id"], cfg.desk.history_limit)
@@ -143,6 +150,7 @@ async def card(desk: Desk, call: Doc, *, with_crm: bool = True) -> dict[str, Any
             "personal": _personal(desk, contacts),
         },
         "history": [history_entry(h) for h in history],
+        "previous_call": previous,
         "crm": crm_result.as_json(),
         "require_disposition": requires_disposition(desk.engine, call["group"]),
     }

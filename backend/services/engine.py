@@ -15,11 +15,13 @@ from pymongo.errors import DuplicateKeyError
 from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.documents import Doc
 from backend.adapters.documents import call_from as call_from_doc
+from backend.adapters.invite_store import InviteStore
 from backend.adapters.mongo import Store
 from backend.adapters.platform import (
     PlatformClient,
 )
 from backend.adapters.scheduler import Timers
+from backend.auth import InviteSigner
 from backend.clock import new_id, utcnow
 from backend.domain import calls as call_rules
 from backend.domain import operators as op_rules
@@ -122,6 +124,10 @@ class Engine:
         # the database does the work several times). Across processes the guarded writes decide.
         self._dispatch_lock = asyncio.Lock()
         self.commands = ScenarioCommands(self)
+        # Video invitations: their documents, and (set by the app, which knows the secret key)
+        # the signer of their links.
+        self.invites = InviteStore(store.db)
+        self.invite_signer: InviteSigner | None = None
 
     # -- background work -------------------------------------------------------------
 
@@ -306,10 +312,16 @@ class Engine:
                         login, partial(_released, offer_id=offer_id, reason=reason)
                     )
                 case CallFinished(login, call_id, talk_s, group):
-                    wrap_up_s = self.settings.policy(group).wrap_up_s
+                    policy = self.settings.policy(group)
                     await self.apply_operator(
                         login,
-                        partial(_finished, call_id=call_id, talk_s=talk_s, wrap_up_s=wrap_up_s),
+                        partial(
+                            _finished,
+                            call_id=call_id,
+                            talk_s=talk_s,
+                            wrap_up_s=policy.wrap_up_s,
+                            reserve_s=policy.video_reserve_s,
+                        ),
                     )
                 case SendCancel(call_id, offer_id):
                     # Awaited, not spawned: the dead leg must be gone before the next connect
@@ -422,7 +434,7 @@ class Engine:
             fresh = False
             for _ in range(MAX_RACES):
                 op = await self.operator(login, fresh=fresh)
-                if op is None or not op.routable:
+                if op is None or not (op.routable or op.video_reserved):
                     return False
                 lost: set[str] = set()
                 while call := routing.propose_call(self.view, op, self.clock(), exclude=lost):
@@ -526,6 +538,7 @@ class Engine:
                 and doc.get("presence") == "ready"
                 and doc.get("activity") == "idle"
             )
+            or (coll == "operators" and doc.get("activity") == "video_reserved")
             or (coll == "calls" and doc.get("state") == "queued")
         ):
             self.schedule_rebalance(REBALANCE_DELAY_S)
@@ -587,7 +600,10 @@ class Engine:
             return
         if op.activity is Activity.WRAP_UP and op.call_id and self.wrap_up_ending is not None:
             await self.wrap_up_ending(login, op.call_id)
-        await self.apply_operator(login, op_rules.deadline_reached)
+        reserve_s = self.settings.policy().video_reserve_s
+        await self.apply_operator(
+            login, lambda o, now: op_rules.deadline_reached(o, now, reserve_s)
+        )
 
     async def _settle_from_call(self, op: Operator) -> None:
         """The call is the record of truth for an offer or a conversation: the operator follows."""
@@ -624,7 +640,9 @@ class Engine:
             cid = op.call_id
             await self.apply_operator(
                 op.login,
-                lambda o, now: op_rules.call_finished(o, cid, talk, now, policy.wrap_up_s),
+                lambda o, now: op_rules.call_finished(
+                    o, cid, talk, now, policy.wrap_up_s, policy.video_reserve_s
+                ),
             )
         else:
             await self.apply_operator(
@@ -661,9 +679,9 @@ def _released(
 
 
 def _finished(
-    op: Operator, now: datetime, *, call_id: str, talk_s: float, wrap_up_s: int
+    op: Operator, now: datetime, *, call_id: str, talk_s: float, wrap_up_s: int, reserve_s: int
 ) -> Step[Operator]:
-    return op_rules.call_finished(op, call_id, talk_s, now, wrap_up_s)
+    return op_rules.call_finished(op, call_id, talk_s, now, wrap_up_s, reserve_s)
 
 
 def _drop_preference(call: Call, now: datetime, *, login: str, policy: RoutingPolicy) -> Step[Call]:

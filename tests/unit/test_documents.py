@@ -61,6 +61,7 @@ OPERATOR = Operator(
     ban_level=1,
     stats=OperatorStats(offers=7, answers=5, misses=2, answer_s_total=12.5, talk_s_total=300.0),
     absence=Absence(AbsenceReason.SICK_LEAVE, at(86400)),
+    video_invite="inv1",
     rev=9,
 )
 
@@ -88,6 +89,7 @@ OPERATOR_DOC: dict[str, Any] = {
     },
     "score": OPERATOR.score,
     "absence": {"reason": "sick_leave", "until": at(86400)},
+    "video_invite": "inv1",
 }
 
 CALL = Call(
@@ -112,6 +114,7 @@ CALL = Call(
     spares_tried=("+100", "+200"),
     next_overflow_at=at(50),
     max_wait_at=at(65),
+    invite_id="inv1",
     deadline=at(70),
     rev=4,
 )
@@ -156,6 +159,7 @@ CALL_DOC: dict[str, Any] = {
     "voicemail_s": None,
     "callback_number": None,
     "callback_attempts": 0,
+    "invite_id": "inv1",
     "deadline": at(70),
 }
 
@@ -238,6 +242,7 @@ def test_a_new_calls_document_has_no_offer_spare_or_outcome_and_an_empty_prefere
         "voicemail_s": None,
         "callback_number": None,
         "callback_attempts": 0,
+        "invite_id": None,
         "deadline": None,
     }
     assert call_from({**doc, "_id": "c2"}) == new

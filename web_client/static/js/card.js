@@ -35,6 +35,8 @@ export class CallCard {
     $("disposition-form").addEventListener("submit", (e) => this.saveDisposition(e));
     $("personal-form").addEventListener("submit", (e) => this.savePersonal(e));
     $("btn-hangup").addEventListener("click", () => this.hangup());
+    $("btn-video-invite").addEventListener("click", () => this.inviteToVideo());
+    $("btn-video-release").addEventListener("click", () => this.releaseVideo());
     $("btn-finish").addEventListener("click", () => this.finishWrapUp());
     $("btn-close").addEventListener("click", () => this.clear());
     $("btn-manager").addEventListener("click", () => this.becomeManager());
@@ -276,6 +278,9 @@ export class CallCard {
     $("btn-hangup").hidden = !(c && c.state === "connected" && mine && !deskTask);
     $("btn-take-task").hidden = !(deskTask && mine && c.state === "offering" && !this.lost);
     $("btn-close-task").hidden = !(deskTask && mine && c.state === "connected");
+    const voice = c && c.state === "connected" && mine && c.media === "voice" && !c.task;
+    $("btn-video-invite").hidden = !voice;
+    $("btn-video-release").hidden = op.activity !== "video_reserved";
     $("btn-finish").hidden = !(mine && op.activity === "wrap_up");
     const over = c && (c.state === "ended" || this.lost);
     $("btn-close").hidden = !(over && !(mine && op.activity === "wrap_up"));
@@ -345,6 +350,20 @@ export class CallCard {
   async hangup() {
     const id = this.id;
     await this.act(() => post(`/api/v1/calls/${encodeURIComponent(id)}/hangup`, {}), "Call ended.");
+  }
+
+  // Voice to video: an SMS with a link; when this call ends the operator waits for the video call.
+  async inviteToVideo() {
+    const id = this.id;
+    await this.act(async () => {
+      const sent = await post(`/api/v1/calls/${encodeURIComponent(id)}/video_invite`, {});
+      const how = sent.sms === "sent" ? "sent by SMS" : "written to the call's log (SMS not configured)";
+      this.onMessage(`Video invitation ${how}. Ask the caller to end this call and open the link.`);
+    });
+  }
+
+  async releaseVideo() {
+    await this.act(() => post("/api/v1/me/video/release", {}), "You no longer wait for the video call.");
   }
 
   async finishWrapUp() {
