@@ -39,7 +39,9 @@ from backend.keys import (
 )
 from backend.routes import setup_routes
 from backend.services import desk
+from backend.services.callback import Callbacks
 from backend.services.engine import Engine
+from backend.services.fallback import Fallbacks
 from backend.services.login import LoginThrottle, PasswordHasher
 from backend.services.overflow import Overflow
 from backend.services.sweeper import Sweeper
@@ -165,6 +167,8 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         counters = SpareCounters(app[STORE].db)
         await counters.ensure(spares)
         engine.overflow = Overflow(engine, counters)
+    engine.fallbacks = Fallbacks(engine)
+    engine.callbacks = Callbacks(engine, app.get(MANAGEMENT_API))
     desk_store = DeskStore(app[STORE].db)
     engine.wrap_up_ending = functools.partial(desk.wrap_up_timed_out, engine, desk_store)
     engine.start()

@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 from backend import openapi
 from backend.availability import unavailable
 from backend.keys import STORE
-from backend.views import affinity, desk, operators, pages, parties, platform, video, ws
+from backend.views import affinity, desk, groups, operators, pages, parties, platform, video, ws
 
 HEALTH_TIMEOUT_S = 0.9
 
@@ -36,6 +36,7 @@ def setup_routes(app: web.Application) -> None:
                 name="operator_history",
             ),
             web.get("/api/v1/queues", operators.queues, name="queues"),
+            web.put("/api/v1/groups/{name}/closed", groups.put_closed, name="group_closed"),
             web.put(
                 "/api/v1/contacts/{phone}/manager",
                 affinity.put_contact_manager,
@@ -78,6 +79,8 @@ def setup_routes(app: web.Application) -> None:
             web.post(
                 "/api/v1/calls/{call_id}/transfer", parties.post_transfer, name="call_transfer"
             ),
+            web.post("/api/v1/calls/{call_id}/accept", desk.post_accept_task, name="task_accept"),
+            web.post("/api/v1/calls/{call_id}/close", desk.post_close_task, name="task_close"),
             # Voice to video through an SMS link.
             web.post(
                 "/api/v1/calls/{call_id}/video_invite", video.post_invite, name="video_invite"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.domain.context import Rule
+from backend.domain.fallback import FallbackAction, GroupRules, find_loop, parse_action
 from backend.domain.model import Media, Strategy
 from backend.domain.overflow import Hours, Spare
 from backend.domain.policy import RoutingPolicy
@@ -71,6 +72,55 @@ class PlatformConfig(_Strict):
 
 class MessagesConfig(_Strict):
     queued: str = ""
+    # No caller left waiting for nobody: why the call cannot wait here ...
+    closed: str = "We are closed right now."
+    no_agents: str = "No operator is available to take your call right now."
+    max_wait: str = "We are sorry to keep you waiting so long."
+    # ... and what happens next (after the reason, in one announcement).
+    goodbye: str = "Please call again later. Thank you for calling. Goodbye."
+    to_group: str = "We are putting you through to another team. Please stay on the line."
+    to_number: str = "We are putting you through. Please stay on the line."
+    voicemail: str = "Please leave a message after the tone. Hang up when you are done."
+    callback: str = "We will call you back as soon as an operator is free."
+    # A fallback number that did not answer.
+    number_failed: str = "We could not put you through. Please call again later. Goodbye."
+
+
+class VoicemailConfig(_Strict):
+    # The longest message a caller may leave (the scenario stops recording then).
+    max_length_s: int = Field(120, ge=5, le=3600)
+
+
+class CallbackConfig(_Strict):
+    """Queued callback: needs VOXIMPLANT_CREDENTIALS and a rule that runs the scenario."""
+
+    enabled: bool = False
+    # The rule StartScenarios runs (its scenarios: config, then inbound.voxengine.js).
+    rule_id: int = Field(0, ge=0)
+    rule_name: str = ""
+    # The key a waiting caller presses to be called back instead of holding.
+    key: str = Field("*", pattern=r"^[0-9*#]$")
+    offer_text: str = "To be called back instead of waiting, press star."
+    # An unanswered callback is tried again after retry_s, max_attempts times in all; then it
+    # becomes a task for an operator of the group, like a voicemail.
+    retry_s: int = Field(300, ge=1)
+    max_attempts: int = Field(3, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _rule(self) -> Self:
+        if self.enabled and not (self.rule_id or self.rule_name):
+            raise ValueError("callback.rule_id or callback.rule_name: needed when enabled")
+        return self
+
+
+class CenterConfig(_Strict):
+    # The center's time zone: groups' hours and holidays are in it unless a group says otherwise.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_tz(v)
 
 
 class DeskConfig(_Strict):
@@ -105,6 +155,20 @@ class VoximplantConfig(_Strict):
     request_timeout_s: float = Field(5.0, gt=0, le=60)
     attempts: int = Field(3, ge=1, le=10)
     backoff_s: float = Field(0.5, ge=0, le=10)
+
+
+def _check_tz(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}") from None
+    return v
+
+
+def _check_action(v: str | None) -> str | None:
+    if v is not None and v != "":
+        parse_action(v)
+    return v
 
 
 class VideoConfig(_Strict):
@@ -155,6 +219,70 @@ class GroupConfig(_Strict):
     # Overflow: a call still waiting this long goes to one of these spare numbers.
     overflow_after_s: int = Field(60, ge=0)
     spares: tuple[str, ...] = ()
+    # Business hours (the spare numbers' format; empty: always open), in `timezone` (default:
+    # [center] timezone), and holidays (local dates, closed all day).
+    hours: tuple[str, ...] = ()
+    timezone: str | None = None
+    holidays: tuple[str, ...] = ()
+    # Actions: "goodbye", "voicemail", "callback", "group:<name>", "number:<E.164>".
+    # Closed with no action: goodbye. No agents with no action: the call waits (no estimate).
+    closed_action: str | None = None
+    no_agents_action: str | None = None
+    # A call waiting this long gets max_wait_action (both or neither).
+    max_wait_s: int | None = Field(None, ge=1)
+    max_wait_action: str | None = None
+
+    @field_validator("hours")
+    @classmethod
+    def _group_hours(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for text in v:
+            parse_hours(text)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _group_tz(cls, v: str | None) -> str | None:
+        return None if v is None else _check_tz(v)
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for text in v:
+            try:
+                date.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"{text!r}: expected a date like 2026-12-25") from None
+        return v
+
+    @field_validator("closed_action", "no_agents_action", "max_wait_action")
+    @classmethod
+    def _actions(cls, v: str | None) -> str | None:
+        return _check_action(v)
+
+    @model_validator(mode="after")
+    def _max_wait_pair(self) -> Self:
+        if (self.max_wait_s is None) != (not self.max_wait_action):
+            raise ValueError("max_wait_s and max_wait_action: set both or neither")
+        return self
+
+    def actions(self) -> tuple[FallbackAction | None, ...]:
+        return tuple(
+            parse_action(a) if a else None
+            for a in (self.closed_action, self.no_agents_action, self.max_wait_action)
+        )
+
+    def to_rules(self, center_tz: str) -> GroupRules:
+        closed, no_agents, max_wait = self.actions()
+        return GroupRules(
+            name=self.name,
+            hours=tuple(parse_hours(h) for h in self.hours),
+            tz=ZoneInfo(self.timezone or center_tz),
+            holidays=frozenset(date.fromisoformat(d) for d in self.holidays),
+            closed_action=closed,
+            no_agents_action=no_agents,
+            max_wait_s=self.max_wait_s,
+            max_wait_action=max_wait,
+        )
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -305,6 +433,9 @@ class AppConfig(_Strict):
     operators: OperatorsConfig = OperatorsConfig()
     platform: PlatformConfig = PlatformConfig()
     messages: MessagesConfig = MessagesConfig()
+    center: CenterConfig = CenterConfig()
+    voicemail: VoicemailConfig = VoicemailConfig()
+    callback: CallbackConfig = CallbackConfig()
     desk: DeskConfig = DeskConfig()
     crm: CrmConfig = CrmConfig()
     voximplant: VoximplantConfig = VoximplantConfig()
@@ -334,6 +465,19 @@ class AppConfig(_Strict):
             for n in g.spares:
                 if n not in numbers:
                     raise ValueError(f"groups.{g.name}.spares: {n!r} is not in spare_numbers")
+            for key, action in zip(
+                ("closed_action", "no_agents_action", "max_wait_action"), g.actions(), strict=True
+            ):
+                if action is not None and action.type == "group" and action.target not in names:
+                    raise ValueError(f"groups.{g.name}.{key}: no group named {action.target!r}")
+        loop = find_loop({g.name: g.actions() for g in self.groups})
+        if loop is not None:
+            raise ValueError(
+                "groups: the group actions make a loop ("
+                + " -> ".join(loop)
+                + "); a chain of groups must end in goodbye, voicemail, callback, a number "
+                "or a group that takes calls"
+            )
         return self
 
 
@@ -372,9 +516,16 @@ class Settings(_Strict):
             manager_wait_s=self.config.manager.wait_s,
             overflow_after_s=(g.overflow_after_s if g and g.spares else None),
             overflow_retry_s=r.overflow_retry_s,
+            voicemail_max_s=self.config.voicemail.max_length_s,
+            callback_retry_s=self.config.callback.retry_s,
+            callback_max_attempts=self.config.callback.max_attempts,
             video_reserve_s=self.config.video.reserve_s,
             video_wait_s=self.config.video.wait_s,
         )
+
+    def group_rules(self) -> dict[str, GroupRules]:
+        tz = self.config.center.timezone
+        return {g.name: g.to_rules(tz) for g in self.config.groups}
 
     def spares_of(self, group: str) -> tuple[Spare, ...]:
         g = self.group(group)

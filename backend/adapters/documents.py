@@ -116,6 +116,7 @@ def _spare_doc(a: SpareAttempt | None) -> Doc | None:
         "created_at": a.created_at,
         "expires_at": a.expires_at,
         "sent_at": a.sent_at,
+        "fallback": a.fallback,
     }
 
 
@@ -128,6 +129,7 @@ def _spare_from(d: Doc | None) -> SpareAttempt | None:
         created_at=d["created_at"],
         expires_at=d["expires_at"],
         sent_at=d.get("sent_at"),
+        fallback=bool(d.get("fallback", False)),
     )
 
 
@@ -217,6 +219,12 @@ def call_doc(c: Call) -> Doc:
         "spare": _spare_doc(c.spare),
         "spares_tried": list(c.spares_tried),
         "next_overflow_at": c.next_overflow_at,
+        "max_wait_at": c.max_wait_at,
+        "task": c.task,
+        "voicemail_url": c.voicemail_url,
+        "voicemail_s": c.voicemail_s,
+        "callback_number": c.callback_number,
+        "callback_attempts": c.callback_attempts,
         "invite_id": c.invite_id,
         "deadline": c.deadline,
         "parties": [party_doc(p) for p in c.parties],
@@ -247,6 +255,12 @@ def call_from(d: Doc) -> Call:
         spare=_spare_from(d.get("spare")),
         spares_tried=tuple(d.get("spares_tried") or ()),
         next_overflow_at=d.get("next_overflow_at"),
+        max_wait_at=d.get("max_wait_at"),
+        task=d.get("task"),
+        voicemail_url=d.get("voicemail_url"),
+        voicemail_s=d.get("voicemail_s"),
+        callback_number=d.get("callback_number"),
+        callback_attempts=int(d.get("callback_attempts") or 0),
         invite_id=d.get("invite_id"),
         deadline=d.get("deadline"),
         parties=tuple(party_from(p) for p in d.get("parties") or ()),

@@ -31,6 +31,8 @@ ACTIVE_CALL_STATES = (
     "connected",
     "overflow_offering",
     "overflow_connected",
+    "voicemail",
+    "callback_wait",
 )
 
 # Routing reads come from the read view (change_feed.py), not from queries: what is left here
@@ -80,6 +82,8 @@ class Store:
         self.contacts = self.db["contacts"]
         self.meta = self.db["meta"]
         self.processes = self.db["processes"]
+        # One document per group a supervisor closed or reopened: {_id: name, closed, by, at}.
+        self.groups = self.db["groups"]
 
     async def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():
@@ -167,6 +171,11 @@ class Store:
         doc = {"_id": call.call_id, **call_doc(call), **extra, "rev": 0, "updated_at": now}
         await self.calls.insert_one(doc)
 
+    async def set_group_closed(self, name: str, closed: bool, by: str, now: datetime) -> None:
+        await self.groups.replace_one(
+            {"_id": name}, {"closed": closed, "by": by, "at": now}, upsert=True
+        )
+
     async def call_doc(self, call_id: str) -> Doc | None:
         return await self.calls.find_one({"_id": call_id})
 
@@ -234,6 +243,10 @@ class Store:
                 "connected_at": 1,
                 "ended_at": 1,
                 "created_at": 1,
+                "task": 1,
+                "voicemail_url": 1,
+                "callback_number": 1,
+                "end_reason": 1,
             },
         )
         return await cursor.to_list(None)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from enum import Enum
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pymongo.errors import DuplicateKeyError
 
@@ -29,8 +29,10 @@ from backend.domain import parties as party_rules
 from backend.domain import routing
 from backend.domain.actions import (
     Action,
+    Announce,
     CallFinished,
     CheckSession,
+    DialNumber,
     DispatchCall,
     DispatchOperator,
     ManagerAway,
@@ -63,6 +65,10 @@ from backend.domain.view import ReadView
 from backend.services.commands import ScenarioCommands
 from backend.services.status_history import StatusHistory
 from backend.settings import Settings
+
+if TYPE_CHECKING:
+    from backend.services.callback import Callbacks
+    from backend.services.fallback import Fallbacks
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +125,10 @@ class Engine:
         self.history = StatusHistory(store)
         # Set by the app when any group has spare numbers (services/overflow.py).
         self.overflow: OverflowPort | None = None
+        # Set by the app (services/fallback.py): closed groups, empty groups, maximum wait.
+        self.fallbacks: Fallbacks | None = None
+        # Set by the app (services/callback.py): starts the session of a queued callback.
+        self.callbacks: Callbacks | None = None
         # Set by the app: called with (login, call_id) before the wrap-up timer frees an
         # operator (services/desk.py records a required disposition nobody chose).
         self.wrap_up_ending: Callable[[str, str], Awaitable[None]] | None = None
@@ -339,8 +349,21 @@ class Engine:
                     self.spawn(self.commands.add_party(call_id, party_id, target, ring_timeout_s))
                 case SendHold(call_id, held):
                     await self.commands.send(call_id, {"command": "hold" if held else "unhold"})
-                case SendHangup(call_id, reason):
-                    self.spawn(self.commands.send(call_id, {"command": "hangup", "reason": reason}))
+                case SendHangup(call_id, reason, say):
+                    command: Doc = {"command": "hangup", "reason": reason}
+                    if say and self.fallbacks is not None:
+                        # Said first, then the scenario hangs up (a goodbye, not a cut).
+                        command["say"] = self.fallbacks.text(reason, "goodbye")
+                    self.spawn(self.commands.send(call_id, command))
+                case Announce(call_id, kind, why):
+                    if self.fallbacks is not None:
+                        said = self.fallbacks.announcement(kind, why)
+                        self.spawn(
+                            self.commands.send(call_id, {"command": "action", "action": said})
+                        )
+                case DialNumber(call_id, number):
+                    if self.fallbacks is not None:
+                        await self.fallbacks.dial_number(call_id, number)
                 case TryOverflow(call_id):
                     if self.overflow is not None:
                         await self.overflow.attempt(call_id)
@@ -384,6 +407,16 @@ class Engine:
         # view now or will see this call when the change reaches their process.
         await self.dispatch_call(call.call_id)
         return self.feed.call_doc(call.call_id) or doc, True
+
+    async def insert_final(self, call: Call, extra: Doc) -> tuple[Doc, bool]:
+        """Insert a call without matching it (refused at once, or going to a number)."""
+        try:
+            await self.store.insert_call(call, extra, self.clock())
+        except DuplicateKeyError:
+            return await self._existing(extra), False
+        doc = self.feed.local_call(call, {k: v for k, v in extra.items() if k != "log"})
+        self._arm_call(call)
+        return doc, True
 
     async def _existing(self, extra: Doc) -> Doc:
         doc = await self.store.call_doc_by_session(str(extra["session_id"]))
@@ -491,6 +524,12 @@ class Engine:
         self._arm_operator(reserved)
         self._arm_call(claimed)
         self.history.add([a for a in op_step.actions if isinstance(a, StatusInterval)])
+        if claimed.task == call_rules.CALLBACK and claimed.offer is not None:
+            if self.callbacks is not None:
+                self.spawn(self.callbacks.start(claimed.call_id, claimed.offer.offer_id))
+            return ClaimResult.WON
+        if claimed.task is not None:
+            return ClaimResult.WON  # the desk shows it (the operator's push): nothing to dial
         self.commands.remember_access_url_of(claimed.call_id, self.feed.call_doc(claimed.call_id))
         self.spawn(
             self.commands.connect(
@@ -660,6 +699,9 @@ class Engine:
     async def call_deadline(self, call_id: str) -> None:
         call = await self.call(call_id)
         if call is None or call.deadline is None or call.deadline > self.clock():
+            return
+        if self.fallbacks is not None and call_rules.max_wait_due(call, self.clock()):
+            await self.fallbacks.max_wait(call_id)
             return
         policy = self.settings.policy(call.group)
         await self.apply_call(call_id, lambda c, now: call_rules.deadline_reached(c, now, policy))

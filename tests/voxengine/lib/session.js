@@ -45,6 +45,7 @@ class Session {
     this.legs = [];
     this.asrs = [];
     this.conferences = [];
+    this.recorders = [];
     this.players = new Set(); // media players in use (playbacks and TTS), at most 10
     this.modules = new Set(); // require()d modules
     this.appListeners = new Listeners();
@@ -55,6 +56,8 @@ class Session {
     this.hostTimers = new Set();
     this.idleTimer = null;
     this.terminatingHttpLeft = TERMINATING_HTTP_ALLOWANCE;
+    // null: started like StartScenarios (no inbound call, no CallAlerting).
+    this.hasCall = spec.call !== null;
     this.callSpec = spec.call || {};
     this.callerClientType = this.callSpec.client_type || 'pstn';
     this.sessionCustomData = String(spec.script_custom_data || '');
@@ -244,7 +247,7 @@ class Session {
       applicationId: 1,
       logURL: `${this.emulator.controlBaseUrl}/sessions/${this.id}`,
     });
-    setImmediate(() => this.fireCallAlerting());
+    if (this.hasCall) setImmediate(() => this.fireCallAlerting());
   }
 
   fireCallAlerting() {
@@ -336,8 +339,9 @@ class Session {
   /** A media unit a call may send its audio to: a Call, an ASR or a Conference of this session. */
   unitOf(unit) {
     const found = this.legs.find((l) => l.facade === unit) || this.asrs.find((a) => a.facade === unit)
-      || this.conferences.find((c) => c.facade === unit);
-    if (!found) throw new TypeError('Only Call, ASR and Conference objects of this session are modelled as media units');
+      || this.conferences.find((c) => c.facade === unit)
+      || this.recorders.find((r) => r.facade === unit);
+    if (!found) throw new TypeError('Only Call, ASR, Conference and Recorder objects of this session are modelled as media units');
     return found;
   }
 
@@ -450,6 +454,7 @@ class Session {
     for (const leg of this.legs) leg.end('disconnected', { code: 200, reason: 'Session terminated' }, { by: 'terminate', silent: true });
     for (const asr of this.asrs) asr.stop({ silent: true });
     for (const conference of this.conferences) conference.stop();
+    for (const recorder of this.recorders) recorder.stop({ silent: true });
     this.net.dropQueued();
     this.drainTimer = setTimeout(() => this.fireTerminating(), DRAIN_LIMIT_MS);
     this.net.whenIdle(() => {

@@ -15,6 +15,13 @@ const STATE_TEXT = {
 // Whether copy `a` of a call predates copy `b` (each change of state raises `rev`).
 const isOlder = (a, b) => typeof a.rev === "number" && typeof b.rev === "number" && a.rev < b.rev;
 const CONTEXT_SHOWN = ["customer_id", "page", "category", "kiosk"];
+// Tasks: offered on the desk like a call; the desk ones are taken and closed here.
+const TASK_KIND = {
+  voicemail: "Voicemail",
+  callback: "Callback",
+  callback_failed: "Callback not answered",
+};
+const DESK_TASKS = ["voicemail", "callback_failed"];
 
 export class CallCard {
   constructor({ config, onMessage }) {
@@ -35,6 +42,8 @@ export class CallCard {
     $("btn-finish").addEventListener("click", () => this.finishWrapUp());
     $("btn-close").addEventListener("click", () => this.clear());
     $("btn-manager").addEventListener("click", () => this.becomeManager());
+    $("btn-take-task").addEventListener("click", () => this.takeTask());
+    $("btn-close-task").addEventListener("click", () => this.closeTask());
     window.setInterval(() => this.renderWaited(), 1000);
     this.parties = new PartyPanel(this);
   }
@@ -79,10 +88,13 @@ export class CallCard {
     $("crm-fields").replaceChildren();
     this.renderBasics();
     const kind = call.media === "video" ? "video" : "voice";
+    const who = call.display_name || call.caller;
     const help = this.helpParty();
     $("card-announce").textContent = help
       ? `${help.requested_by || "A colleague"} asks for your help`
-      : `Incoming ${kind} call from ${call.display_name || call.caller}`;
+      : call.task
+        ? `${TASK_KIND[call.task] || words(call.task)} from ${who}`
+        : `Incoming ${kind} call from ${who}`;
     this.load();
   }
 
@@ -133,10 +145,12 @@ export class CallCard {
       ? asked.role === "transfer"
         ? "Transfer request"
         : "Help request"
-      : c.media === "video"
-        ? "Video call"
-        : "Voice call";
-    $("card-kind").dataset.media = c.media;
+      : c.task
+        ? TASK_KIND[c.task] || words(c.task)
+        : c.media === "video"
+          ? "Video call"
+          : "Voice call";
+    $("card-kind").dataset.media = c.task || c.media;
     $("card").dataset.kind = asked ? asked.role : "customer";
     $("card-help").hidden = !asked;
     if (asked) {
@@ -148,6 +162,7 @@ export class CallCard {
         $("card-announce").textContent = `${help.requested_by || "A colleague"} asks for your help`;
       }
     }
+    this.renderTask();
     const state = this.shownState();
     $("card-state").textContent = STATE_TEXT[state] || words(state);
     $("card-state").dataset.state = state;
@@ -164,6 +179,49 @@ export class CallCard {
     fillList($("attached"), [...shown, ...headers, ["Call id", c.call_id], ["Arrived", clock(c.created_at)]]);
     this.renderWaited();
     this.renderButtons();
+  }
+
+  // A voicemail (with its player) or a callback: what it is, and take / close on the desk.
+  renderTask() {
+    const c = this.call;
+    const panel = $("task-panel");
+    panel.hidden = !c.task;
+    if (!c.task) return;
+    $("task-title").textContent = TASK_KIND[c.task] || words(c.task);
+    const player = $("voicemail-player");
+    const url = c.task === "voicemail" ? c.voicemail_url : null;
+    player.hidden = !url;
+    if (url && player.getAttribute("src") !== url) player.setAttribute("src", url);
+    let what = "";
+    if (c.task === "voicemail") {
+      const length = c.voicemail_s ? ` (${duration(c.voicemail_s)})` : "";
+      what = `${c.caller || "A caller"} left a message${length}. Listen, then close it with a disposition.`;
+    } else if (c.task === "callback") {
+      what = `Calling ${c.callback_number} back for you: your phone rings once they answer.`;
+    } else if (c.task === "callback_failed") {
+      const n = c.callback_attempts || 0;
+      what = `${c.callback_number} did not answer ${n} callback${n === 1 ? "" : "s"}. Call them yourself, then close it with a disposition.`;
+    }
+    $("task-what").textContent = what;
+  }
+
+  async takeTask() {
+    const id = this.id;
+    await this.act(() => post(`/api/v1/calls/${encodeURIComponent(id)}/accept`, {}), "Task taken.");
+  }
+
+  async closeTask() {
+    const code = $("disposition").value;
+    if (!code) {
+      $("card-message").textContent = "Choose a disposition code first.";
+      $("disposition").focus();
+      return;
+    }
+    const id = this.id;
+    await this.act(
+      () => post(`/api/v1/calls/${encodeURIComponent(id)}/close`, { disposition: code }),
+      "Task closed.",
+    );
   }
 
   renderWaited() {
@@ -256,9 +314,14 @@ export class CallCard {
     const c = this.call;
     const op = this.operator || {};
     const mine = c && op.call_id === c.call_id;
+    const deskTask = Boolean(c && DESK_TASKS.includes(c.task));
     // Hang up ends the whole call: the owner's button (a helper leaves instead).
-    $("btn-hangup").hidden = !(c && c.state === "connected" && mine && c.operator === op.login);
-    $("btn-video-invite").hidden = !(c && c.state === "connected" && mine && c.media === "voice");
+    const owns = Boolean(c && c.operator === op.login);
+    $("btn-hangup").hidden = !(c && c.state === "connected" && mine && owns && !deskTask);
+    $("btn-take-task").hidden = !(deskTask && mine && c.state === "offering" && !this.lost);
+    $("btn-close-task").hidden = !(deskTask && mine && c.state === "connected");
+    const voice = c && c.state === "connected" && mine && c.media === "voice" && !c.task;
+    $("btn-video-invite").hidden = !voice;
     $("btn-video-release").hidden = op.activity !== "video_reserved";
     $("btn-finish").hidden = !(mine && op.activity === "wrap_up");
     const over = c && (c.state === "ended" || this.lost);

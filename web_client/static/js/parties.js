@@ -40,7 +40,10 @@ export class PartyPanel {
 
   onLine() {
     const p = this.mine();
-    return Boolean(this.call && this.call.state === "connected" && p && p.state === "connected");
+    // A voicemail or callback task handled on the desk has no parties to manage.
+    const c = this.call;
+    const desk = c && ["voicemail", "callback_failed"].includes(c.task);
+    return Boolean(c && !desk && c.state === "connected" && p && p.state === "connected");
   }
 
   render() {
