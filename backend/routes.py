@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 from backend import openapi
 from backend.availability import unavailable
 from backend.keys import STORE
-from backend.views import affinity, desk, operators, pages, platform, ws
+from backend.views import affinity, desk, operators, pages, platform, supervision, ws
 
 HEALTH_TIMEOUT_S = 0.9
 
@@ -28,6 +28,10 @@ def setup_routes(app: web.Application) -> None:
             web.get("/api/v1/me/status_history", operators.status_history, name="me_history"),
             web.get("/api/v1/ws", ws.websocket, name="ws"),
             web.get("/api/v1/operators", operators.list_operators, name="operators"),
+            # Before /operators/{login}: "live" is not a login.
+            web.get("/api/v1/operators/live", supervision.operators_live, name="operators_live"),
+            web.get("/api/v1/reports/summary", supervision.summary, name="reports_summary"),
+            web.get("/api/v1/reports/staffing", supervision.staffing, name="reports_staffing"),
             web.get("/api/v1/operators/{login}", operators.get_operator, name="operator"),
             web.put("/api/v1/operators/{login}", operators.put_operator, name="operator_put"),
             web.get(

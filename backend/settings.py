@@ -109,6 +109,8 @@ class GroupConfig(_Strict):
     # Overflow: a call still waiting this long goes to one of these spare numbers.
     overflow_after_s: int = Field(60, ge=0)
     spares: tuple[str, ...] = ()
+    # Staffing advice: the service level this group aims at (default: [supervision]).
+    target_service_level: float | None = Field(None, gt=0, lt=1)
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -170,6 +172,50 @@ class SpareConfig(_Strict):
             tz=ZoneInfo(self.timezone),
             enabled=self.enabled,
         )
+
+
+def _known_tz(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}") from None
+    return v
+
+
+class CenterConfig(_Strict):
+    """The contact center as a whole: reports and "today" are in its time zone."""
+
+    timezone: str = "UTC"
+
+    _tz = field_validator("timezone")(_known_tz)
+
+
+class SupervisionConfig(_Strict):
+    """Service level, staffing targets and the live floor's amber and red thresholds."""
+
+    # Answered within this many seconds of entering the queue counts towards service level.
+    service_level_s: int = Field(20, ge=1)
+    # Callers who give up within this many seconds are left out of service level.
+    short_abandon_s: int = Field(5, ge=0)
+    # The service level staffing advice aims at (a group may set its own).
+    target_service_level: float = Field(0.8, gt=0, lt=1)
+    # A group's longest wait turns amber, then red, at these many seconds.
+    longest_wait_amber_s: int = Field(30, ge=1)
+    longest_wait_red_s: int = Field(90, ge=1)
+    # Today's service level turns amber, then red, below these.
+    service_level_amber: float = Field(0.8, ge=0, le=1)
+    service_level_red: float = Field(0.6, ge=0, le=1)
+    # The live floor goes to supervisors' sockets at most this often (changes in between
+    # are sent together).
+    floor_push_interval_s: float = Field(0.5, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.longest_wait_red_s < self.longest_wait_amber_s:
+            raise ValueError("longest_wait_red_s: must not be below longest_wait_amber_s")
+        if self.service_level_red > self.service_level_amber:
+            raise ValueError("service_level_red: must not be above service_level_amber")
+        return self
 
 
 class ManagerConfig(_Strict):
@@ -256,6 +302,8 @@ class AppConfig(_Strict):
     crm: CrmConfig = CrmConfig()
     voximplant: VoximplantConfig = VoximplantConfig()
     manager: ManagerConfig = ManagerConfig()
+    center: CenterConfig = CenterConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
     groups: tuple[GroupConfig, ...] = (GroupConfig(name="default"),)
     rules: tuple[RuleConfig, ...] = ()
     spare_numbers: tuple[SpareConfig, ...] = ()

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -21,6 +21,7 @@ from backend.adapters.documents import (
     operator_doc,
     operator_from,
 )
+from backend.domain import rollup
 from backend.domain.actions import StatusInterval
 from backend.domain.model import Call, Operator
 
@@ -54,6 +55,17 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("operator", ASCENDING), ("end", ASCENDING)], name="operator_end"),
         IndexModel([("end", ASCENDING)], name="end"),
     ],
+    # Report counters per interval (domain/rollup.py): a range of one resolution, for every
+    # key or for some.
+    "report_buckets": [
+        IndexModel(
+            [("kind", ASCENDING), ("res", ASCENDING), ("start", ASCENDING)], name="kind_start"
+        ),
+        IndexModel(
+            [("kind", ASCENDING), ("res", ASCENDING), ("key", ASCENDING), ("start", ASCENDING)],
+            name="kind_key_start",
+        ),
+    ],
 }
 
 
@@ -69,6 +81,7 @@ class Store:
         self.contacts = self.db["contacts"]
         self.meta = self.db["meta"]
         self.processes = self.db["processes"]
+        self.report_buckets = self.db["report_buckets"]
 
     async def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():
@@ -252,6 +265,51 @@ class Store:
             "start", ASCENDING
         )
         return await cursor.to_list(None)
+
+    # -- report buckets --------------------------------------------------------------
+
+    async def add_report_counters(self, incs: rollup.Increments) -> None:
+        """One upsert with $inc per bucket touched."""
+        if incs:
+            await self.report_buckets.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": rollup.bucket_id(key)},
+                        {
+                            "$inc": {f"c.{k}": v for k, v in counters.items()},
+                            "$setOnInsert": {
+                                "kind": key[0],
+                                "res": key[1],
+                                "key": key[2],
+                                "start": key[3],
+                            },
+                        },
+                        upsert=True,
+                    )
+                    for key, counters in incs.items()
+                ],
+                ordered=False,
+            )
+
+    async def report_counters(
+        self,
+        kind: str,
+        res: str,
+        start: datetime,
+        end: datetime,
+        keys: Sequence[str] | None = None,
+    ) -> list[Doc]:
+        """The buckets of one kind and resolution starting in [start, end), for every key or
+        for these (one equality query each: the embedded database plans no index for `$in`)."""
+        projection = {"_id": 0, "kind": 0, "res": 0}
+        if keys is None:
+            query: Doc = {"kind": kind, "res": res, "start": {"$gte": start, "$lt": end}}
+            return await self.report_buckets.find(query, projection).to_list(None)
+        out: list[Doc] = []
+        for key in keys:
+            query = {"kind": kind, "res": res, "key": key, "start": {"$gte": start, "$lt": end}}
+            out += await self.report_buckets.find(query, projection).to_list(None)
+        return out
 
 
 def durable_write_options(url: str) -> dict[str, Any]:

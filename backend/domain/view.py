@@ -126,6 +126,9 @@ class ReadView:
             return []
         return [self.operators[login] for login in islice(ordered.ids(), limit)]
 
+    def routable_count(self, group: str) -> int:
+        return len(self._routable.get(group, ()))
+
     def has_routable(self, group: str) -> bool:
         return bool(self._routable.get(group))
 

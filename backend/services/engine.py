@@ -46,6 +46,7 @@ from backend.domain.model import Activity, Call, CallState, Media, Offer, Operat
 from backend.domain.policy import RoutingPolicy
 from backend.domain.view import ReadView
 from backend.services.commands import ScenarioCommands
+from backend.services.rollup import Rollup
 from backend.services.status_history import StatusHistory
 from backend.settings import Settings
 
@@ -101,7 +102,8 @@ class Engine:
         self.timers = timers
         self.clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.history = StatusHistory(store)
+        self.rollup = Rollup(settings, feed)
+        self.history = StatusHistory(store, rollup=self.rollup)
         # Set by the app when any group has spare numbers (services/overflow.py).
         self.overflow: OverflowPort | None = None
         # Set by the app: called with (login, call_id) before the wrap-up timer frees an
@@ -253,7 +255,9 @@ class Engine:
             saved = await self.store.save_call(stored, step.state, now, entries)
             if saved is not None:
                 self.commands.logged(call_id, len(pending))
-                self.feed.local_call(saved)
+                saved_doc = self.feed.local_call(saved)
+                if saved.ended and not stored.ended:
+                    self.history.call_ended(saved_doc)
                 self._arm_call(saved)
                 await self.run(step.actions)
                 return saved, True

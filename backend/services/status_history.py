@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 
+from backend.adapters.documents import Doc
 from backend.adapters.mongo import Store
 from backend.domain.actions import StatusInterval
+from backend.services.rollup import Rollup
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +22,10 @@ class StatusHistory:
     history, never routing state.
     """
 
-    def __init__(self, store: Store, interval_s: float = 0.2) -> None:
+    def __init__(self, store: Store, interval_s: float = 0.2, rollup: Rollup | None = None) -> None:
         self.store = store
+        # Report counters ride along with the batch (services/rollup.py).
+        self.rollup = rollup
         self.interval_s = interval_s
         self._pending: list[StatusInterval] = []
         self._wake = asyncio.Event()
@@ -30,6 +34,14 @@ class StatusHistory:
     def add(self, intervals: list[StatusInterval]) -> None:
         if intervals:
             self._pending.extend(intervals)
+            if self.rollup is not None:
+                self.rollup.intervals(intervals)
+            self._wake.set()
+
+    def call_ended(self, doc: Doc) -> None:
+        """A call this process ended: its figures go into the report buckets."""
+        if self.rollup is not None:
+            self.rollup.call_ended(doc)
             self._wake.set()
 
     def start(self) -> None:
@@ -43,6 +55,12 @@ class StatusHistory:
             except Exception:
                 # Keep the rows for the next attempt rather than lose the history.
                 self._pending[:0] = batch
+                raise
+        if self.rollup is not None and (incs := self.rollup.take()):
+            try:
+                await self.store.add_report_counters(incs)
+            except Exception:
+                self.rollup.put_back(incs)
                 raise
 
     async def _run(self) -> None:
