@@ -160,6 +160,32 @@ def bucket_id(key: BucketKey) -> str:
     return f"{kind}|{res}|{name}|{start.astimezone(UTC).isoformat()}"
 
 
+def nest(counters: Mapping[str, float]) -> dict[str, Any]:
+    """Counter names as stored (`outcome.answered` under `outcome`), as `$inc` on `c.<name>`
+    makes them."""
+    out: dict[str, Any] = {}
+    for name, value in counters.items():
+        *parents, last = name.split(".")
+        target = out
+        for p in parents:
+            target = target.setdefault(p, {})
+        target[last] = value
+    return out
+
+
+def bucket_doc(key: BucketKey, counters: Mapping[str, float]) -> dict[str, Any]:
+    """A whole bucket document, as the first upsert of `key` with these counters writes it."""
+    kind, res, name, start = key
+    return {
+        "_id": bucket_id(key),
+        "kind": kind,
+        "res": res,
+        "key": name,
+        "start": start,
+        "c": nest(counters),
+    }
+
+
 def flatten(nested: Mapping[str, Any], prefix: str = "") -> Counters:
     """Stored counters (`{"outcome": {"answered": 3}}`) back to `outcome.answered` names."""
     out: Counters = {}

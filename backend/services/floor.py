@@ -196,6 +196,7 @@ class Floor:
                             "answered",
                             "abandoned",
                             "abandoned_short",
+                            "overflowed",
                             "service_level",
                             "asa_s",
                         )
