@@ -109,7 +109,7 @@ async def supervisor_page(request: web.Request) -> web.StreamResponse:
         context = {"title": "Not allowed", "operator": op}
         return aiohttp_jinja2.render_template("forbidden.html", request, context, status=403)
     config = request.app[SETTINGS].config
-    context = {
+    context: dict[str, Any] = {
         "title": "Floor",
         "operator": op,
         "is_supervisor": True,

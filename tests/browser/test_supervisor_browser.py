@@ -81,9 +81,9 @@ async def test_a_report_with_its_chart_and_csv(live: Callable[..., Any], page: P
     await expect(page.locator("#report-operators thead")).to_contain_text("video reserved")
     href = await page.locator("#csv-operators").get_attribute("href")
     assert href is not None and "format=csv" in href
-    resp = await page.request.get(desk.url + href)
-    assert resp.ok and resp.headers["content-type"].startswith("text/csv")
-    rows = {r["login"]: r for r in csv.DictReader(io.StringIO(await resp.text()))}
+    download = await page.request.get(desk.url + href)
+    assert download.ok and download.headers["content-type"].startswith("text/csv")
+    rows = {r["login"]: r for r in csv.DictReader(io.StringIO(await download.text()))}
     assert rows["ann"]["answered"] == "2"
     assert float(rows["ann"]["activity_in_call_s"]) > 0
     assert rows["sara"]["answered"] == "0"  # the supervisor is on the floor too
