@@ -106,8 +106,8 @@ async def desk_page(request: web.Request) -> dict[str, Any]:
 async def supervisor_page(request: web.Request) -> web.StreamResponse:
     op = await _page_operator(request)
     if op.get("role") not in SUPERVISOR_ROLES:
-        context = {"title": "Not allowed", "operator": op}
-        return aiohttp_jinja2.render_template("forbidden.html", request, context, status=403)
+        refused = {"title": "Not allowed", "operator": op}
+        return aiohttp_jinja2.render_template("forbidden.html", request, refused, status=403)
     config = request.app[SETTINGS].config
     context: dict[str, Any] = {
         "title": "Floor",
