@@ -43,7 +43,8 @@ def _range(request: web.Request) -> reports.Range:
     start_text, end_text = q.get("from", ""), q.get("to", "")
     today = rollup.bucket_start(now, "day", tz)
     start = _when(start_text, "from", tz) if start_text else today
-    end = _when(end_text, "to", tz) if end_text else rollup.bucket_end(start, "day", tz)
+    # Without `to`: to the end of today (or of `from`'s day, when that is later).
+    end = _when(end_text, "to", tz) if end_text else rollup.bucket_end(max(start, today), "day", tz)
     if end_text and len(end_text) == 10:
         end += timedelta(days=1)  # a date as "to" includes that whole day
     group = q.get("group", "") or None
