@@ -66,6 +66,9 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="kind_key_start",
         ),
     ],
+    # Log-in throttling keeps a document per login and per client address; the server drops
+    # each once it is forgotten (services/login.py sets `expire_at`), so they do not pile up.
+    "login_attempts": [IndexModel([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")],
 }
 
 

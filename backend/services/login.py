@@ -147,6 +147,8 @@ class LoginThrottle:
                 "last_at": now,
                 "next_at": now + timedelta(seconds=limit.delay_s(count + 1)),
                 "forget_s": limit.forget_s,
+                # The TTL index removes the document when it would be forgotten anyway.
+                "expire_at": now + timedelta(seconds=limit.forget_s),
             }
             if doc is None:
                 try:

@@ -161,3 +161,20 @@ async def test_a_room_of_operators_logging_in_at_once_is_never_held_up(backend: 
         await backend.add_operator(f"op{i:02d}")
     results = await asyncio.gather(*(_try(backend, f"op{i:02d}", "password-1") for i in range(30)))
     assert [status for status, _, _ in results] == [200] * 30
+
+
+async def test_throttling_documents_are_dropped_by_the_server_once_forgotten(
+    backend: Backend,
+) -> None:
+    """Every address that ever failed keeps a document: a TTL index removes it when forgotten."""
+    await backend.add_operator("eve")
+    _at(backend, 0)
+    assert (await _try(backend, "eve", "wrong-password"))[0] == 401
+    coll = backend.store.db["login_attempts"]
+    indexes = await coll.index_information()
+    assert indexes["expire"]["key"] == [("expire_at", 1)]
+    assert indexes["expire"]["expireAfterSeconds"] == 0
+    docs = await coll.find({}).to_list(None)
+    assert {d["_id"].split(":")[0] for d in docs} == {"login", "addr"}
+    for doc in docs:
+        assert doc["expire_at"] == doc["last_at"] + timedelta(seconds=doc["forget_s"])
