@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from backend.adapters.documents import (
     Doc,
@@ -70,6 +70,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     # each once it is forgotten (services/login.py sets `expire_at`), so they do not pile up.
     "login_attempts": [IndexModel([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")],
 }
+
+
+DUPLICATE_KEY = 11000
 
 
 class Store:
@@ -272,27 +275,37 @@ class Store:
     # -- report buckets --------------------------------------------------------------
 
     async def add_report_counters(self, incs: rollup.Increments) -> None:
-        """One upsert with $inc per bucket touched."""
-        if incs:
-            await self.report_buckets.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": rollup.bucket_id(key)},
-                        {
-                            "$inc": {f"c.{k}": v for k, v in counters.items()},
-                            "$setOnInsert": {
-                                "kind": key[0],
-                                "res": key[1],
-                                "key": key[2],
-                                "start": key[3],
-                            },
-                        },
-                        upsert=True,
-                    )
-                    for key, counters in incs.items()
-                ],
-                ordered=False,
+        """One upsert with $inc per bucket touched. Two processes creating the same bucket at
+        once (MongoDB may let both upserts try to insert): the one that loses on the unique
+        `_id` is sent again, an update now."""
+        ops = [
+            UpdateOne(
+                {"_id": rollup.bucket_id(key)},
+                {
+                    "$inc": {f"c.{k}": v for k, v in counters.items()},
+                    "$setOnInsert": {
+                        "kind": key[0],
+                        "res": key[1],
+                        "key": key[2],
+                        "start": key[3],
+                    },
+                },
+                upsert=True,
             )
+            for key, counters in incs.items()
+        ]
+        for _ in range(3):
+            if not ops:
+                return
+            try:
+                await self.report_buckets.bulk_write(ops, ordered=False)
+                return
+            except BulkWriteError as e:
+                errors = e.details.get("writeErrors", [])
+                if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                    raise
+                ops = [ops[err["index"]] for err in errors]
+        raise RuntimeError("report buckets: upserts kept colliding")
 
     async def report_counters(
         self,

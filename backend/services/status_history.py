@@ -30,6 +30,7 @@ class StatusHistory:
         self._pending: list[StatusInterval] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()
 
     def add(self, intervals: list[StatusInterval]) -> None:
         if intervals:
@@ -48,6 +49,12 @@ class StatusHistory:
         self._task = asyncio.create_task(self._run())
 
     async def flush(self) -> None:
+        # One flush at a time (the loop's and a drain's): two batches would otherwise race
+        # to create the same report bucket.
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
             try:
@@ -64,14 +71,20 @@ class StatusHistory:
                 raise
 
     async def _run(self) -> None:
+        delay = self.interval_s
         while True:
             await self._wake.wait()
             self._wake.clear()
             await asyncio.sleep(self.interval_s)
             try:
                 await self.flush()
+                delay = self.interval_s
             except Exception:
                 log.exception("status history write failed; retrying")
+                # What was kept goes again without waiting for the next row.
+                self._wake.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:
         if self._task is not None:

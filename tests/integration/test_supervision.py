@@ -8,6 +8,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from backend.domain import rollup
 from backend.domain.actions import StatusInterval
 from backend.keys import FLOOR_RELAY
 from tests.conftest import Backend
@@ -253,3 +254,19 @@ async def test_staffing_advice_from_the_last_hour(make_backend: Any) -> None:
     assert default["ready"] == 1
     assert default["arrival_rate_per_hour"] > 0
     assert default["target_service_level"] == 0.8
+
+
+async def test_buckets_created_at_once_count_every_increment(backend: Backend) -> None:
+    start = datetime(2026, 5, 4, 9, 15, tzinfo=UTC)
+    key = (rollup.GROUP, "15min", "default", start)
+    # Several batches creating the same new bucket at once (as two processes may).
+    await asyncio.gather(
+        *(
+            backend.store.add_report_counters({key: {"calls": 1.0, "outcome.answered": 1.0}})
+            for _ in range(6)
+        )
+    )
+    stored = await backend.store.report_buckets.find_one({"_id": rollup.bucket_id(key)})
+    assert stored is not None
+    # The whole document is what the bench writes in one go for the same counters.
+    assert stored == rollup.bucket_doc(key, {"calls": 6.0, "outcome.answered": 6.0})
