@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 from backend import openapi
 from backend.availability import unavailable
 from backend.keys import STORE
-from backend.views import affinity, desk, operators, pages, platform, supervision, ws
+from backend.views import admin, affinity, desk, operators, pages, platform, supervision, ws
 
 HEALTH_TIMEOUT_S = 0.9
 
@@ -60,6 +60,8 @@ def setup_routes(app: web.Application) -> None:
             web.get("/favicon.ico", pages.favicon, name="favicon"),
             web.get("/desk", pages.desk_page, name="desk_page"),
             web.get("/supervisor", pages.supervisor_page, name="supervisor_page"),
+            web.get("/admin", admin.admin_page, name="admin_page"),
+            web.get("/api/v1/audit", admin.get_audit, name="audit"),
             web.get("/api/v1/me/today", desk.get_today, name="me_today"),
             web.post("/api/v1/me/wrap_up/finish", desk.post_finish_wrap_up, name="wrap_up_finish"),
             web.get("/api/v1/me/media", desk.get_media, name="me_media"),

@@ -66,6 +66,8 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="kind_key_start",
         ),
     ],
+    # Administration's audit log, newest first.
+    "audit": [IndexModel([("at", DESCENDING)], name="at")],
     # Log-in throttling keeps a document per login and per client address; the server drops
     # each once it is forgotten (services/login.py sets `expire_at`), so they do not pile up.
     "login_attempts": [IndexModel([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")],
@@ -88,6 +90,7 @@ class Store:
         self.meta = self.db["meta"]
         self.processes = self.db["processes"]
         self.report_buckets = self.db["report_buckets"]
+        self.audit = self.db["audit"]
 
     async def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():
@@ -271,6 +274,15 @@ class Store:
             "start", ASCENDING
         )
         return await cursor.to_list(None)
+
+    # -- audit log -------------------------------------------------------------------
+
+    async def record_audit(self, entry: Doc) -> None:
+        await self.audit.insert_one(entry)
+
+    async def audit_entries(self, before: datetime, limit: int) -> list[Doc]:
+        cursor = self.audit.find({"at": {"$lte": before}}, {"_id": 0}).sort("at", DESCENDING)
+        return await cursor.limit(limit).to_list(None)
 
     # -- report buckets --------------------------------------------------------------
 
