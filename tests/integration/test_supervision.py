@@ -12,6 +12,7 @@ from backend.domain import rollup
 from backend.domain.actions import StatusInterval
 from backend.keys import FLOOR_RELAY
 from tests.conftest import Backend
+from tests.support.commands import CAPTURE
 from tests.support.desk import call_in_state, connected_call, operator_in
 from tests.support.fake_platform import Script
 from tests.support.snapshots import Snapshot
@@ -270,3 +271,32 @@ async def test_buckets_created_at_once_count_every_increment(backend: Backend) -
     assert stored is not None
     # The whole document is what the bench writes in one go for the same counters.
     assert stored == rollup.bucket_doc(key, {"calls": 6.0, "outcome.answered": 6.0})
+
+
+async def test_a_floor_push_reads_nothing_from_the_database(make_backend: Any) -> None:
+    b: Backend = await make_backend(CONFIG)
+    await b.add_operator("sue", role="supervisor")
+    await b.add_operator("olga")
+    sup = await b.login("sue")
+    async with b.client.ws_connect("/api/v1/ws", headers=sup) as ws:
+        await ws.send_str("floor")
+        await _next(ws, lambda m: m["type"] == "floor")
+        CAPTURE.watch(b.store.db.name)
+        try:
+            # Another process's write: the stream brings it, the floor follows from memory.
+            await b.store.operators.update_one(
+                {"_id": "olga"},
+                {"$set": {"presence": "not_ready", "reason": "training"}, "$inc": {"rev": 1}},
+            )
+            await _next(
+                ws, lambda m: m["type"] == "floor" and _op(m, "olga")["reason"] == "training"
+            )
+            commands = CAPTURE.take()
+        finally:
+            CAPTURE.watch(None)
+    touched = [
+        (name, coll)
+        for name, coll, _ in commands
+        if coll in ("operators", "calls", "report_buckets", "status_log")
+    ]
+    assert touched == [("update", "operators")], commands
