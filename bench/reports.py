@@ -35,12 +35,14 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from pymongo.errors import BulkWriteError  # noqa: E402
 
-from backend.adapters.documents import Doc  # noqa: E402
+from backend.adapters.documents import Doc, operator_doc  # noqa: E402
 from backend.adapters.embedded_db import EmbeddedMongo  # noqa: E402
 from backend.app import create_app  # noqa: E402
 from backend.domain import rollup  # noqa: E402
 from backend.domain.actions import StatusInterval  # noqa: E402
-from backend.keys import ENGINE, STORE  # noqa: E402
+from backend.domain.model import Address, Skill, TargetType  # noqa: E402
+from backend.domain.operators import new_operator  # noqa: E402
+from backend.keys import ENGINE, FEED, STORE  # noqa: E402
 from backend.settings import load_settings  # noqa: E402
 
 DEFAULT_OUT = ROOT / "var" / "bench" / "reports.md"
@@ -63,7 +65,7 @@ def status_rows(operators: int, rows: int, start: datetime, end: datetime) -> li
     turn, over [start, end)."""
     rnd = random.Random(7)
     days = max(1, (end - start).days)
-    per_day = max(1, rows // operators // days)
+    per_day = max(1, -(-rows // (operators * days)))  # at least `rows` in all
     step = timedelta(hours=8) / per_day
     out: list[StatusInterval] = []
     for i in range(operators):
@@ -80,6 +82,29 @@ def status_rows(operators: int, rows: int, start: datetime, end: datetime) -> li
                     out.append(StatusInterval(login, "activity", value, None, t, nxt))
                 t = nxt
     return out
+
+
+def operator_docs(operators: int, now: datetime) -> list[Doc]:
+    """The operators, one group each (so a report of one group reads its members' buckets)."""
+    docs = []
+    for i in range(operators):
+        login = f"op{i:04d}"
+        group = GROUPS[i % len(GROUPS)]
+        op = new_operator(login, Address(TargetType.USER, login), (Skill(group, 1),), now)
+        docs.append(
+            {
+                "_id": login,
+                **operator_doc(op),
+                "name": f"Operator {i}",
+                "email": "",
+                "role": "operator",
+                "password_hash": "bench$no-login",
+                "rev": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return docs
 
 
 def call_docs(calls: int, operators: int, start: datetime, end: datetime) -> list[Doc]:
@@ -183,6 +208,8 @@ async def run(args: argparse.Namespace) -> str:
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             base = f"http://127.0.0.1:{port}"
             engine, store = app[ENGINE], app[STORE]
+            await store.operators.insert_many(operator_docs(args.operators, datetime.now(UTC)))
+            await app[FEED].sync(timeout_s=60)  # the view knows them: their groups
             end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
             start = end - timedelta(days=args.days)
             say(
