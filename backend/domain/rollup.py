@@ -52,6 +52,8 @@ def bucket_end(start: datetime, resolution: str, tz: ZoneInfo) -> datetime:
 def buckets(start: datetime, end: datetime, resolution: str, tz: ZoneInfo) -> list[datetime]:
     """Starts of the buckets that meet [start, end), in order."""
     out: list[datetime] = []
+    if end <= start:
+        return out
     b = bucket_start(start, resolution, tz)
     while b < end:
         out.append(b)
