@@ -17,6 +17,7 @@ from backend import serving
 from backend.access_log import RedactingAccessLogger
 from backend.adapters.embedded_db import EmbeddedDBError, EmbeddedMongo
 from backend.adapters.mongo import Store, connect
+from backend.adapters.voximplant_api import Credentials, CredentialsError
 from backend.app import create_app, database_name
 from backend.availability import DB_STATE, database_guard
 from backend.settings import ROOT, ConfigError, Settings, load_settings
@@ -84,6 +85,12 @@ def main() -> int:
     except ConfigError as e:
         print(f"switchboard: invalid configuration: {e}", file=sys.stderr)
         return 2
+    if settings.voximplant_credentials:
+        try:
+            Credentials.load(settings.voximplant_credentials)
+        except CredentialsError as e:
+            print(f"switchboard: VOXIMPLANT_CREDENTIALS: {e}", file=sys.stderr)
+            return 2
     embedded: EmbeddedMongo | None = None
     if not settings.mongodb_url:
         server = settings.config.server

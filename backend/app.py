@@ -19,7 +19,8 @@ from backend.adapters.platform import PlatformClient
 from backend.adapters.push import FloorRelay, PushHub, PushRelay
 from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
-from backend.auth import TokenSigner
+from backend.adapters.voximplant_api import Credentials, ManagementApi
+from backend.auth import InviteSigner, TokenSigner
 from backend.domain.view import ReadView
 from backend.keys import (
     ENGINE,
@@ -29,6 +30,7 @@ from backend.keys import (
     HASHER,
     HTTP,
     HUB,
+    MANAGEMENT_API,
     SECRETS,
     SETTINGS,
     SIGNER,
@@ -39,7 +41,9 @@ from backend.keys import (
 )
 from backend.routes import setup_routes
 from backend.services import desk
+from backend.services.callback import Callbacks
 from backend.services.engine import Engine
+from backend.services.fallback import Fallbacks
 from backend.services.floor import Floor
 from backend.services.login import LoginThrottle, PasswordHasher
 from backend.services.overflow import Overflow
@@ -119,8 +123,29 @@ async def login_ctx(app: web.Application) -> AsyncIterator[None]:
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession(raise_for_status=False)
     app[HTTP] = session
+    api = management_api(app[SETTINGS], session)
+    if api is not None:
+        app[MANAGEMENT_API] = api
     yield
     await session.close()
+
+
+def management_api(settings: Settings, session: aiohttp.ClientSession) -> ManagementApi | None:
+    """The Management API client when VOXIMPLANT_CREDENTIALS names a key file, else None.
+    A named file that cannot be used stops start-up (CredentialsError names the field)."""
+    if not settings.voximplant_credentials:
+        return None
+    v = settings.config.voximplant
+    return ManagementApi(
+        session,
+        Credentials.load(settings.voximplant_credentials),
+        api_url=v.api_url,
+        timeout_s=v.request_timeout_s,
+        attempts=v.attempts,
+        backoff_s=v.backoff_s,
+        application_id=v.application_id or None,
+        application_name=v.application or None,
+    )
 
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -137,11 +162,16 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     feed = ChangeFeed(app[STORE], view)
     app[FEED] = feed
     engine = Engine(settings, app[STORE], platform, timers, feed)
+    engine.invite_signer = InviteSigner(
+        app[SECRETS]["secret_key"], settings.config.video.invite_ttl_s
+    )
     spares = [s.to_spare() for s in settings.config.spare_numbers]
     if spares:
         counters = SpareCounters(app[STORE].db)
         await counters.ensure(spares)
         engine.overflow = Overflow(engine, counters)
+    engine.fallbacks = Fallbacks(engine)
+    engine.callbacks = Callbacks(engine, app.get(MANAGEMENT_API))
     desk_store = DeskStore(app[STORE].db)
     engine.wrap_up_ending = functools.partial(desk.wrap_up_timed_out, engine, desk_store)
     engine.start()

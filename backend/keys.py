@@ -9,6 +9,7 @@ from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.mongo import Store
 from backend.adapters.push import FloorRelay, PushHub
 from backend.adapters.scheduler import Timers
+from backend.adapters.voximplant_api import ManagementApi
 from backend.auth import TokenSigner
 from backend.services.engine import Engine
 from backend.services.floor import Floor
@@ -31,3 +32,5 @@ HASHER = web.AppKey("hasher", PasswordHasher)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 # Secrets in force (from the environment, or generated for development and kept in the DB).
 SECRETS = web.AppKey("secrets", dict[str, str])
+# The Voximplant Management API client; absent when VOXIMPLANT_CREDENTIALS is not set.
+MANAGEMENT_API = web.AppKey("management_api", ManagementApi)

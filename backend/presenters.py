@@ -87,6 +87,11 @@ def call_view(doc: Doc, *, with_log: bool = False) -> dict[str, Any]:
         "waits_for": doc.get("preferred") or None,
         "waits_until": iso(doc.get("preferred_until")),
         "spare": _iso_all(doc.get("spare")),
+        "task": doc.get("task"),
+        "voicemail_url": doc.get("voicemail_url"),
+        "voicemail_s": doc.get("voicemail_s"),
+        "callback_number": doc.get("callback_number"),
+        "callback_attempts": doc.get("callback_attempts", 0),
     }
     if with_log:
         out["log"] = _iso_all(doc.get("log", []))

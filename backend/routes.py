@@ -10,7 +10,18 @@ from pymongo.errors import PyMongoError
 from backend import openapi
 from backend.availability import unavailable
 from backend.keys import STORE
-from backend.views import admin, affinity, desk, operators, pages, platform, supervision, ws
+from backend.views import (
+    admin,
+    affinity,
+    desk,
+    groups,
+    operators,
+    pages,
+    platform,
+    supervision,
+    video,
+    ws,
+)
 
 HEALTH_TIMEOUT_S = 0.9
 
@@ -40,6 +51,7 @@ def setup_routes(app: web.Application) -> None:
                 name="operator_history",
             ),
             web.get("/api/v1/queues", operators.queues, name="queues"),
+            web.put("/api/v1/groups/{name}/closed", groups.put_closed, name="group_closed"),
             web.put(
                 "/api/v1/contacts/{phone}/manager",
                 affinity.put_contact_manager,
@@ -72,6 +84,16 @@ def setup_routes(app: web.Application) -> None:
             web.put("/api/v1/calls/{call_id}/disposition", desk.put_disposition, name="call_disp"),
             web.put("/api/v1/calls/{call_id}/personal", desk.put_personal, name="call_personal"),
             web.post("/api/v1/calls/{call_id}/hangup", desk.post_hangup, name="call_hangup"),
+            web.post("/api/v1/calls/{call_id}/accept", desk.post_accept_task, name="task_accept"),
+            web.post("/api/v1/calls/{call_id}/close", desk.post_close_task, name="task_close"),
+            # Voice to video through an SMS link.
+            web.post(
+                "/api/v1/calls/{call_id}/video_invite", video.post_invite, name="video_invite"
+            ),
+            web.post("/api/v1/me/video/release", video.post_release, name="video_release"),
+            web.get("/api/v1/reports/video", video.get_report, name="video_report"),
+            web.get("/video/{token}", video.video_page, name="video_page"),
+            web.post("/video/{token}/login", video.post_page_login, name="video_login"),
         ]
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.domain.context import Rule
+from backend.domain.fallback import FallbackAction, GroupRules, find_loop, parse_action
 from backend.domain.model import Media, Strategy
 from backend.domain.overflow import Hours, Spare
 from backend.domain.policy import RoutingPolicy
@@ -71,6 +72,56 @@ class PlatformConfig(_Strict):
 
 class MessagesConfig(_Strict):
     queued: str = ""
+    # No caller left waiting for nobody: why the call cannot wait here ...
+    closed: str = "We are closed right now."
+    no_agents: str = "No operator is available to take your call right now."
+    max_wait: str = "We are sorry to keep you waiting so long."
+    # ... and what happens next (after the reason, in one announcement).
+    goodbye: str = "Please call again later. Thank you for calling. Goodbye."
+    to_group: str = "We are putting you through to another team. Please stay on the line."
+    to_number: str = "We are putting you through. Please stay on the line."
+    voicemail: str = "Please leave a message after the tone. Hang up when you are done."
+    callback: str = "We will call you back as soon as an operator is free."
+    # A fallback number that did not answer.
+    number_failed: str = "We could not put you through. Please call again later. Goodbye."
+
+
+class VoicemailConfig(_Strict):
+    # The longest message a caller may leave (the scenario stops recording then).
+    max_length_s: int = Field(120, ge=5, le=3600)
+
+
+class CallbackConfig(_Strict):
+    """Queued callback: needs VOXIMPLANT_CREDENTIALS and a rule that runs the scenario."""
+
+    enabled: bool = False
+    # The rule StartScenarios runs (its scenarios: config, then inbound.voxengine.js).
+    rule_id: int = Field(0, ge=0)
+    rule_name: str = ""
+    # The key a waiting caller presses to be called back instead of holding.
+    key: str = Field("*", pattern=r"^[0-9*#]$")
+    offer_text: str = "To be called back instead of waiting, press star."
+    # An unanswered callback is tried again after retry_s, max_attempts times in all; then it
+    # becomes a task for an operator of the group, like a voicemail.
+    retry_s: int = Field(300, ge=1)
+    max_attempts: int = Field(3, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _rule(self) -> Self:
+        if self.enabled and not (self.rule_id or self.rule_name):
+            raise ValueError("callback.rule_id or callback.rule_name: needed when enabled")
+        return self
+
+
+class CenterConfig(_Strict):
+    # The center's time zone: groups' hours and holidays are in it unless a group says
+    # otherwise; "today", report intervals and CSV times are in it.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_tz(v)
 
 
 class DeskConfig(_Strict):
@@ -92,11 +143,71 @@ class CrmConfig(_Strict):
 
 
 class VoximplantConfig(_Strict):
-    """Web SDK login for the desk; empty account or application means media is not connected."""
+    """Web SDK login for the desk (empty account or application: media is not connected), and
+    the Management API (SMS, StartScenarios) with the key named by VOXIMPLANT_CREDENTIALS."""
 
     account: str = ""
     application: str = ""
     node: str = ""
+    api_url: str = Field("https://api.voximplant.com/platform_api", pattern=r"^https?://\S+$")
+    # The application's id for StartScenarios; 0: the application is named by `application`.
+    application_id: int = Field(0, ge=0)
+    # Per attempt; attempts are retried (doubling back-off) on 5xx, timeouts, connection errors.
+    request_timeout_s: float = Field(5.0, gt=0, le=60)
+    attempts: int = Field(3, ge=1, le=10)
+    backoff_s: float = Field(0.5, ge=0, le=10)
+
+
+def _check_tz(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}") from None
+    return v
+
+
+def _check_action(v: str | None) -> str | None:
+    if v is not None and v != "":
+        parse_action(v)
+    return v
+
+
+class VideoConfig(_Strict):
+    """Voice to video through an SMS link (seed 000)."""
+
+    # How long the link in the SMS works.
+    invite_ttl_s: int = Field(900, ge=60, le=7 * 86400)
+    # After the voice call (and its wrap-up) the operator waits this long for the video call.
+    reserve_s: int = Field(300, ge=0, le=3600)
+    # A video call whose operator is still busy with the voice call waits this long for them.
+    wait_s: int = Field(60, ge=0, le=3600)
+    # The SMS's sender: a number rented in the account with SMS enabled (ControlSms).
+    sms_source: str = Field("", pattern=r"^(\+?[0-9]{3,16})?$")
+    # The SMS text; {link} and {operator} are filled in (at most 765 characters in all).
+    sms_text: str = Field(
+        "{operator} invites you to continue your call by video: {link}",
+        min_length=1,
+        max_length=600,
+    )
+    # What the end-user's page dials with the Web SDK (a routing rule pattern that runs the
+    # scenario), and the application's users it logs in as, with a one-time key the backend
+    # signs (their password is VOXIMPLANT_GUEST_PASSWORD, never in this file).
+    destination: str = Field("video", min_length=1, max_length=64)
+    guest_users: tuple[str, ...] = ("video-guest",)
+    # The page's language by the caller's number: country code prefix (digits) → language.
+    languages: dict[str, str] = Field(default_factory=dict)
+    default_language: str = "en"
+
+    @field_validator("sms_text")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        if "{link}" not in v:
+            raise ValueError("must contain {link}")
+        try:
+            v.format(link="", operator="")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"only {{link}} and {{operator}} may be filled in ({e})") from None
+        return v
 
 
 class GroupConfig(_Strict):
@@ -111,6 +222,70 @@ class GroupConfig(_Strict):
     spares: tuple[str, ...] = ()
     # Staffing advice: the service level this group aims at (default: [supervision]).
     target_service_level: float | None = Field(None, gt=0, lt=1)
+    # Business hours (the spare numbers' format; empty: always open), in `timezone` (default:
+    # [center] timezone), and holidays (local dates, closed all day).
+    hours: tuple[str, ...] = ()
+    timezone: str | None = None
+    holidays: tuple[str, ...] = ()
+    # Actions: "goodbye", "voicemail", "callback", "group:<name>", "number:<E.164>".
+    # Closed with no action: goodbye. No agents with no action: the call waits (no estimate).
+    closed_action: str | None = None
+    no_agents_action: str | None = None
+    # A call waiting this long gets max_wait_action (both or neither).
+    max_wait_s: int | None = Field(None, ge=1)
+    max_wait_action: str | None = None
+
+    @field_validator("hours")
+    @classmethod
+    def _group_hours(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for text in v:
+            parse_hours(text)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _group_tz(cls, v: str | None) -> str | None:
+        return None if v is None else _check_tz(v)
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for text in v:
+            try:
+                date.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"{text!r}: expected a date like 2026-12-25") from None
+        return v
+
+    @field_validator("closed_action", "no_agents_action", "max_wait_action")
+    @classmethod
+    def _actions(cls, v: str | None) -> str | None:
+        return _check_action(v)
+
+    @model_validator(mode="after")
+    def _max_wait_pair(self) -> Self:
+        if (self.max_wait_s is None) != (not self.max_wait_action):
+            raise ValueError("max_wait_s and max_wait_action: set both or neither")
+        return self
+
+    def actions(self) -> tuple[FallbackAction | None, ...]:
+        return tuple(
+            parse_action(a) if a else None
+            for a in (self.closed_action, self.no_agents_action, self.max_wait_action)
+        )
+
+    def to_rules(self, center_tz: str) -> GroupRules:
+        closed, no_agents, max_wait = self.actions()
+        return GroupRules(
+            name=self.name,
+            hours=tuple(parse_hours(h) for h in self.hours),
+            tz=ZoneInfo(self.timezone or center_tz),
+            holidays=frozenset(date.fromisoformat(d) for d in self.holidays),
+            closed_action=closed,
+            no_agents_action=no_agents,
+            max_wait_s=self.max_wait_s,
+            max_wait_action=max_wait,
+        )
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -172,22 +347,6 @@ class SpareConfig(_Strict):
             tz=ZoneInfo(self.timezone),
             enabled=self.enabled,
         )
-
-
-def _known_tz(v: str) -> str:
-    try:
-        ZoneInfo(v)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {v!r}") from None
-    return v
-
-
-class CenterConfig(_Strict):
-    """The contact center as a whole: reports and "today" are in its time zone."""
-
-    timezone: str = "UTC"
-
-    _tz = field_validator("timezone")(_known_tz)
 
 
 class SupervisionConfig(_Strict):
@@ -298,12 +457,15 @@ class AppConfig(_Strict):
     operators: OperatorsConfig = OperatorsConfig()
     platform: PlatformConfig = PlatformConfig()
     messages: MessagesConfig = MessagesConfig()
+    center: CenterConfig = CenterConfig()
+    voicemail: VoicemailConfig = VoicemailConfig()
+    callback: CallbackConfig = CallbackConfig()
     desk: DeskConfig = DeskConfig()
     crm: CrmConfig = CrmConfig()
     voximplant: VoximplantConfig = VoximplantConfig()
     manager: ManagerConfig = ManagerConfig()
-    center: CenterConfig = CenterConfig()
     supervision: SupervisionConfig = SupervisionConfig()
+    video: VideoConfig = VideoConfig()
     groups: tuple[GroupConfig, ...] = (GroupConfig(name="default"),)
     rules: tuple[RuleConfig, ...] = ()
     spare_numbers: tuple[SpareConfig, ...] = ()
@@ -327,6 +489,19 @@ class AppConfig(_Strict):
             for n in g.spares:
                 if n not in numbers:
                     raise ValueError(f"groups.{g.name}.spares: {n!r} is not in spare_numbers")
+            for key, action in zip(
+                ("closed_action", "no_agents_action", "max_wait_action"), g.actions(), strict=True
+            ):
+                if action is not None and action.type == "group" and action.target not in names:
+                    raise ValueError(f"groups.{g.name}.{key}: no group named {action.target!r}")
+        loop = find_loop({g.name: g.actions() for g in self.groups})
+        if loop is not None:
+            raise ValueError(
+                "groups: the group actions make a loop ("
+                + " -> ".join(loop)
+                + "); a chain of groups must end in goodbye, voicemail, callback, a number "
+                "or a group that takes calls"
+            )
         return self
 
 
@@ -341,6 +516,11 @@ class Settings(_Strict):
     platform_token: str | None = None
     admin_token: str | None = None
     mode: Literal["production", "development"] = "development"
+    # The service account's key file (JSON with account_id, key_id, private_key); None: the
+    # Management API is not used (development writes SMS to the call's log instead).
+    voximplant_credentials: str | None = None
+    # The password of the [video] guest_users, for the end-user page's one-time-key login.
+    voximplant_guest_password: str | None = None
 
     def policy(self, group: str | None = None) -> RoutingPolicy:
         r = self.config.routing
@@ -360,7 +540,16 @@ class Settings(_Strict):
             manager_wait_s=self.config.manager.wait_s,
             overflow_after_s=(g.overflow_after_s if g and g.spares else None),
             overflow_retry_s=r.overflow_retry_s,
+            voicemail_max_s=self.config.voicemail.max_length_s,
+            callback_retry_s=self.config.callback.retry_s,
+            callback_max_attempts=self.config.callback.max_attempts,
+            video_reserve_s=self.config.video.reserve_s,
+            video_wait_s=self.config.video.wait_s,
         )
+
+    def group_rules(self) -> dict[str, GroupRules]:
+        tz = self.config.center.timezone
+        return {g.name: g.to_rules(tz) for g in self.config.groups}
 
     def spares_of(self, group: str) -> tuple[Spare, ...]:
         g = self.group(group)
@@ -469,6 +658,10 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
             values[key.lower()] = env[key]
     if env.get("SWITCHBOARD_MODE"):
         values["mode"] = env["SWITCHBOARD_MODE"]
+    if env.get("VOXIMPLANT_CREDENTIALS"):
+        values["voximplant_credentials"] = env["VOXIMPLANT_CREDENTIALS"]
+    if env.get("VOXIMPLANT_GUEST_PASSWORD"):
+        values["voximplant_guest_password"] = env["VOXIMPLANT_GUEST_PASSWORD"]
     values.update(overrides)
     if not values["public_url"]:
         # Unset: this machine on the port in force (PORT may have changed it).

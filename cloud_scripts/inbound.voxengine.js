@@ -9,6 +9,7 @@
 // SWITCHBOARD_CONFIG, see config.example.voxengine.js) before this file.
 
 require(Modules.ASR); // the pin question listens for yes/no
+require(Modules.Recorder); // a voicemail goes to its own file
 
 const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   backendUrl: 'https://switchboard.example.com',
@@ -39,6 +40,18 @@ const CONFIG = Object.assign(/** @type {SwitchboardConfig} */ ({
   pinTimeoutSec: 8, // when the backend's question names no timeout_s
   pinReplyWaitSec: 4, // how long goodbye waits for the backend's reply to operator_hung_up
   pinGoodbyeText: 'Thank you for calling. Goodbye.',
+  // Voicemail (a group's action): a beep, then the caller's message to its own file.
+  beepUrl: '', // '' means {backendUrl}/static/audio/beep.wav
+  voicemailMaxSec: 120,
+  voicemailEndKey: '#',
+  voicemailThanksText: 'Thank you, we have your message. Goodbye.',
+  // Queued callback: the caller confirms their number (1) or types another one (then #).
+  callbackInputSec: 15,
+  callbackConfirmText: 'We will call you back at {number}. Press 1 to confirm, or 2 to give another number.',
+  callbackEnterText: 'Please enter the number we should call you back on, followed by the hash key.',
+  callbackThanksText: 'Thank you. You keep your place in the queue, and we will call you back. Goodbye.',
+  callbackHelloText: 'Hello, we are calling you back as you asked. Please hold while we connect you to an operator.',
+  callbackSorryText: 'We are sorry, the operator could not take your call. We will call you again shortly. Goodbye.',
 }), (typeof SWITCHBOARD_CONFIG !== 'undefined') ? SWITCHBOARD_CONFIG : {});
 
 const API = '/api/v1/calls';
@@ -58,6 +71,10 @@ const PIN_NO_TONE = '2';
  *   onDone: (result: Net.HttpRequestResult) => void}} Job
  * @typedef {{body: Record<string, string | number>, onDone?: (result: Net.HttpRequestResult) => void}} PendingEvent
  * @typedef {{operator: string, asr: ASR | null, timer: number | null, done: boolean}} PinQuestion
+ * @typedef {{recorder: Recorder | null, url: string, maxSec: number, timer: number | null,
+ *   stopped: boolean, reported: boolean}} Voicemail
+ * @typedef {{number: string, digits: string, entering: boolean, timer: number | null, done: boolean}} CallbackAsk
+ * @typedef {{offerId: string, number: string, target: any, timer: number | null}} CallbackSession
  */
 
 const state = {
@@ -80,6 +97,10 @@ const state = {
   closing: false, // hangup decided: no more reports about legs we end ourselves
   /** @type {PendingEvent[]} */ pendingEvents: [],
   /** @type {PinQuestion | null} */ pin: null,
+  /** @type {Voicemail | null} */ voicemail: null,
+  /** @type {{key: string, say: string} | null} */ callbackOffer: null, // the backend offers callbacks
+  /** @type {CallbackAsk | null} */ callbackAsk: null,
+  /** @type {CallbackSession | null} */ callback: null, // this session IS a callback (StartScenarios)
   /** @type {Job[]} */ queue: [],
   inFlight: 0,
   retrying: 0, // jobs waiting out a back-off
@@ -211,6 +232,8 @@ function parseJson(text) {
  */
 function report(type, fields, onDone) {
   const body = Object.assign({ type: type }, fields || {});
+  // A callback session's events name the offer it serves: the backend applies them to it only.
+  if (state.callback && !body.offer_id) body.offer_id = state.callback.offerId;
   if (!state.callId) {
     state.pendingEvents.push({ body: body, onDone: onDone });
     return;
@@ -298,9 +321,53 @@ function registerCall(e) {
     state.callId = String(reply.call_id);
     state.pendingEvents.splice(0).forEach(postEvent);
     if (state.customerGone || state.closing) return;
-    if (reply.say) say(String(reply.say));
+    state.callbackOffer = callbackOfferOf(reply.callback);
+    if (state.callbackOffer && state.customer) state.customer.handleTones(true);
+    if (reply.action && typeof reply.action === 'object') {
+      // Closed, nobody to take the call, ...: the backend's action says what happens.
+      if (onAction(reply.action)) return;
+    } else if (reply.say) {
+      say(String(reply.say) + (state.callbackOffer ? ' ' + state.callbackOffer.say : ''));
+    }
     scheduleAnnouncement();
   });
+}
+
+/**
+ * A group's action (closed, no agents, waited too long). Goodbye ends the
+ * call after the words; another group or a number only needs the words (the
+ * backend routes, and sends `connect` for a number).
+ * @param {any} action
+ * @returns {boolean} true when the call is ending
+ */
+function onAction(action) {
+  const text = typeof action.say === 'string' ? action.say : '';
+  if (action.type === 'goodbye') {
+    closeWithWords(text || CONFIG.sorryText);
+    return true;
+  }
+  if (action.type === 'voicemail') {
+    startVoicemail(text, Number(action.max_length_s));
+    return true;
+  }
+  if (action.type === 'callback') {
+    askCallback(text);
+    return true;
+  }
+  if (text) say(text);
+  return false;
+}
+
+/**
+ * Says the words, then ends the call (no report: the backend decided it).
+ * @param {string} text
+ */
+function closeWithWords(text) {
+  state.closing = true;
+  if (state.offer) dropOffer(state.offer);
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  say(text, hangUpAll);
 }
 
 // ---------------------------------------------------------------- caller media
@@ -376,7 +443,10 @@ function sayFinished() {
 
 /** @param {CallEvents.PlaybackFinishedEvent} e */
 function onPlaybackFinished(e) {
-  if (state.playing === 'say') {
+  if (state.playing === 'beep') {
+    state.playing = '';
+    if (state.voicemail) startRecording(state.voicemail);
+  } else if (state.playing === 'say') {
     if (e.error) Logger.write('switchboard: TTS failed: ' + e.error);
     sayFinished();
   } else if (state.playing === 'music') {
@@ -484,8 +554,9 @@ function announce() {
   enqueue('GET', API + '/' + encodeURIComponent(state.callId), undefined, 0, function (result) {
     const call = result.code === 200 ? parseJson(result.text) : null;
     if (state.customerGone || state.closing || (state.offer && state.offer.connected)) return;
-    if (call && call.state === 'queued' && call.position && state.playing !== 'say') {
-      say(positionText(Number(call.position), call.estimated_wait_s));
+    if (call && call.state === 'queued' && call.position && state.playing !== 'say' && !state.callbackAsk) {
+      const offer = callbackOfferOf(call.callback);
+      say(positionText(Number(call.position), call.estimated_wait_s) + (offer ? ' ' + offer.say : ''));
     }
     scheduleAnnouncement();
   });
@@ -520,7 +591,8 @@ function ringTimeout(text, fallback) {
  * @returns {Call}
  */
 function dial(cmd) {
-  const e = /** @type {AppEvents.CallAlertingEvent} */ (state.alerting);
+  // A callback session has no CallAlerting: the operator sees the number called back.
+  const e = state.alerting || { callerid: state.callback ? state.callback.number : '', displayName: '', scheme: undefined };
   const target = cmd.target;
   const address = String(target.address);
   const video = cmd.video === true;
@@ -624,6 +696,7 @@ function ringTimedOut(offer) {
   if (offer.connected || offer.cancelled) return;
   dropOffer(offer);
   report('operator_failed', { offer_id: offer.offerId, code: 408, reason: 'Ring timeout' });
+  if (state.callback) closeWithWords(CONFIG.callbackSorryText);
 }
 
 /** @param {Offer} offer */
@@ -659,6 +732,7 @@ function onOperatorFailed(offer, e) {
   if (offer.cancelled || state.closing) return;
   // The caller keeps hearing music; the backend decides what comes next.
   report('operator_failed', { offer_id: offer.offerId, code: e.code, reason: String(e.reason || '') });
+  if (state.callback) closeWithWords(CONFIG.callbackSorryText); // a new callback comes later
 }
 
 /** @param {Offer} offer */
@@ -805,6 +879,20 @@ function yesOrNo(text) {
 
 /** @param {CallEvents.ToneReceivedEvent} e */
 function onTone(e) {
+  const vm = state.voicemail;
+  if (vm && !vm.stopped && e.tone === CONFIG.voicemailEndKey) {
+    stopVoicemail(vm, 'end key');
+    return;
+  }
+  if (state.callbackAsk && !state.callbackAsk.done) {
+    callbackKey(state.callbackAsk, String(e.tone));
+    return;
+  }
+  if (state.callbackOffer && e.tone === state.callbackOffer.key && !state.closing && !state.customerGone
+    && !(state.offer && state.offer.connected)) {
+    askCallback('');
+    return;
+  }
   const pin = state.pin;
   if (!pin || pin.done) return;
   if (e.tone === PIN_YES_TONE) finishPin(pin, 'yes', 'dtmf');
@@ -841,6 +929,274 @@ function stopPin(pin) {
     pin.asr.stop();
     pin.asr = null;
   }
+}
+
+// ---------------------------------------------------------------- queued callback
+
+/**
+ * @param {any} value the backend's `callback` ({key, say}) when it offers callbacks
+ * @returns {{key: string, say: string} | null}
+ */
+function callbackOfferOf(value) {
+  if (!value || typeof value !== 'object' || typeof value.key !== 'string' || !value.key) return null;
+  return { key: value.key, say: typeof value.say === 'string' ? value.say : '' };
+}
+
+/** The caller's own number, when it can be called back over PSTN. */
+function callerNumber() {
+  const id = state.alerting ? String(state.alerting.callerid || '') : '';
+  return /^\+?[0-9]{3,16}$/.test(id) ? id : '';
+}
+
+/**
+ * Asks for the callback number: 1 confirms the caller's own, or they type one and #.
+ * @param {string} lead words said first (the group's action), may be ''
+ */
+function askCallback(lead) {
+  const customer = state.customer;
+  if (!customer || state.customerGone) return;
+  const number = callerNumber();
+  /** @type {CallbackAsk} */
+  const ask = { number: number, digits: '', entering: !number, timer: null, done: false };
+  state.callbackAsk = ask;
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  customer.handleTones(true);
+  const spoken = number.replace(/^\+/, '').split('').join(' ');
+  const prompt = number ? CONFIG.callbackConfirmText.replace('{number}', spoken) : CONFIG.callbackEnterText;
+  say((lead ? lead + ' ' : '') + prompt, function () {
+    if (ask.done) return;
+    ask.timer = later('callback number timeout', function () { callbackAskEnded(ask); }, CONFIG.callbackInputSec * 1000);
+    startMusic();
+  });
+}
+
+/**
+ * @param {CallbackAsk} ask
+ * @param {string} tone
+ */
+function callbackKey(ask, tone) {
+  if (!ask.entering) {
+    // 1: the caller's own number; 2: they type another one, then #.
+    if (tone === '1') requestCallback(ask, ask.number);
+    else if (tone === '2') {
+      ask.entering = true;
+      say(CONFIG.callbackEnterText, function () { if (!ask.done) startMusic(); });
+    }
+  } else if (tone === '#') {
+    if (/^[0-9]{3,16}$/.test(ask.digits)) requestCallback(ask, ask.digits);
+    else {
+      ask.digits = '';
+      say(CONFIG.callbackEnterText);
+    }
+  } else if (/^[0-9]$/.test(tone)) {
+    ask.digits += tone;
+  }
+}
+
+/**
+ * No answer in time: the caller simply keeps waiting.
+ * @param {CallbackAsk} ask
+ */
+function callbackAskEnded(ask) {
+  if (ask.done) return;
+  ask.done = true;
+  ask.timer = null;
+  state.callbackAsk = null;
+  if (!state.customerGone && !state.closing) scheduleAnnouncement();
+}
+
+/**
+ * @param {CallbackAsk} ask
+ * @param {string} number
+ */
+function requestCallback(ask, number) {
+  ask.done = true;
+  if (ask.timer !== null) clearTimeout(ask.timer);
+  ask.timer = null;
+  state.callbackAsk = null;
+  state.closing = true; // the caller leaves the line; the backend keeps their place
+  report('callback_requested', { number: number }, function (result) {
+    const reply = result.code === 200 ? parseJson(result.text) : null;
+    if (state.customerGone) return;
+    if (reply && reply.applied) say(CONFIG.callbackThanksText, hangUpAll);
+    else {
+      // Too late (an operator is taking the call) or refused: back to waiting.
+      state.closing = false;
+      startMusic();
+      scheduleAnnouncement();
+    }
+  });
+}
+
+/**
+ * This session was started by StartScenarios for a callback: no CallAlerting comes.
+ * The backend says whom to call and which operator it reserved (GET the call).
+ * @param {{callback: string, offer_id: string}} data from VoxEngine.customData()
+ */
+function startCallbackSession(data) {
+  state.callId = String(data.callback);
+  state.callback = { offerId: String(data.offer_id), number: '', target: null, timer: null };
+  const callback = state.callback;
+  enqueue('GET', API + '/' + encodeURIComponent(state.callId), undefined, CONFIG.httpRetries, function (result) {
+    const call = result.code === 200 ? parseJson(result.text) : null;
+    const offer = call && call.offer;
+    if (!call || !offer || offer.offer_id !== callback.offerId || !call.callback_number || !offer.target) {
+      Logger.write('switchboard: callback ' + state.callId + ' is no longer due');
+      hangUpAll();
+      return;
+    }
+    callback.number = String(call.callback_number);
+    callback.target = offer.target;
+    dialBack(callback);
+  });
+}
+
+/** @param {CallbackSession} callback */
+function dialBack(callback) {
+  if (!CONFIG.pstnCallerId) {
+    Logger.write('switchboard: no caller id for a callback: set pstnCallerId (a rented or verified number)');
+    report('operator_failed', { code: 403, reason: 'No caller id for PSTN (pstnCallerId is not set)', party: 'caller' });
+    hangUpAll();
+    return;
+  }
+  const customer = VoxEngine.callPSTN(callback.number, CONFIG.pstnCallerId);
+  state.customer = customer;
+  customer.addEventListener(CallEvents.Connected, guard('callback Connected', function () {
+    if (callback.timer !== null) clearTimeout(callback.timer);
+    callback.timer = null;
+    onCustomerConnected();
+  }));
+  customer.addEventListener(CallEvents.Failed, guard('callback Failed', function (e) {
+    if (callback.timer !== null) clearTimeout(callback.timer);
+    callback.timer = null;
+    if (state.closing) return;
+    report('operator_failed', { code: e.code, reason: String(e.reason || ''), party: 'caller' });
+    hangUpAll();
+  }));
+  customer.addEventListener(CallEvents.RecordStarted, guard('RecordStarted', function (r) {
+    report('recording_started', { url: r.url });
+  }));
+  customer.addEventListener(CallEvents.PlaybackStarted, guard('PlaybackStarted', onPlaybackStarted));
+  customer.addEventListener(CallEvents.PlaybackFinished, guard('PlaybackFinished', onPlaybackFinished));
+  customer.addEventListener(CallEvents.Disconnected, guard('caller Disconnected', onCustomerDisconnected));
+  watchRtp(customer, function (t) { state.customerRtpTimer = t; }, 'caller');
+  relaySignalling(customer, bridgedOperator, 'caller');
+  // A PSTN leg rings until we give up on it.
+  callback.timer = later('callback ring timeout', function () {
+    callback.timer = null;
+    if (state.customerConnected || state.closing) return;
+    state.closing = true;
+    report('operator_failed', { code: 408, reason: 'Ring timeout', party: 'caller' });
+    hangUpAll();
+  }, CONFIG.ringTimeoutSec * 1000);
+  state.pendingSay = { text: CONFIG.callbackHelloText, then: function () { dialReservedOperator(callback); } };
+}
+
+/** @param {CallbackSession} callback */
+function dialReservedOperator(callback) {
+  if (state.customerGone || state.closing) return;
+  startMusic();
+  connect({ offer_id: callback.offerId, target: callback.target, ring_timeout_s: CONFIG.ringTimeoutSec });
+}
+
+// ---------------------------------------------------------------- voicemail
+
+/**
+ * The group's voicemail: the words, a beep, then the caller's audio goes to a
+ * Recorder (its own file) until they hang up, press the end key or reach the
+ * maximum length. The URL and length go to the backend as voicemail_recorded.
+ * @param {string} text
+ * @param {number} maxSec from the backend's action, if any
+ */
+function startVoicemail(text, maxSec) {
+  const customer = /** @type {Call} */ (state.customer);
+  /** @type {Voicemail} */
+  const vm = {
+    recorder: null,
+    url: '',
+    maxSec: Number.isFinite(maxSec) && maxSec > 0 ? Math.min(maxSec, CONFIG.voicemailMaxSec) : CONFIG.voicemailMaxSec,
+    timer: null,
+    stopped: false,
+    reported: false,
+  };
+  state.voicemail = vm;
+  state.closing = true; // no more queue announcements or operators
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  if (state.offer) dropOffer(state.offer);
+  customer.handleTones(true);
+  say(text || CONFIG.sorryText, function () { playBeep(vm); });
+}
+
+function beepUrl() {
+  return CONFIG.beepUrl || CONFIG.backendUrl + '/static/audio/beep.wav';
+}
+
+/** @param {Voicemail} vm */
+function playBeep(vm) {
+  if (vm.stopped || state.customerGone) return;
+  const customer = /** @type {Call} */ (state.customer);
+  customer.stopPlayback();
+  state.playing = 'beep';
+  customer.startPlayback(beepUrl());
+  // A beep that never reports PlaybackFinished (a bad URL) must not stop the message.
+  vm.timer = later('beep safety timer', function () { startRecording(vm); }, SAY_START_SAFETY_SEC * 1000);
+}
+
+/** @param {Voicemail} vm */
+function startRecording(vm) {
+  if (vm.timer !== null) clearTimeout(vm.timer);
+  vm.timer = null;
+  if (vm.recorder || vm.stopped || state.customerGone) return;
+  const customer = /** @type {Call} */ (state.customer);
+  if (state.playing === 'beep') customer.stopPlayback();
+  state.playing = '';
+  const recorder = VoxEngine.createRecorder({ recordNamePrefix: 'voicemail' });
+  vm.recorder = recorder;
+  recorder.addEventListener(RecorderEvents.Started, guard('Recorder Started', function (e) { vm.url = e.url; }));
+  recorder.addEventListener(RecorderEvents.Stopped, guard('Recorder Stopped', function (e) { voicemailDone(vm, Number(e.duration)); }));
+  recorder.addEventListener(RecorderEvents.RecorderError, guard('Recorder Error', function (e) {
+    Logger.write('switchboard: voicemail recording failed: ' + e.error);
+    voicemailDone(vm, 0);
+  }));
+  customer.sendMediaTo(recorder);
+  vm.timer = later('voicemail maximum length', function () { stopVoicemail(vm, 'max_length'); }, vm.maxSec * 1000);
+}
+
+/**
+ * @param {Voicemail} vm
+ * @param {string} why
+ */
+function stopVoicemail(vm, why) {
+  if (vm.stopped) return;
+  vm.stopped = true;
+  if (vm.timer !== null) clearTimeout(vm.timer);
+  vm.timer = null;
+  Logger.write('switchboard: voicemail ends: ' + why);
+  if (!vm.recorder) {
+    // Gone before the beep: nothing was recorded.
+    if (state.customerGone) hangUpAll();
+    else say(CONFIG.goodbyeText, hangUpAll);
+    return;
+  }
+  if (state.customer && !state.customerGone) state.customer.stopMediaTo(vm.recorder);
+  vm.recorder.stop(); // Stopped carries the length; voicemailDone goes on from there
+}
+
+/**
+ * @param {Voicemail} vm
+ * @param {number} duration seconds
+ */
+function voicemailDone(vm, duration) {
+  if (vm.reported) return;
+  vm.reported = true;
+  vm.stopped = true;
+  if (vm.url) {
+    report('voicemail_recorded', { url: vm.url, duration_s: Number.isFinite(duration) ? duration : 0 });
+  }
+  if (state.customerGone) hangUpAll();
+  else say(CONFIG.voicemailThanksText, hangUpAll);
 }
 
 // ---------------------------------------------------------------- ending
@@ -887,6 +1243,11 @@ function onCustomerDisconnected(e) {
     finishPin(state.pin, 'none', 'caller_hung_up');
     return;
   }
+  if (state.voicemail && !state.voicemail.reported) {
+    // The usual end of a message: the recorder's Stopped reports it, then the session ends.
+    stopVoicemail(state.voicemail, 'caller hung up');
+    if (state.voicemail.recorder) return;
+  }
   if (state.closing) {
     hangUpAll();
     return;
@@ -927,8 +1288,18 @@ function onHttpRequest(e) {
         operator: state.offer ? (state.offer.connected ? 'connected' : 'ringing') : 'none',
         closing: state.closing,
       };
+    case 'action':
+      // A group's action while the caller waits (the maximum wait): as in the POST reply.
+      if (!cmd.action || typeof cmd.action !== 'object') return { ok: false, command: 'action', error: 'bad_request' };
+      if (!state.customer || state.customerGone || state.closing) return { ok: false, command: 'action', error: 'call_ended' };
+      if (!onAction(cmd.action)) scheduleAnnouncement();
+      return { ok: true, command: 'action' };
     case 'hangup':
       Logger.write('switchboard: backend hangs up: ' + (cmd.reason || ''));
+      if (typeof cmd.say === 'string' && cmd.say && state.customer && !state.customerGone && !state.closing) {
+        closeWithWords(cmd.say); // a goodbye, not a cut
+        return { ok: true, command: 'hangup' };
+      }
       hangUpAll();
       return { ok: true, command: 'hangup' };
     default:
@@ -961,6 +1332,11 @@ VoxEngine.addEventListener(AppEvents.Started, guard('Started', function (e) {
   state.sessionId = String(e.sessionId);
   state.accessURL = e.accessURL;
   state.accessSecureURL = e.accessSecureURL;
+  // StartScenarios (a queued callback) passes script_custom_data and sends no CallAlerting.
+  const data = parseJson(VoxEngine.customData());
+  if (data && typeof data === 'object' && typeof data.callback === 'string' && typeof data.offer_id === 'string') {
+    startCallbackSession(data);
+  }
 }));
 
 VoxEngine.addEventListener(AppEvents.CallAlerting, guard('CallAlerting', function (e) {
@@ -995,7 +1371,7 @@ VoxEngine.addEventListener(AppEvents.Terminating, guard('Terminating', function 
   Net.httpRequestAsync(CONFIG.backendUrl + API + '/' + encodeURIComponent(state.callId) + '/events', {
     method: 'POST',
     headers: backendHeaders(),
-    postData: JSON.stringify({ type: 'session_ended' }),
+    postData: JSON.stringify(state.callback ? { type: 'session_ended', offer_id: state.callback.offerId } : { type: 'session_ended' }),
     timeout: CONFIG.httpTimeoutSec,
   });
 }));

@@ -32,7 +32,7 @@ from backend.domain.view import ReadView
 
 log = logging.getLogger(__name__)
 
-COLLECTIONS = ("operators", "calls", "contacts", "meta")
+COLLECTIONS = ("operators", "calls", "contacts", "meta", "groups")
 SYNC_PREFIX = "sync:"
 # Ended calls kept for the desk (wrap-up card, late notes) before they are forgotten.
 ENDED_KEEP = 5_000
@@ -242,7 +242,10 @@ class ChangeFeed:
         contacts = await store.contacts.find(
             {"manager": {"$type": "string"}}, {"manager": 1}
         ).to_list(None)
+        groups = await store.groups.find({}, {"closed": 1}).to_list(None)
         self.view.reset()
+        for doc in groups:
+            self.view.closed[doc["_id"]] = bool(doc.get("closed"))
         self.operator_docs.clear()
         self.call_docs.clear()
         self.sessions.clear()
@@ -336,6 +339,9 @@ class ChangeFeed:
         if coll == "contacts":
             self._fold_contact(key, change)
             return
+        if coll == "groups":
+            self._fold_group(key, change)
+            return
         if coll == "meta":
             if isinstance(key, str) and (waiter := self._syncs.pop(key, None)) is not None:
                 waiter.set()
@@ -416,6 +422,21 @@ class ChangeFeed:
         for path in removed:
             _unset_path(doc, path)
         return doc
+
+    def _fold_group(self, key: str, change: Doc) -> None:
+        """A supervisor closed or reopened a group (PUT /api/v1/groups/{name}/closed)."""
+        kind = change["operationType"]
+        if kind in ("insert", "replace"):
+            self.view.closed[key] = bool((change.get("fullDocument") or {}).get("closed"))
+        elif kind == "update":
+            fields = change["updateDescription"].get("updatedFields", {})
+            if "closed" in fields:
+                self.view.closed[key] = bool(fields["closed"])
+        elif kind == "delete":
+            self.view.closed.pop(key, None)
+
+    def local_group(self, name: str, closed: bool) -> None:
+        self.view.closed[name] = closed
 
     def _fold_contact(self, key: str, change: Doc) -> None:
         kind = change["operationType"]

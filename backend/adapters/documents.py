@@ -65,6 +65,7 @@ def operator_doc(op: Operator) -> Doc:
         "absence": (
             {"reason": op.absence.reason.value, "until": op.absence.until} if op.absence else None
         ),
+        "video_invite": op.video_invite,
     }
 
 
@@ -97,6 +98,7 @@ def operator_from(d: Doc) -> Operator:
             if d.get("absence")
             else None
         ),
+        video_invite=d.get("video_invite"),
         rev=int(d.get("rev", 0)),
     )
 
@@ -110,6 +112,7 @@ def _spare_doc(a: SpareAttempt | None) -> Doc | None:
         "created_at": a.created_at,
         "expires_at": a.expires_at,
         "sent_at": a.sent_at,
+        "fallback": a.fallback,
     }
 
 
@@ -122,6 +125,7 @@ def _spare_from(d: Doc | None) -> SpareAttempt | None:
         created_at=d["created_at"],
         expires_at=d["expires_at"],
         sent_at=d.get("sent_at"),
+        fallback=bool(d.get("fallback", False)),
     )
 
 
@@ -173,6 +177,13 @@ def call_doc(c: Call) -> Doc:
         "spare": _spare_doc(c.spare),
         "spares_tried": list(c.spares_tried),
         "next_overflow_at": c.next_overflow_at,
+        "max_wait_at": c.max_wait_at,
+        "task": c.task,
+        "voicemail_url": c.voicemail_url,
+        "voicemail_s": c.voicemail_s,
+        "callback_number": c.callback_number,
+        "callback_attempts": c.callback_attempts,
+        "invite_id": c.invite_id,
         "deadline": c.deadline,
     }
 
@@ -199,6 +210,13 @@ def call_from(d: Doc) -> Call:
         spare=_spare_from(d.get("spare")),
         spares_tried=tuple(d.get("spares_tried") or ()),
         next_overflow_at=d.get("next_overflow_at"),
+        max_wait_at=d.get("max_wait_at"),
+        task=d.get("task"),
+        voicemail_url=d.get("voicemail_url"),
+        voicemail_s=d.get("voicemail_s"),
+        callback_number=d.get("callback_number"),
+        callback_attempts=int(d.get("callback_attempts") or 0),
+        invite_id=d.get("invite_id"),
         deadline=d.get("deadline"),
         rev=int(d.get("rev", 0)),
     )

@@ -32,6 +32,8 @@ ACTIVE_CALL_STATES = (
     "connected",
     "overflow_offering",
     "overflow_connected",
+    "voicemail",
+    "callback_wait",
 )
 
 # Routing reads come from the read view (change_feed.py), not from queries: what is left here
@@ -50,10 +52,18 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("phone", ASCENDING)], name="phone"),
         IndexModel([("customer_id", ASCENDING)], name="customer"),
     ],
+    "video_invites": [
+        # "The earlier invitations of this voice call" (the latest one counts).
+        IndexModel([("voice_call_id", ASCENDING), ("superseded", ASCENDING)], name="voice_call"),
+        # Reports: the invitations sent in a period.
+        IndexModel([("sent_at", ASCENDING)], name="sent_at"),
+    ],
     "status_log": [
         # "This operator's intervals that end after X": both fields in the index.
         IndexModel([("operator", ASCENDING), ("end", ASCENDING)], name="operator_end"),
         IndexModel([("end", ASCENDING)], name="end"),
+        # Reports of one status (Video Reserved) over a period.
+        IndexModel([("value", ASCENDING), ("end", ASCENDING)], name="value_end"),
     ],
     # Report counters per interval (domain/rollup.py): a range of one resolution, for every
     # key or for some.
@@ -91,6 +101,8 @@ class Store:
         self.processes = self.db["processes"]
         self.report_buckets = self.db["report_buckets"]
         self.audit = self.db["audit"]
+        # One document per group a supervisor closed or reopened: {_id: name, closed, by, at}.
+        self.groups = self.db["groups"]
 
     async def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():
@@ -178,6 +190,11 @@ class Store:
         doc = {"_id": call.call_id, **call_doc(call), **extra, "rev": 0, "updated_at": now}
         await self.calls.insert_one(doc)
 
+    async def set_group_closed(self, name: str, closed: bool, by: str, now: datetime) -> None:
+        await self.groups.replace_one(
+            {"_id": name}, {"closed": closed, "by": by, "at": now}, upsert=True
+        )
+
     async def call_doc(self, call_id: str) -> Doc | None:
         return await self.calls.find_one({"_id": call_id})
 
@@ -245,6 +262,10 @@ class Store:
                 "connected_at": 1,
                 "ended_at": 1,
                 "created_at": 1,
+                "task": 1,
+                "voicemail_url": 1,
+                "callback_number": 1,
+                "end_reason": 1,
             },
         )
         return await cursor.to_list(None)

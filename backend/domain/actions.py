@@ -33,6 +33,25 @@ class SendCancel:
 class SendHangup:
     call_id: str
     reason: str
+    # Spoken to the caller before the hang-up (the shell picks the text for `reason`).
+    say: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Tell the caller what happens now (a fallback: another group, a number ...)."""
+
+    call_id: str
+    action: str  # "group" | "number" | ...
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialNumber:
+    """A group's number:<E.164> action: put the call through to that number."""
+
+    call_id: str
+    number: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +140,8 @@ Action = (
     | TryOverflow
     | ReleaseSpare
     | ManagerAway
+    | Announce
+    | DialNumber
 )
 
 

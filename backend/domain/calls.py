@@ -7,17 +7,21 @@ from datetime import datetime, timedelta
 
 from backend.domain.actions import (
     Action,
+    Announce,
     CallFinished,
     CheckSession,
+    DialNumber,
     DispatchCall,
     OfferAnswered,
     OfferMissed,
     OfferReleased,
     ReleaseSpare,
     SendCancel,
+    SendHangup,
     Step,
     TryOverflow,
 )
+from backend.domain.fallback import ActionType, Resolution
 from backend.domain.model import Call, CallState, Media, Offer, Outcome, Party, SpareAttempt
 from backend.domain.policy import RoutingPolicy
 
@@ -34,6 +38,7 @@ ABANDONED_WHILE_RINGING = "abandoned_while_ringing"
 CALLER_LEFT = "caller_left"  # the caller hung up while it rang
 CALL_ENDED = "call_ended"  # the call ended otherwise (session gone, a supervisor's hang-up)
 UNDELIVERED = "undelivered"  # the connect never reached the scenario
+NUMBER_FAILED = "number_failed"  # a group's number:<E.164> action did not answer
 
 
 def new_call(
@@ -44,8 +49,12 @@ def new_call(
     now: datetime,
     policy: RoutingPolicy,
     preferred: str | None = None,
+    invite_id: str | None = None,
+    max_wait_s: int | None = None,
 ) -> Step[Call]:
-    """A call enters its group's queue; with a manager, it waits for them first (up to a limit)."""
+    """A call enters its group's queue; with a manager (or, for a video call from an
+    invitation, the inviting operator) it waits for them first, up to a limit."""
+    wait_s = policy.video_wait_s if invite_id is not None else policy.manager_wait_s
     call = Call(
         call_id=call_id,
         group=group,
@@ -55,10 +64,187 @@ def new_call(
         created_at=now,
         enqueued_at=now,
         preferred=preferred,
-        preferred_until=now + timedelta(seconds=policy.manager_wait_s) if preferred else None,
+        preferred_until=now + timedelta(seconds=wait_s) if preferred else None,
+        invite_id=invite_id,
+        max_wait_at=now + timedelta(seconds=max_wait_s) if max_wait_s else None,
     )
     call = replace(call, deadline=queued_deadline(call, now, policy))
     return Step(call, (DispatchCall(call_id),))
+
+
+def refused_call(
+    call_id: str, group: str, priority: int, media: Media, now: datetime, reason: str
+) -> Call:
+    """A call its group's goodbye ends at once (closed, nobody to take it): never queued."""
+    return Call(
+        call_id=call_id,
+        group=group,
+        priority=priority,
+        media=media,
+        state=CallState.ENDED,
+        created_at=now,
+        enqueued_at=now,
+        ended_at=now,
+        outcome=Outcome.REJECTED,
+        hung_up_by=Party.SYSTEM,
+        end_reason=reason,
+    )
+
+
+# How long past the longest message a call may stay in `voicemail` without a report.
+VOICEMAIL_MARGIN_S = 60
+TASK_PRIORITY = 1  # a voicemail waits behind every caller on the line
+VOICEMAIL = "voicemail"
+
+
+def start_voicemail(call: Call, now: datetime, policy: RoutingPolicy) -> Call:
+    """The caller leaves a message: not routed meanwhile; the deadline is the backstop."""
+    limit = policy.voicemail_max_s + VOICEMAIL_MARGIN_S
+    return replace(
+        call,
+        state=CallState.VOICEMAIL,
+        max_wait_at=None,
+        preferred=None,
+        preferred_until=None,
+        deadline=now + timedelta(seconds=limit),
+    )
+
+
+def voicemail_recorded(
+    call: Call, url: str, duration_s: float, now: datetime, policy: RoutingPolicy
+) -> Step[Call]:
+    """The message is stored: the call waits as a task for a Ready operator of its group."""
+    if call.state is not CallState.VOICEMAIL:
+        return Step(None)
+    task = replace(
+        call,
+        state=CallState.QUEUED,
+        task=VOICEMAIL,
+        voicemail_url=url,
+        voicemail_s=duration_s,
+        priority=TASK_PRIORITY,
+    )
+    task = replace(task, deadline=queued_deadline(task, now, policy))
+    return Step(task, (DispatchCall(call.call_id),))
+
+
+def task_closed(call: Call, login: str, now: datetime) -> Step[Call]:
+    """The operator has dealt with the task (listened, called back ...): it ends."""
+    if call.task is None or call.state is not CallState.CONNECTED or call.operator != login:
+        return Step(None)
+    if call.task == CALLBACK_FAILED:
+        return _end(call, Outcome.CALLBACK, Party.OPERATOR, CALLBACK_FAILED, now)
+    return _end(call, Outcome.VOICEMAIL, Party.OPERATOR, "handled", now)
+
+
+# -- queued callback --------------------------------------------------------------------
+
+CALLBACK = "callback"
+CALLBACK_FAILED = "callback_failed"
+DESK_TASKS = (VOICEMAIL, CALLBACK_FAILED)  # offered on the desk, nothing is dialled
+
+
+def callback_requested(call: Call, number: str, now: datetime, policy: RoutingPolicy) -> Step[Call]:
+    """The caller would rather be called back: the call keeps its place (enqueue time and
+    priority) as a task; when an operator is reserved for it, the backend starts the call."""
+    if call.state is not CallState.QUEUED or call.task is not None:
+        return Step(None)
+    task = replace(
+        call,
+        task=CALLBACK,
+        callback_number=number,
+        callback_attempts=0,
+        preferred=None,
+        preferred_until=None,
+        max_wait_at=None,
+    )
+    task = replace(task, deadline=queued_deadline(task, now, policy))
+    return Step(task, (DispatchCall(call.call_id),))
+
+
+def callback_not_answered(
+    call: Call, offer_id: str, now: datetime, policy: RoutingPolicy
+) -> Step[Call]:
+    """The caller did not answer (or the session could not be started): the reserved operator
+    is freed without a miss; the next attempt waits callback_retry_s, and after the last one
+    the callback becomes a task for an operator of the group, like a voicemail."""
+    current = _current(call, offer_id)
+    if current is None or call.task != CALLBACK:
+        return Step(None)
+    release = OfferReleased(current.operator, offer_id, CALLER_LEFT)
+    attempts = call.callback_attempts + 1
+    if attempts >= policy.callback_max_attempts:
+        failed = replace(
+            call,
+            state=CallState.QUEUED,
+            offer=None,
+            task=CALLBACK_FAILED,
+            callback_attempts=attempts,
+            priority=TASK_PRIORITY,
+        )
+        failed = replace(failed, deadline=queued_deadline(failed, now, policy))
+        return Step(failed, (release, DispatchCall(call.call_id)))
+    waiting = replace(
+        call,
+        state=CallState.CALLBACK_WAIT,
+        offer=None,
+        callback_attempts=attempts,
+        deadline=now + timedelta(seconds=policy.callback_retry_s),
+    )
+    return Step(waiting, (release,))
+
+
+def max_wait_due(call: Call, now: datetime) -> bool:
+    return (
+        call.state is CallState.QUEUED and call.max_wait_at is not None and call.max_wait_at <= now
+    )
+
+
+def fallback(
+    call: Call, res: Resolution, now: datetime, policy: RoutingPolicy, max_wait_s: int | None
+) -> Step[Call]:
+    """A waiting call takes its group's action (`res`, from domain.fallback.resolve).
+
+    Another group: the call moves, keeping its enqueue time (its place by seniority), and that
+    group's own maximum wait starts now. Goodbye: the call ends, the caller is told why. A
+    number: the call is put through to it. `policy` and `max_wait_s` are the final group's.
+    """
+    if call.state is not CallState.QUEUED:
+        return Step(None)
+    why = res.why.value if res.why else "fallback"
+    moved = replace(
+        call,
+        group=res.group,
+        preferred=None if res.group != call.group else call.preferred,
+        preferred_until=None if res.group != call.group else call.preferred_until,
+        max_wait_at=(now + timedelta(seconds=max_wait_s) if max_wait_s else None)
+        if res.group != call.group
+        else None,
+    )
+    moved = replace(moved, deadline=queued_deadline(moved, now, policy))
+    if res.action is None:
+        return Step(
+            moved, (Announce(call.call_id, ActionType.GROUP.value, why), DispatchCall(call.call_id))
+        )
+    if res.action.type is ActionType.GOODBYE:
+        ended = _end(moved, Outcome.REJECTED, Party.SYSTEM, why, now)
+        assert ended.state is not None
+        return Step(ended.state, (*ended.actions, SendHangup(call.call_id, why, say=True)))
+    if res.action.type is ActionType.CALLBACK:
+        # The caller is asked for the number (or to confirm theirs); the call waits meanwhile.
+        return Step(moved, (Announce(call.call_id, ActionType.CALLBACK.value, why),))
+    if res.action.type is ActionType.VOICEMAIL:
+        recording = start_voicemail(moved, now, policy)
+        return Step(recording, (Announce(call.call_id, ActionType.VOICEMAIL.value, why),))
+    if res.action.type is ActionType.NUMBER and res.action.target:
+        return Step(
+            moved,
+            (
+                Announce(call.call_id, ActionType.NUMBER.value, why),
+                DialNumber(call.call_id, res.action.target),
+            ),
+        )
+    return Step(None)
 
 
 def overflow_due_at(call: Call, policy: RoutingPolicy) -> datetime | None:
@@ -75,6 +261,8 @@ def queued_deadline(call: Call, now: datetime, policy: RoutingPolicy) -> datetim
     moments = [now + timedelta(seconds=policy.queued_check_s)]
     if call.preferred_until is not None and call.preferred_until > now:
         moments.append(call.preferred_until)
+    if call.max_wait_at is not None:
+        moments.append(max(call.max_wait_at, now))
     if (due := overflow_due_at(call, policy)) is not None:
         moments.append(max(due, now))
     return min(moments)
@@ -168,12 +356,17 @@ def offer_expired(call: Call, offer_id: str, now: datetime, policy: RoutingPolic
     if current is None or current.expires_at > now:
         return Step(None)
     operator_action: Action
+    if call.task == CALLBACK:
+        # The platform never reported on the callback session: an attempt, nobody's miss.
+        return callback_not_answered(call, offer_id, now, policy)
     if current.sent_at is not None:
         operator_action = OfferMissed(current.operator, offer_id, TIMEOUT_CODE)
     else:
         # The connect never got through (the process that sent it died): nobody's fault.
         operator_action = OfferReleased(current.operator, offer_id, UNDELIVERED)
     back = _requeue(call, now, policy, keep_preference=current.operator != call.preferred)
+    if call.task is not None:  # offered on the desk: nothing rings to be stopped
+        return Step(back, (operator_action, DispatchCall(call.call_id)))
     return Step(
         back, (SendCancel(call.call_id, offer_id), operator_action, DispatchCall(call.call_id))
     )
@@ -194,9 +387,12 @@ def _end(
         talk_s = max(0.0, (now - call.connected_at).total_seconds())
         actions.append(CallFinished(call.operator, call.call_id, talk_s, call.group))
     elif call.state in _ON_SPARE and call.spare is not None:
-        actions.append(ReleaseSpare(call.spare.number, call.call_id))
+        if not call.spare.fallback:  # a group's own number holds no slot of the pool
+            actions.append(ReleaseSpare(call.spare.number, call.call_id))
         if call.state is CallState.OVERFLOW_CONNECTED:
             outcome = Outcome.OVERFLOWED
+    if call.task == CALLBACK and outcome is Outcome.ANSWERED:
+        outcome = Outcome.CALLBACK  # the callback reached the caller and an operator
     new = replace(
         call,
         state=CallState.ENDED,
@@ -264,18 +460,28 @@ def deadline_reached(call: Call, now: datetime, policy: RoutingPolicy) -> Step[C
         return offer_expired(call, call.offer.offer_id, now, policy)
     if call.state is CallState.OVERFLOW_OFFERING and call.spare is not None:
         return spare_expired(call, call.spare.offer_id, now, policy)
+    if call.state is CallState.CALLBACK_WAIT:
+        # Time for the next attempt: back in line, at its original place.
+        again = replace(call, state=CallState.QUEUED)
+        again = replace(again, deadline=queued_deadline(again, now, policy))
+        return Step(again, (DispatchCall(call.call_id),))
+    if call.state is CallState.VOICEMAIL:
+        # No message came (the session died before the recorder stopped).
+        return _end(call, Outcome.ABANDONED, Party.CALLER, "no_voicemail", now)
     if call.state is CallState.QUEUED:
         new = call
         if call.preferred is not None and call.waits_for(now) is None:
             new = replace(new, preferred=None, preferred_until=None)  # waited long enough
         new = replace(new, deadline=queued_deadline(new, now, policy))
-        actions: list[Action] = [CheckSession(call.call_id), DispatchCall(call.call_id)]
+        actions: list[Action] = [DispatchCall(call.call_id)]
+        if call.task is None:  # a task has no session to look at
+            actions.insert(0, CheckSession(call.call_id))
         due = overflow_due_at(new, policy)
         if due is not None and due <= now:
             actions.append(TryOverflow(call.call_id))
         return Step(new, tuple(actions))
     new = replace(call, deadline=now + timedelta(seconds=policy.in_call_check_s))
-    return Step(new, (CheckSession(call.call_id),))
+    return Step(new, () if call.task else (CheckSession(call.call_id),))
 
 
 def preference_dropped(
@@ -342,6 +548,14 @@ def spare_failed(call: Call, offer_id: str, now: datetime, policy: RoutingPolicy
     current = _current_spare(call, offer_id)
     if current is None:
         return Step(None)
+    if current.fallback:
+        # The group's own number did not take the call: nobody else will, so say so.
+        ended = _end(call, Outcome.FAILED, Party.SYSTEM, NUMBER_FAILED, now)
+        assert ended.state is not None
+        return Step(
+            replace(ended.state, spare=current),
+            (*ended.actions, SendHangup(call.call_id, NUMBER_FAILED, say=True)),
+        )
     back = _requeue(call, now, policy)
     actions = (
         ReleaseSpare(current.number, call.call_id),

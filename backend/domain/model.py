@@ -33,6 +33,10 @@ class CallState(StrEnum):
     CONNECTED = "connected"
     OVERFLOW_OFFERING = "overflow_offering"
     OVERFLOW_CONNECTED = "overflow_connected"
+    # The caller is leaving a voicemail (a group's action); then the call waits as a task.
+    VOICEMAIL = "voicemail"
+    # A callback the caller did not answer: the next attempt waits until the deadline.
+    CALLBACK_WAIT = "callback_wait"
     ENDED = "ended"
 
 
@@ -42,6 +46,8 @@ class Outcome(StrEnum):
     OVERFLOWED = "overflowed"
     FAILED = "failed"
     REJECTED = "rejected"
+    VOICEMAIL = "voicemail"
+    CALLBACK = "callback"
 
 
 class Party(StrEnum):
@@ -139,11 +145,29 @@ class Operator:
     ban_level: int = 0
     stats: OperatorStats = field(default_factory=OperatorStats)
     absence: Absence | None = None
+    # The video invitation this operator sent during their current call (and is then held in
+    # Video Reserved for): its id, carried by the link's token and by the video call.
+    video_invite: str | None = None
     rev: int = 0
 
     @property
     def routable(self) -> bool:
         return self.presence is Presence.READY and self.activity is Activity.IDLE
+
+    @property
+    def video_reserved(self) -> bool:
+        """Held for the video call of their invitation: routable for that call only."""
+        return self.presence is Presence.READY and self.activity is Activity.VIDEO_RESERVED
+
+    def takes(self, call: Call) -> bool:
+        """May be offered this call now: routable, or reserved for exactly this call's invite."""
+        if self.routable:
+            return True
+        return (
+            self.video_reserved
+            and call.invite_id is not None
+            and (call.invite_id == self.video_invite)
+        )
 
     @property
     def group_names(self) -> tuple[str, ...]:
@@ -185,6 +209,8 @@ class SpareAttempt:
     created_at: datetime
     expires_at: datetime
     sent_at: datetime | None = None
+    # A group's number:<E.164> action (not a spare of the overflow pool): no slot, no cap.
+    fallback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +238,19 @@ class Call:
     spare: SpareAttempt | None = None
     spares_tried: tuple[str, ...] = ()
     next_overflow_at: datetime | None = None
+    # The group's max_wait_s runs out at this moment (its max_wait_action then runs).
+    max_wait_at: datetime | None = None
+    # A task for an operator rather than a caller on the line: "voicemail" (the message at
+    # voicemail_url is offered like a call, and closed with a disposition).
+    task: str | None = None
+    voicemail_url: str | None = None
+    voicemail_s: float | None = None
+    # "callback": the caller asked to be called back at this number (the call keeps its
+    # place); "callback_failed" once max_attempts went unanswered (a task like a voicemail).
+    callback_number: str | None = None
+    callback_attempts: int = 0
+    # A video call started from an invitation link: the invitation's id (valid when set).
+    invite_id: str | None = None
     # When the call must be looked at again: offer expiry, or a periodic
     # liveness check while it waits or talks.
     deadline: datetime | None = None

@@ -52,7 +52,8 @@ def _step(
         )
         new = replace(new, activity_since=now)
     actions.extend(extra)
-    if new.routable and not old.routable:
+    if (new.routable and not old.routable) or (new.video_reserved and not old.video_reserved):
+        # Routable again, or reserved for a video call that may already be waiting for them.
         actions.append(DispatchOperator(new.login))
     was, now_state = manager_state(old, now), manager_state(new, now)
     if now_state is ManagerState.AWAY and was is not ManagerState.AWAY:
@@ -68,6 +69,7 @@ def _to_idle(op: Operator, now: datetime, *, reset_idle: bool = True) -> Operato
         offer_id=None,
         call_id=None,
         idle_since=now if reset_idle else op.idle_since,
+        video_invite=None,
     )
 
 
@@ -95,9 +97,16 @@ def presence_lost(op: Operator, now: datetime) -> Step[Operator]:
 
 
 def offer(
-    op: Operator, call_id: str, offer_id: str, expires_at: datetime, now: datetime
+    op: Operator,
+    call_id: str,
+    offer_id: str,
+    expires_at: datetime,
+    now: datetime,
+    invite_id: str | None = None,
 ) -> Step[Operator]:
-    if not op.routable:
+    """Ring the operator: routable, or in Video Reserved for this call's invitation."""
+    reserved = op.video_reserved and invite_id is not None and invite_id == op.video_invite
+    if not (op.routable or reserved):
         raise Refused("not_routable", f"operator {op.login} is not routable")
     new = replace(
         op,
@@ -106,8 +115,9 @@ def offer(
         offer_id=offer_id,
         call_id=call_id,
         stats=replace(op.stats, offers=op.stats.offers + 1),
+        video_invite=None,
     )
-    return _step(op, new, now)
+    return _step(op, new, now, why=VIDEO_CALL_ARRIVED if reserved else None)
 
 
 def release_offer(
@@ -185,9 +195,10 @@ def offer_missed(
 
 
 def call_finished(
-    op: Operator, call_id: str, talk_s: float, now: datetime, wrap_up_s: int
+    op: Operator, call_id: str, talk_s: float, now: datetime, wrap_up_s: int, reserve_s: int = 0
 ) -> Step[Operator]:
-    """The call this operator handled has ended: wrap-up, then idle by itself."""
+    """The call this operator handled has ended: wrap-up, then idle by itself (or Video
+    Reserved, when they sent the caller a video invitation during the call)."""
     if op.call_id != call_id or op.activity not in (Activity.IN_CALL, Activity.OFFERED):
         return Step(None)
     stats = replace(op.stats, talk_s_total=op.stats.talk_s_total + talk_s)
@@ -200,8 +211,43 @@ def call_finished(
             stats=stats,
         )
     else:
-        new = replace(_to_idle(op, now), stats=stats)
+        new = replace(_after_call(op, now, reserve_s), stats=stats)
     return _step(op, new, now)
+
+
+# Why a Video Reserved interval ended (the status history records it).
+VIDEO_CALL_ARRIVED = "video_call"
+VIDEO_EXPIRED = "expired"
+VIDEO_RELEASED = "released"
+
+
+def _after_call(op: Operator, now: datetime, reserve_s: int) -> Operator:
+    """Idle, or Video Reserved for `reserve_s` when an invitation is pending."""
+    if op.video_invite is None or reserve_s <= 0:
+        return _to_idle(op, now)
+    return replace(
+        op,
+        activity=Activity.VIDEO_RESERVED,
+        activity_until=now + timedelta(seconds=reserve_s),
+        offer_id=None,
+        call_id=None,
+    )
+
+
+def video_invited(op: Operator, call_id: str, invite_id: str, now: datetime) -> Step[Operator]:
+    """The operator sent the caller of their current call a video invitation; the latest
+    one counts. They will be held in Video Reserved when this call ends."""
+    # Offered still counts: the call is connected a moment before the operator's own write.
+    if op.call_id != call_id or op.activity not in (Activity.IN_CALL, Activity.OFFERED):
+        raise Refused("not_on_call", f"call {call_id} is not connected to {op.login}")
+    return Step(replace(op, video_invite=invite_id))
+
+
+def release_video(op: Operator, now: datetime) -> Step[Operator]:
+    """The operator gives up waiting for the video call (from the desk)."""
+    if op.activity is not Activity.VIDEO_RESERVED:
+        raise Refused("not_video_reserved", f"nothing to release: you are {op.activity.value}")
+    return _step(op, _to_idle(op, now), now, why=VIDEO_RELEASED)
 
 
 def in_call_checked(op: Operator, now: datetime, policy: RoutingPolicy) -> Step[Operator]:
@@ -229,18 +275,23 @@ def set_absence(op: Operator, absence: Absence | None, now: datetime) -> Step[Op
     return _step(op, new, now)
 
 
-def finish_wrap_up(op: Operator, now: datetime) -> Step[Operator]:
+def finish_wrap_up(op: Operator, now: datetime, reserve_s: int = 0) -> Step[Operator]:
     """The operator ends wrap-up early (or the timer does)."""
     if op.activity is not Activity.WRAP_UP:
         return Step(None)
-    return _step(op, _to_idle(op, now), now)
+    return _step(op, _after_call(op, now, reserve_s), now)
 
 
-def deadline_reached(op: Operator, now: datetime) -> Step[Operator]:
-    """A pause, ban or wrap-up has run out. Offers and calls are settled through the call."""
+def deadline_reached(op: Operator, now: datetime, reserve_s: int = 0) -> Step[Operator]:
+    """A pause, ban, wrap-up or Video Reserved has run out. Offers and calls are settled
+    through the call."""
     if op.activity_until is None or op.activity_until > now:
         return Step(None)
-    if op.activity in (Activity.PAUSED_NO_ANSWER, Activity.BANNED, Activity.WRAP_UP):
+    if op.activity is Activity.WRAP_UP:
+        return _step(op, _after_call(op, now, reserve_s), now)
+    if op.activity is Activity.VIDEO_RESERVED:
+        return _step(op, _to_idle(op, now), now, why=VIDEO_EXPIRED)
+    if op.activity in (Activity.PAUSED_NO_ANSWER, Activity.BANNED):
         return _step(op, _to_idle(op, now), now)
     return Step(None)
 

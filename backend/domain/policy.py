@@ -29,6 +29,17 @@ class RoutingPolicy:
     # after a round in which no spare took it, the next round waits overflow_retry_s.
     overflow_after_s: int | None = None
     overflow_retry_s: int = 30
+    # The longest voicemail a caller may leave.
+    voicemail_max_s: int = 120
+    # Queued callback: an unanswered attempt is retried after callback_retry_s, at most
+    # callback_max_attempts times in all.
+    callback_retry_s: int = 300
+    callback_max_attempts: int = 3
+    # Voice to video: how long an operator who sent an invitation is held in Video Reserved
+    # after the voice call (and its wrap-up), and how long a video call waits for them while
+    # they are still busy with that voice call.
+    video_reserve_s: int = 300
+    video_wait_s: int = 60
 
     def ban_duration_s(self, ban_level: int) -> float:
         """Ban length for the (ban_level+1)-th ban in a row: doubling, capped."""

@@ -8,7 +8,7 @@ revision the decision was read at (`Operator.rev`, `Call.rev`); the shell writes
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from backend.domain import calls as call_rules
@@ -28,7 +28,7 @@ def operators_for(view: ReadView, call: Call, now: datetime) -> list[Operator]:
     if (manager := call.waits_for(now)) is not None:
         # Waiting for its manager: nobody else may take it until the limit.
         found = view.operator(manager)
-        return [found] if found is not None and found.routable else []
+        return [found] if found is not None and found.takes(call) else []
     return view.routable(call.group, CANDIDATES)
 
 
@@ -54,10 +54,11 @@ def propose_operator(
 def propose_call(
     view: ReadView, op: Operator, now: datetime, exclude: Collection[str] = ()
 ) -> Call | None:
-    """The call a routable operator takes, or None."""
-    if not op.routable:
+    """The call a routable operator takes (or one in Video Reserved: their video call), or None."""
+    if not op.routable and not op.video_reserved:
         return None
-    candidates = [c for c in calls_for(view, op) if c.call_id not in exclude]
+    found = calls_for(view, op) if op.routable else view.waiting_for(op.login, CANDIDATES)
+    candidates = [c for c in found if c.call_id not in exclude]
     return choose_call(op, candidates, now)
 
 
@@ -70,11 +71,22 @@ class Claim:
     call: Step[Call]
 
 
+# Starting the callback session and dialling the caller, on top of two ring timeouts.
+CALLBACK_SETUP_S = 15
+
+
 def claim(call: Call, op: Operator, offer_id: str, now: datetime, policy: RoutingPolicy) -> Claim:
     expires = now + timedelta(seconds=policy.ring_timeout_s + policy.offer_grace_s)
     the_offer = Offer(offer_id, op.login, op.address, now, expires)
+    if call.task is not None:
+        # A task is offered on the desk, not dialled: it is delivered (and its ring timeout
+        # counts as a miss) from the moment it is offered. A callback rings the caller first,
+        # then the operator: twice the time.
+        if call.task == call_rules.CALLBACK:
+            expires = expires + timedelta(seconds=policy.ring_timeout_s + CALLBACK_SETUP_S)
+        the_offer = replace(the_offer, sent_at=now, expires_at=expires)
     return Claim(
         the_offer,
-        op_rules.offer(op, call.call_id, offer_id, expires, now),
+        op_rules.offer(op, call.call_id, offer_id, the_offer.expires_at, now, call.invite_id),
         call_rules.offer(call, the_offer),
     )

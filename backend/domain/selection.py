@@ -36,7 +36,7 @@ def choose_operator(
     """
     reserved = call.waits_for(now) if now is not None else None
     if reserved is not None:
-        return next((op for op in candidates if op.login == reserved and op.routable), None)
+        return next((op for op in candidates if op.login == reserved and op.takes(call)), None)
     fitting = [
         op
         for op in candidates
@@ -62,10 +62,12 @@ def choose_call(
     """
     waiting = [c for c in candidates if c.waiting]
     if now is not None:
-        mine = [c for c in waiting if c.waits_for(now) == op.login]
+        mine = [c for c in waiting if c.waits_for(now) == op.login and op.takes(c)]
         if mine:
             return min(mine, key=call_order)
         waiting = [c for c in waiting if c.waits_for(now) is None]
+    if not op.routable:
+        return None  # reserved for a video call that is not among these
     groups = set(op.group_names)
     fitting = [c for c in waiting if c.group in groups]
     if not fitting:

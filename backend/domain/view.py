@@ -16,6 +16,7 @@ from heapq import merge
 from itertools import islice
 from typing import Any
 
+from backend.domain.fallback import could_take_later, online_unbanned
 from backend.domain.model import Call, CallState, Operator, Presence, Strategy
 from backend.domain.selection import call_order, operator_order
 
@@ -78,6 +79,8 @@ class ReadView:
         self._op_keys: dict[str, dict[str, Key]] = {}
         self._ready: dict[str, set[str]] = {}  # group -> logins with presence Ready
         self._members: dict[str, set[str]] = {}  # group -> logins
+        self._online: dict[str, set[str]] = {}  # group -> logins online and not banned
+        self.closed: dict[str, bool] = {}  # group -> closed now by a supervisor
         self._queued: dict[str, _Sorted] = {}  # group -> every waiting call (positions)
         self._free: dict[str, _Sorted] = {}  # group -> waiting calls for nobody in particular
         self._waiting_for: dict[str, _Sorted] = {}  # login -> calls waiting for them by name
@@ -94,6 +97,8 @@ class ReadView:
             self._members.setdefault(g, set()).add(op.login)
             if op.presence is Presence.READY:
                 self._ready.setdefault(g, set()).add(op.login)
+            if online_unbanned(op):
+                self._online.setdefault(g, set()).add(op.login)
         if op.routable:
             keys = {}
             for g in op.group_names:
@@ -111,6 +116,7 @@ class ReadView:
         for g in old.group_names:
             self._ready.get(g, set()).discard(login)
             self._members.get(g, set()).discard(login)
+            self._online.get(g, set()).discard(login)
         for g, key in self._op_keys.pop(login, {}).items():
             self._routable[g].remove(key, login)
         if old.activity_until is not None:
@@ -139,6 +145,18 @@ class ReadView:
     def ready_logins(self) -> list[str]:
         """Every operator whose presence is Ready (for the sweep's absence check)."""
         return [login for login, op in self.operators.items() if op.presence is Presence.READY]
+
+    def could_take(self, group: str, now: datetime) -> bool:
+        """Someone of the group could take a call now or later: online (Not ready counts),
+        not absent, not banned. Stops at the first such operator (absence is checked here,
+        as it ends by the clock)."""
+        for login in self._online.get(group, ()):
+            if could_take_later(self.operators[login], now):
+                return True
+        return False
+
+    def closed_now(self, group: str) -> bool:
+        return self.closed.get(group, False)
 
     def members(self, group: str) -> list[Operator]:
         return [self.operators[login] for login in self._members.get(group, ())]
@@ -223,7 +241,7 @@ class ReadView:
         out = [f"group:{g}" for g, calls in self._free.items() if calls and self.has_routable(g)]
         for login, calls in self._waiting_for.items():
             op = self.operators.get(login)
-            if calls and op is not None and op.routable:
+            if calls and op is not None and (op.routable or op.video_reserved):
                 out.append(f"operator:{login}")
         return out
 

@@ -8,13 +8,15 @@ from typing import Any
 from backend.adapters.documents import Doc, call_from
 from backend.clock import new_id
 from backend.domain import calls as call_rules
-from backend.domain.actions import SendCancel
+from backend.domain.actions import SendCancel, Step
 from backend.domain.context import CallContext, choose_group, parse_custom_data
 from backend.domain.estimates import estimated_wait_s
+from backend.domain.fallback import ActionType
 from backend.domain.model import Call, CallState, Media
 from backend.presenters import call_view
-from backend.services.affinity import pin_answered, pin_question, preference_for
+from backend.services.affinity import Preference, pin_answered, pin_question, preference_for
 from backend.services.engine import Engine
+from backend.services.video import InviteRouting, route_invite, video_connected
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +42,43 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
     rules = tuple(r.to_rule() for r in settings.config.rules)
     priorities = {g.name: g.priority for g in settings.config.groups}
     group, priority = choose_group(ctx, rules, settings.config.routing.default_group, priorities)
+    call_id = new_id()
+    invite = InviteRouting()
+    token = data.get("invite")
+    if isinstance(token, str) and token and engine.invite_signer is not None:
+        # A video call from an SMS link: the inviting operator first, in the voice call's group.
+        invite = await route_invite(engine, engine.invites, engine.invite_signer, token, call_id)
+        if invite.group is not None:
+            group, priority = invite.group, priorities.get(invite.group, priority)
     now = engine.clock()
     customer_id = ctx.field("customer_id")
     pref = preference_for(engine, a.caller, customer_id, now)
-    step = call_rules.new_call(
-        new_id(), group, priority, a.media, now, settings.policy(group), pref.preferred
-    )
-    call = step.state
-    assert call is not None
+    preferred = invite.preferred if invite.invite_id is not None else pref.preferred
+    # Closed, or nobody who could take it: the group's action, followed through other groups.
+    fb = engine.fallbacks
+    res = fb.resolve(group, now) if fb is not None else None
+    action = fb.action_doc(res) if fb is not None and res is not None else None
+    if res is not None and res.group != group:
+        group, pref = res.group, Preference(pref.manager, pref.contact_key, None, None)
+        preferred = None
+    if res is not None and res.action is not None and res.action.type is ActionType.GOODBYE:
+        call = call_rules.refused_call(
+            call_id, group, priority, a.media, now, res.why.value if res.why else "goodbye"
+        )
+    else:
+        step = call_rules.new_call(
+            call_id,
+            group,
+            priority,
+            a.media,
+            now,
+            settings.policy(group),
+            preferred,
+            invite.invite_id,
+            max_wait_s=fb.max_wait_s(group) if fb is not None else None,
+        )
+        assert step.state is not None
+        call = step.state
     extra: Doc = {
         "session_id": a.session_id,
         "access_url": a.access_url,
@@ -67,11 +98,34 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
                 "kind": "arrived",
                 "group": group,
                 "priority": priority,
-                "waits_for": pref.preferred,
+                "waits_for": preferred,
+                **({"invite": invite.extra["invite"]} if invite.extra else {}),
             }
         ],
+        "action": action,
+        **invite.extra,
     }
+    if res is not None and res.why is not None:
+        extra["log"].append(
+            {
+                "at": now,
+                "kind": "fallback",
+                "why": res.why.value,
+                "path": list(res.path),
+                "action": str(res.action) if res.action else None,
+            }
+        )
     engine.commands.remember_access_url(call.call_id, a.access_secure_url or a.access_url)
+    if call.ended:
+        return await engine.insert_final(call, extra)
+    if res is not None and res.action is not None and res.action.type is ActionType.VOICEMAIL:
+        recording = call_rules.start_voicemail(call, now, settings.policy(group))
+        return await engine.insert_final(recording, extra)
+    if res is not None and res.action is not None and res.action.type is ActionType.NUMBER:
+        doc, created = await engine.insert_final(call, extra)
+        if created and fb is not None and res.action.target:
+            await fb.dial_number(call.call_id, res.action.target)
+        return engine.call_doc(call.call_id) or doc, created
     return await engine.arrive(call, extra)
 
 
@@ -92,7 +146,27 @@ def call_status(engine: Engine, doc: Doc) -> dict[str, Any]:
         staffed = engine.view.ready_count(call.group)
         handle = engine.settings.policy(call.group).default_handle_time_s
         out["position"] = position
-        out["estimated_wait_s"] = estimated_wait_s(position, staffed, handle)
+        # No promise the queue cannot keep: no estimate while nobody of the group is Ready.
+        if staffed > 0:
+            out["estimated_wait_s"] = estimated_wait_s(position, staffed, handle)
+    if doc.get("action"):
+        out["action"] = doc["action"]
+    callbacks = engine.callbacks
+    if doc["state"] == CallState.QUEUED.value and not doc.get("task") and callbacks is not None:
+        offer = callbacks.offer()
+        if offer is not None:
+            out["callback"] = offer  # the key that asks for a callback, and the words for it
+    if doc.get("task"):
+        out["task"] = doc["task"]
+    if doc.get("callback_number"):
+        out["callback_number"] = doc["callback_number"]
+    if doc.get("offer") and doc.get("task"):
+        # The callback session reads whom to bridge from here.
+        out["offer"] = {
+            "offer_id": doc["offer"]["offer_id"],
+            "operator": doc["offer"]["operator"],
+            "target": doc["offer"]["target"],
+        }
     return out
 
 
@@ -124,6 +198,22 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
 
     def transition(call: Call, at: Any) -> Any:
         policy = policy_for(call.group)
+        if kind == "voicemail_recorded":
+            url = str(event.get("url") or "")
+            return call_rules.voicemail_recorded(
+                call, url, float(event.get("duration_s") or 0), at, policy
+            )
+        if kind == "callback_requested":
+            number = str(event.get("number") or "")
+            return call_rules.callback_requested(call, number, at, policy)
+        if call.task is not None:
+            # The caller's own session is over: only the callback session (its events carry
+            # the offer under way) still speaks for the call.
+            live = call.offer.offer_id if call.offer is not None else None
+            if call.task != call_rules.CALLBACK or not offer_id or offer_id != live:
+                return Step(None)
+            if kind == "operator_failed" and event.get("party") == "caller":
+                return call_rules.callback_not_answered(call, offer_id, at, policy)
         on_spare = call.state is CallState.OVERFLOW_OFFERING
         if kind == "operator_connected":
             if on_spare:
@@ -152,6 +242,10 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
         # came after the offer expired): hang that leg up, or two operators may talk to one
         # caller while the call is offered again.
         engine.run_later(SendCancel(call_id, offer_id))
+    if kind == "operator_connected" and applied and call.invite_id is not None:
+        doc = engine.call_doc(call_id) or await engine.store.call_doc(call_id)
+        if doc is not None:
+            await video_connected(engine, engine.invites, doc)
     if kind == "operator_hung_up" and applied and call.state is CallState.ENDED:
         # Answered in the reply, not as a command: the scenario is about to say goodbye.
         doc = engine.call_doc(call_id)

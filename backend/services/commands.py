@@ -60,9 +60,13 @@ class ScenarioCommands:
         self._access_urls[call_id] = url
 
     async def access_url(self, call_id: str) -> str | None:
+        known = self.engine.call_doc(call_id)
+        if known is not None and known.get("callback_access_url"):
+            # A queued callback's own session (StartScenarios): its URL replaces the caller's.
+            return str(known["callback_access_url"])
         if url := self._access_urls.get(call_id):
             return url
-        doc = self.engine.call_doc(call_id) or await self.engine.store.calls.find_one(
+        doc = known or await self.engine.store.calls.find_one(
             {"_id": call_id}, {"access_url": 1, "access_secure_url": 1}
         )
         if doc is None:

@@ -120,7 +120,14 @@ def _personal(desk: Desk, contacts: list[Doc]) -> dict[str, str]:
 async def card(desk: Desk, call: Doc, *, with_crm: bool = True) -> dict[str, Any]:
     """Everything the operator sees about a call: context, contact, history and the CRM's fields."""
     cfg = desk.engine.settings.config
-    phone, customer_id = call.get("caller", ""), _customer_id(call)
+    # A video call from an SMS link comes from a Web SDK guest: the caller is the number the
+    # invitation went to, and the voice call before it is shown with its notes.
+    invite = call.get("invite") or {}
+    phone, customer_id = invite.get("phone") or call.get("caller", ""), _customer_id(call)
+    previous = None
+    if invite.get("voice_call_id"):
+        voice = await desk.engine.store.call_doc(str(invite["voice_call_id"]))
+        previous = history_entry(voice) if voice is not None else None
     keys = contact_keys(phone, customer_id)
     contacts = await desk.store.contacts_for(phone, customer_id)
     history = await desk.store.history(phone, customer_id, call["_id"], cfg.desk.history_limit)
@@ -143,6 +150,7 @@ async def card(desk: Desk, call: Doc, *, with_crm: bool = True) -> dict[str, Any
             "personal": _personal(desk, contacts),
         },
         "history": [history_entry(h) for h in history],
+        "previous_call": previous,
         "crm": crm_result.as_json(),
         "require_disposition": requires_disposition(desk.engine, call["group"]),
     }
@@ -237,3 +245,55 @@ async def finish_wrap_up(desk: Desk, login: str) -> None:
             "disposition",
         )
     await op_service.finish_wrap_up(engine, login)
+
+
+# -- tasks: a voicemail offered on the desk like a call -------------------------------------
+
+
+async def accept_task(engine: Engine, call_id: str, login: str) -> Call:
+    """The operator takes the task offered to them (their offer, still current)."""
+    policy = engine.settings.policy()
+
+    def transition(call: Call, now: datetime) -> Step[Call]:
+        offer = call.offer
+        if call.task is None or offer is None or offer.operator != login:
+            return Step(None)
+        return call_rules.offer_connected(call, offer.offer_id, now, policy)
+
+    entry: Doc = {"at": engine.clock(), "kind": "task_accepted", "operator": login}
+    call, changed = await engine.apply_call(call_id, transition, entry, log_ignored=False)
+    if call is None:
+        raise DeskError(404, "not_found", f"no call {call_id}", "call_id")
+    if not changed:
+        raise DeskError(409, "not_offered", f"task {call_id} is not offered to you now")
+    return call
+
+
+async def close_task(desk: Desk, call_id: str, login: str, code: str | None) -> Call:
+    """The operator has dealt with the task: the disposition is recorded, the task ends."""
+    engine = desk.engine
+    doc = await call_for(desk, call_id, login)
+    if doc.get("task") is None or doc.get("state") != CallState.CONNECTED.value:
+        raise DeskError(409, "not_taken", f"task {call_id} is not taken by you")
+    allowed = engine.settings.config.desk.dispositions
+    if code is not None and code not in allowed:
+        message = f"disposition: must be one of {', '.join(allowed)}"
+        raise DeskError(422, "invalid_field", message, "disposition")
+    if code is not None:
+        await set_disposition(desk, doc, login, code)
+    elif lacks_required_disposition(engine, doc):
+        raise DeskError(
+            409,
+            "disposition_required",
+            "disposition: choose a disposition code before closing",
+            "disposition",
+        )
+    entry: Doc = {"at": engine.clock(), "kind": "task_closed", "operator": login}
+    call, changed = await engine.apply_call(
+        call_id, lambda c, now: call_rules.task_closed(c, login, now), entry, log_ignored=False
+    )
+    if call is None:
+        raise DeskError(404, "not_found", f"no call {call_id}", "call_id")
+    if not changed:
+        raise DeskError(409, "not_taken", f"task {call_id} is not taken by you")
+    return call

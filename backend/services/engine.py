@@ -8,26 +8,30 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from enum import Enum
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pymongo.errors import DuplicateKeyError
 
 from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.documents import Doc
 from backend.adapters.documents import call_from as call_from_doc
+from backend.adapters.invite_store import InviteStore
 from backend.adapters.mongo import Store
 from backend.adapters.platform import (
     PlatformClient,
 )
 from backend.adapters.scheduler import Timers
+from backend.auth import InviteSigner
 from backend.clock import new_id, utcnow
 from backend.domain import calls as call_rules
 from backend.domain import operators as op_rules
 from backend.domain import routing
 from backend.domain.actions import (
     Action,
+    Announce,
     CallFinished,
     CheckSession,
+    DialNumber,
     DispatchCall,
     DispatchOperator,
     ManagerAway,
@@ -49,6 +53,10 @@ from backend.services.commands import ScenarioCommands
 from backend.services.rollup import Rollup
 from backend.services.status_history import StatusHistory
 from backend.settings import Settings
+
+if TYPE_CHECKING:
+    from backend.services.callback import Callbacks
+    from backend.services.fallback import Fallbacks
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +114,10 @@ class Engine:
         self.history = StatusHistory(store, rollup=self.rollup)
         # Set by the app when any group has spare numbers (services/overflow.py).
         self.overflow: OverflowPort | None = None
+        # Set by the app (services/fallback.py): closed groups, empty groups, maximum wait.
+        self.fallbacks: Fallbacks | None = None
+        # Set by the app (services/callback.py): starts the session of a queued callback.
+        self.callbacks: Callbacks | None = None
         # Set by the app: called with (login, call_id) before the wrap-up timer frees an
         # operator (services/desk.py records a required disposition nobody chose).
         self.wrap_up_ending: Callable[[str, str], Awaitable[None]] | None = None
@@ -114,6 +126,10 @@ class Engine:
         # the database does the work several times). Across processes the guarded writes decide.
         self._dispatch_lock = asyncio.Lock()
         self.commands = ScenarioCommands(self)
+        # Video invitations: their documents, and (set by the app, which knows the secret key)
+        # the signer of their links.
+        self.invites = InviteStore(store.db)
+        self.invite_signer: InviteSigner | None = None
 
     # -- background work -------------------------------------------------------------
 
@@ -300,17 +316,36 @@ class Engine:
                         login, partial(_released, offer_id=offer_id, reason=reason)
                     )
                 case CallFinished(login, call_id, talk_s, group):
-                    wrap_up_s = self.settings.policy(group).wrap_up_s
+                    policy = self.settings.policy(group)
                     await self.apply_operator(
                         login,
-                        partial(_finished, call_id=call_id, talk_s=talk_s, wrap_up_s=wrap_up_s),
+                        partial(
+                            _finished,
+                            call_id=call_id,
+                            talk_s=talk_s,
+                            wrap_up_s=policy.wrap_up_s,
+                            reserve_s=policy.video_reserve_s,
+                        ),
                     )
                 case SendCancel(call_id, offer_id):
                     # Awaited, not spawned: the dead leg must be gone before the next connect
                     # of this call can reach the scenario.
                     await self.commands.send(call_id, {"command": "cancel", "offer_id": offer_id})
-                case SendHangup(call_id, reason):
-                    self.spawn(self.commands.send(call_id, {"command": "hangup", "reason": reason}))
+                case SendHangup(call_id, reason, say):
+                    command: Doc = {"command": "hangup", "reason": reason}
+                    if say and self.fallbacks is not None:
+                        # Said first, then the scenario hangs up (a goodbye, not a cut).
+                        command["say"] = self.fallbacks.text(reason, "goodbye")
+                    self.spawn(self.commands.send(call_id, command))
+                case Announce(call_id, kind, why):
+                    if self.fallbacks is not None:
+                        said = self.fallbacks.announcement(kind, why)
+                        self.spawn(
+                            self.commands.send(call_id, {"command": "action", "action": said})
+                        )
+                case DialNumber(call_id, number):
+                    if self.fallbacks is not None:
+                        await self.fallbacks.dial_number(call_id, number)
                 case TryOverflow(call_id):
                     if self.overflow is not None:
                         await self.overflow.attempt(call_id)
@@ -355,6 +390,16 @@ class Engine:
         await self.dispatch_call(call.call_id)
         return self.feed.call_doc(call.call_id) or doc, True
 
+    async def insert_final(self, call: Call, extra: Doc) -> tuple[Doc, bool]:
+        """Insert a call without matching it (refused at once, or going to a number)."""
+        try:
+            await self.store.insert_call(call, extra, self.clock())
+        except DuplicateKeyError:
+            return await self._existing(extra), False
+        doc = self.feed.local_call(call, {k: v for k, v in extra.items() if k != "log"})
+        self._arm_call(call)
+        return doc, True
+
     async def _existing(self, extra: Doc) -> Doc:
         doc = await self.store.call_doc_by_session(str(extra["session_id"]))
         assert doc is not None
@@ -393,7 +438,7 @@ class Engine:
             fresh = False
             for _ in range(MAX_RACES):
                 op = await self.operator(login, fresh=fresh)
-                if op is None or not op.routable:
+                if op is None or not (op.routable or op.video_reserved):
                     return False
                 lost: set[str] = set()
                 while call := routing.propose_call(self.view, op, self.clock(), exclude=lost):
@@ -461,6 +506,12 @@ class Engine:
         self._arm_operator(reserved)
         self._arm_call(claimed)
         self.history.add([a for a in op_step.actions if isinstance(a, StatusInterval)])
+        if claimed.task == call_rules.CALLBACK and claimed.offer is not None:
+            if self.callbacks is not None:
+                self.spawn(self.callbacks.start(claimed.call_id, claimed.offer.offer_id))
+            return ClaimResult.WON
+        if claimed.task is not None:
+            return ClaimResult.WON  # the desk shows it (the operator's push): nothing to dial
         self.commands.remember_access_url_of(claimed.call_id, self.feed.call_doc(claimed.call_id))
         self.spawn(
             self.commands.connect(
@@ -491,6 +542,7 @@ class Engine:
                 and doc.get("presence") == "ready"
                 and doc.get("activity") == "idle"
             )
+            or (coll == "operators" and doc.get("activity") == "video_reserved")
             or (coll == "calls" and doc.get("state") == "queued")
         ):
             self.schedule_rebalance(REBALANCE_DELAY_S)
@@ -552,7 +604,10 @@ class Engine:
             return
         if op.activity is Activity.WRAP_UP and op.call_id and self.wrap_up_ending is not None:
             await self.wrap_up_ending(login, op.call_id)
-        await self.apply_operator(login, op_rules.deadline_reached)
+        reserve_s = self.settings.policy().video_reserve_s
+        await self.apply_operator(
+            login, lambda o, now: op_rules.deadline_reached(o, now, reserve_s)
+        )
 
     async def _settle_from_call(self, op: Operator) -> None:
         """The call is the record of truth for an offer or a conversation: the operator follows."""
@@ -589,7 +644,9 @@ class Engine:
             cid = op.call_id
             await self.apply_operator(
                 op.login,
-                lambda o, now: op_rules.call_finished(o, cid, talk, now, policy.wrap_up_s),
+                lambda o, now: op_rules.call_finished(
+                    o, cid, talk, now, policy.wrap_up_s, policy.video_reserve_s
+                ),
             )
         else:
             await self.apply_operator(
@@ -599,6 +656,9 @@ class Engine:
     async def call_deadline(self, call_id: str) -> None:
         call = await self.call(call_id)
         if call is None or call.deadline is None or call.deadline > self.clock():
+            return
+        if self.fallbacks is not None and call_rules.max_wait_due(call, self.clock()):
+            await self.fallbacks.max_wait(call_id)
             return
         policy = self.settings.policy(call.group)
         await self.apply_call(call_id, lambda c, now: call_rules.deadline_reached(c, now, policy))
@@ -623,9 +683,9 @@ def _released(
 
 
 def _finished(
-    op: Operator, now: datetime, *, call_id: str, talk_s: float, wrap_up_s: int
+    op: Operator, now: datetime, *, call_id: str, talk_s: float, wrap_up_s: int, reserve_s: int
 ) -> Step[Operator]:
-    return op_rules.call_finished(op, call_id, talk_s, now, wrap_up_s)
+    return op_rules.call_finished(op, call_id, talk_s, now, wrap_up_s, reserve_s)
 
 
 def _drop_preference(call: Call, now: datetime, *, login: str, policy: RoutingPolicy) -> Step[Call]:

@@ -113,4 +113,7 @@ async def set_status(
 
 
 async def finish_wrap_up(engine: Engine, login: str) -> Operator | None:
-    return await engine.apply_operator(login, op_rules.finish_wrap_up)
+    reserve_s = engine.settings.policy().video_reserve_s
+    return await engine.apply_operator(
+        login, lambda op, now: op_rules.finish_wrap_up(op, now, reserve_s)
+    )

@@ -19,6 +19,26 @@ def _day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
 
 
+def tasks_figures(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Voicemails left and handled; callbacks requested, completed (the caller and an
+    operator talked) and failed (every attempt went unanswered)."""
+    return {
+        "voicemails": {
+            "left": sum(1 for c in calls if c.get("voicemail_url")),
+            "handled": sum(1 for c in calls if c.get("outcome") == "voicemail"),
+        },
+        "callbacks": {
+            "requested": sum(1 for c in calls if c.get("callback_number")),
+            "completed": sum(
+                1
+                for c in calls
+                if c.get("outcome") == "callback" and c.get("end_reason") != "callback_failed"
+            ),
+            "failed": sum(1 for c in calls if c.get("task") == "callback_failed"),
+        },
+    }
+
+
 async def queue_figures(engine: Engine) -> list[dict[str, Any]]:
     store = engine.store
     now = engine.clock()
@@ -34,7 +54,8 @@ async def queue_figures(engine: Engine) -> list[dict[str, Any]]:
             Counter(op.activity.value for op in members if op.presence.value == "ready")
         )
         calls = await store.group_day_figures(group.name, since)
-        answered = [c for c in calls if c.get("connected_at")]
+        # A voicemail or callback taken on the desk is no caller answered on the line.
+        answered = [c for c in calls if c.get("connected_at") and not c.get("task")]
         abandoned = [c for c in calls if c.get("outcome") == "abandoned"]
         waits = [(c["connected_at"] - c["enqueued_at"]).total_seconds() for c in answered]
         within = sum(1 for w in waits if w <= SERVICE_LEVEL_S)
@@ -76,6 +97,7 @@ async def queue_figures(engine: Engine) -> list[dict[str, Any]]:
                     "service_level_s": SERVICE_LEVEL_S,
                     "abandon_rate": round(len(abandoned) / len(calls), 3) if calls else None,
                     "overflowed": sum(1 for c in calls if c.get("outcome") == "overflowed"),
+                    **tasks_figures(calls),
                 },
                 "spares": [
                     {

@@ -55,6 +55,10 @@ class PersonalIn(_Body):
         return self
 
 
+class CloseTaskIn(_Body):
+    disposition: StrictStr | None = Field(None, min_length=1, max_length=64)
+
+
 class HangupIn(_Body):
     reason: StrictStr = Field(default="operator_hangup", min_length=1, max_length=64)
 
@@ -207,3 +211,25 @@ async def put_media_user(request: web.Request) -> web.Response:
     digest = body.password_digest or password_digest(user, body.password or "")
     await desk.store.set_media_user(login, user, digest, desk.engine.clock())
     return web.json_response({"login": login, "user": user, "digest_set": True})
+
+
+@desk_errors
+async def post_accept_task(request: web.Request) -> web.Response:
+    """POST /api/v1/calls/{call_id}/accept: the operator takes the voicemail offered to them."""
+    op = await require_operator(request)
+    engine = request.app[ENGINE]
+    call = await desk_service.accept_task(engine, request.match_info["call_id"], op["_id"])
+    return web.json_response({"call_id": call.call_id, "state": call.state.value})
+
+
+@desk_errors
+async def post_close_task(request: web.Request) -> web.Response:
+    """POST /api/v1/calls/{call_id}/close {"disposition"?}: done with the voicemail."""
+    op = await require_operator(request)
+    body = await read_json(request, CloseTaskIn)
+    call = await desk_service.close_task(
+        _desk(request), request.match_info["call_id"], op["_id"], body.disposition
+    )
+    return web.json_response(
+        {"call_id": call.call_id, "state": call.state.value, "outcome": call.outcome}
+    )

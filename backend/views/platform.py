@@ -31,8 +31,14 @@ async def post_call(request: web.Request) -> web.Response:
     )
     doc, created = await call_arrived(engine, arrival)
     reply = call_status(engine, doc)
-    queued_text = engine.settings.config.messages.queued
-    if created and doc.get("say"):
+    messages = engine.settings.config.messages
+    queued_text = messages.queued
+    if created and not engine.view.could_take(str(doc["group"]), engine.clock()):
+        # Nobody of the group could take it (and no action moved it on): say so at once.
+        queued_text = messages.no_agents
+    if "action" in reply:
+        pass  # the action carries its own words (action.say)
+    elif created and doc.get("say"):
         reply["say"] = doc["say"]  # e.g. why their own manager cannot answer today
     elif created and reply["state"] == "queued" and queued_text:
         reply["say"] = queued_text

@@ -85,6 +85,8 @@ EventType = Literal[
     "recording_started",
     "manager_pin_answer",
     "session_ended",
+    "voicemail_recorded",
+    "callback_requested",
 ]
 
 
@@ -95,6 +97,11 @@ class EventIn(_Platform):
     reason: StrictStr | None = Field(None, max_length=512)
     url: StrictStr | None = Field(None, max_length=2048)
     answer: Literal["yes", "no", "none"] | None = None
+    duration_s: float | None = Field(None, ge=0, le=86400)
+    # callback_requested: the number to call back (E.164, or digits typed on the keypad).
+    number: StrictStr | None = Field(None, pattern=r"^\+?[0-9]{3,16}$")
+    # operator_failed from a callback session: "caller" when the caller's leg failed.
+    party: Literal["caller", "operator"] | None = None
 
     @model_validator(mode="after")
     def _required_per_type(self) -> Self:
@@ -120,8 +127,9 @@ class EventIn(_Platform):
 
 _REQUIRED_PER_TYPE = {
     "offer_id": ("operator_connected", "operator_failed"),
-    "url": ("recording_started",),
+    "url": ("recording_started", "voicemail_recorded"),
     "answer": ("manager_pin_answer",),
+    "number": ("callback_requested",),
 }
 
 

@@ -15,6 +15,8 @@ from backend.views.errors import ApiError
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Authenticated by the password in the body, not by the cookie it may happen to carry.
 NOT_BY_COOKIE = frozenset({"/api/v1/auth/login"})
+# The end-user's video page: authorised by the signed link in the path, never by a cookie.
+NOT_BY_COOKIE_PREFIX = "/video/"
 
 # Scripts and styles only from our own files (the desk has no inline script or style; its
 # configuration is a JSON data block, which CSP does not execute). The Web SDK talks to
@@ -68,7 +70,7 @@ def from_own_page(request: web.Request) -> bool:
 
 
 def cookie_authenticated(request: web.Request) -> bool:
-    if request.path in NOT_BY_COOKIE:
+    if request.path in NOT_BY_COOKIE or request.path.startswith(NOT_BY_COOKIE_PREFIX):
         return False
     return "Authorization" not in request.headers and SESSION_COOKIE in request.cookies
 

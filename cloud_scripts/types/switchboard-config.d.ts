@@ -31,6 +31,21 @@ interface SwitchboardConfig {
   pinTimeoutSec: number;
   pinReplyWaitSec: number;
   pinGoodbyeText: string;
+  /** The tone before a voicemail; '' means {backendUrl}/static/audio/beep.wav. */
+  beepUrl: string;
+  /** The longest voicemail, in seconds (the backend's action may say less). */
+  voicemailMaxSec: number;
+  /** The key that ends a voicemail early. */
+  voicemailEndKey: string;
+  voicemailThanksText: string;
+  /** Seconds the caller has to confirm or type the callback number. */
+  callbackInputSec: number;
+  callbackConfirmText: string;
+  callbackEnterText: string;
+  callbackThanksText: string;
+  /** Said to the caller when a callback reaches them, before the operator is dialled. */
+  callbackHelloText: string;
+  callbackSorryText: string;
 }
 
 /** Defined by config.voxengine.js, which the routing rule runs first. */

@@ -284,6 +284,8 @@ declare namespace VoxEngine {
   function callPSTN(number: string, callerid: string, params?: CallPSTNParameters): Call;
   /** Needs require(Modules.ASR). Recognition starts at once; feed it with call.sendMediaTo(asr). */
   function createASR(params: ASRParameters): ASR;
+  /** Needs require(Modules.Recorder). Records what it hears: call.sendMediaTo(recorder). */
+  function createRecorder(params?: RecorderParameters): Recorder;
   function sendMediaBetween(a: Call, b: Call): void;
   function stopMediaBetween(a: Call, b: Call): void;
   function easyProcess(call1: Call, call2: Call, onEstablished?: (call1: Call, call2: Call) => void): void;
@@ -443,5 +445,55 @@ declare class ASR {
   id(): string;
 }
 
+// ---------------------------------------------------------------- recording to a file (Modules.Recorder)
+
+declare namespace RecorderEvents {
+  const RecorderError: 'Recorder.Error';
+  const Started: 'Recorder.Started';
+  const Stopped: 'Recorder.Stopped';
+
+  interface RecorderEvent {
+    recorder: Recorder;
+    name: string;
+  }
+
+  interface ErrorEvent extends RecorderEvent {
+    error: string;
+  }
+
+  interface StartedEvent extends RecorderEvent {
+    /** The link to the record. */
+    url: string;
+  }
+
+  interface StoppedEvent extends RecorderEvent {
+    cost: string;
+    /** Seconds. */
+    duration: number;
+  }
+}
+
+interface RecorderEventMap {
+  'Recorder.Error': RecorderEvents.ErrorEvent;
+  'Recorder.Started': RecorderEvents.StartedEvent;
+  'Recorder.Stopped': RecorderEvents.StoppedEvent;
+}
+
+interface RecorderParameters {
+  hd_audio?: boolean;
+  lossless?: boolean;
+  recordNamePrefix?: string;
+  secure?: boolean;
+}
+
+declare class Recorder {
+  private constructor();
+  addEventListener<K extends keyof RecorderEventMap>(event: K, handler: (event: RecorderEventMap[K]) => any): void;
+  removeEventListener<K extends keyof RecorderEventMap>(event: K, handler?: (event: RecorderEventMap[K]) => any): void;
+  /** Ends the file; Stopped follows. */
+  stop(): void;
+  id(): string;
+}
+
 /** What a call can send its audio to (the subset we use). */
-type VoxMediaUnit = Call | ASR;
+type VoxMediaUnit = Call | ASR | Recorder;

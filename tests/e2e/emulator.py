@@ -116,6 +116,16 @@ class EmulatorClient:
         reply = await self._request("POST", "/calls", body)
         return Session(self, str(reply["session_id"]), str(reply["access_url"]))
 
+    async def start_scenarios(
+        self, scenarios: list[Path], script_custom_data: str
+    ) -> tuple[Session, dict[str, Any]]:
+        """A session as the Management API's StartScenarios starts one: Started, no CallAlerting.
+        Returns the session and the StartScenarios-shaped answer."""
+        body = {"scenarios": [str(p) for p in scenarios], "script_custom_data": script_custom_data}
+        reply: dict[str, Any] = await self._request("POST", "/scenarios", body)
+        session = Session(self, str(reply["session_id"]), str(reply["media_session_access_url"]))
+        return session, reply
+
     async def script_callee(self, address: str, action: str, **behaviour: Any) -> None:
         """answer | busy | decline | no_answer | fail, with after_ms, hangup_after_ms, code."""
         await self._request("POST", "/callees", {"address": address, "action": action, **behaviour})

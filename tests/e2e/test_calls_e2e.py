@@ -67,13 +67,22 @@ async def test_caller_waits_with_music_and_hears_the_position(
     write_scenario_config(
         scenarios[0], live_backend.url, live_backend.env["PLATFORM_TOKEN"], announceEverySec=0.5
     )
+    # Someone of the group is online but Not ready: the call waits (nobody Ready: no estimate).
+    auth = await live_backend.ready_operator("nina")
+    await live_backend._json(
+        "POST",
+        "/api/v1/me/status",
+        (200,),
+        headers=auth,
+        json={"status": "not_ready", "reason": "break"},
+    )
     session = await emulator.place_call(scenarios, options={"say_ms_per_word": 5})
     call_id = await registered_call_id(session, live_backend)
     await session.wait("played", {"url": "http://media.invalid/hold-music.mp3", "loop": True})
     # The backend's `say` for a caller who has to wait ([messages] queued), then the position.
     await session.wait("said", {"text": {"$contains": "operators are busy"}})
     said = await session.wait("said", {"text": {"$contains": "You are number 1 in the queue."}})
-    assert "Estimated wait: about" in said["text"]
+    assert "Estimated wait" not in said["text"], "no promise while nobody of the group is Ready"
     # After the announcement the caller is back on music.
     await session.wait("played", {"url": "http://media.invalid/hold-music.mp3"}, after=said["seq"])
     assert (await caller_leg(session))["hearing"]["kind"] == "playback"

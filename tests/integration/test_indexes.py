@@ -46,8 +46,22 @@ async def test_every_filter_the_backend_sends_uses_an_index(make_backend: Any) -
         )
         card = await b.client.get(f"/api/v1/calls/{call['call_id']}/card", headers=auth)
         assert card.status == 200, await card.text()
+        # A video invitation (logged in development), its page, Video Reserved and its report.
+        invite = await b.client.post(
+            f"/api/v1/calls/{call['call_id']}/video_invite", json={}, headers=auth
+        )
+        assert invite.status == 201, await invite.text()
         resp = await b.client.post(f"/api/v1/calls/{call['call_id']}/hangup", headers=auth)
         assert resp.status == 200, await resp.text()
+        page = await b.client.get(
+            (await invite.json())["link"].split(b.engine.settings.public_url)[1]
+        )
+        assert page.status == 200
+        await eventually(lambda: _activity(b, "alice", "video_reserved"), message="reserved")
+        release = await b.client.post("/api/v1/me/video/release", headers=auth)
+        assert release.status == 200, await release.text()
+        report = await b.client.get("/api/v1/reports/video", headers=b.admin)
+        assert report.status == 200, await report.text()
         today = await b.client.get("/api/v1/me/today", headers=auth)
         assert today.status == 200, await today.text()
         # A queued call, its position, a manager set and looked up, the queue figures.
@@ -97,3 +111,8 @@ async def test_every_filter_the_backend_sends_uses_an_index(make_backend: Any) -
 async def _ended(b: Backend, call_id: str) -> dict[str, Any] | None:
     call = await b.call(call_id)
     return call if call["state"] == "ended" else None
+
+
+async def _activity(b: Backend, login: str, activity: str) -> dict[str, Any] | None:
+    op = await b.operator(login)
+    return op if op["activity"] == activity else None

@@ -112,7 +112,12 @@ async def test_the_64_kib_limit_on_every_route_that_takes_a_body(backend: Backen
     b.client.session.cookie_jar.clear()
     placed = await b.place_call()
     spec = await (await b.client.get("/api/v1/openapi.json")).json()
-    values = {"call_id": placed["call_id"], "login": "root", "phone": "+15550000001"}
+    values = {
+        "call_id": placed["call_id"],
+        "login": "root",
+        "phone": "+15550000001",
+        "name": "default",
+    }
     taken: list[str] = []
     await b.engine.drain()
     for path, item in spec["paths"].items():
@@ -217,6 +222,8 @@ async def test_queues_service_level_figures(backend: Backend) -> None:
         "service_level_s": sl,
         "abandon_rate": round(2 / 6, 3),
         "overflowed": 0,
+        "voicemails": {"left": 0, "handled": 0},
+        "callbacks": {"requested": 0, "completed": 0, "failed": 0},
     }
     assert group["waiting"] == 0 and group["longest_wait_s"] == 0
 

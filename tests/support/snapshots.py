@@ -18,7 +18,7 @@ from typing import Any
 
 from backend.adapters.mongo import Store
 
-COLLECTIONS = ("operators", "calls", "contacts")
+COLLECTIONS = ("operators", "calls", "contacts", "groups")
 
 Docs = dict[str, dict[str, dict[str, Any]]]
 

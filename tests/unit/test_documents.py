@@ -61,6 +61,7 @@ OPERATOR = Operator(
     ban_level=1,
     stats=OperatorStats(offers=7, answers=5, misses=2, answer_s_total=12.5, talk_s_total=300.0),
     absence=Absence(AbsenceReason.SICK_LEAVE, at(86400)),
+    video_invite="inv1",
     rev=9,
 )
 
@@ -88,6 +89,7 @@ OPERATOR_DOC: dict[str, Any] = {
     },
     "score": OPERATOR.score,
     "absence": {"reason": "sick_leave", "until": at(86400)},
+    "video_invite": "inv1",
 }
 
 CALL = Call(
@@ -111,6 +113,8 @@ CALL = Call(
     spare=SpareAttempt("s1", "+100", at(10), at(40), sent_at=at(11)),
     spares_tried=("+100", "+200"),
     next_overflow_at=at(50),
+    max_wait_at=at(65),
+    invite_id="inv1",
     deadline=at(70),
     rev=4,
 )
@@ -145,9 +149,17 @@ CALL_DOC: dict[str, Any] = {
         "created_at": at(10),
         "expires_at": at(40),
         "sent_at": at(11),
+        "fallback": False,
     },
     "spares_tried": ["+100", "+200"],
     "next_overflow_at": at(50),
+    "max_wait_at": at(65),
+    "task": None,
+    "voicemail_url": None,
+    "voicemail_s": None,
+    "callback_number": None,
+    "callback_attempts": 0,
+    "invite_id": "inv1",
     "deadline": at(70),
 }
 
@@ -224,6 +236,13 @@ def test_a_new_calls_document_has_no_offer_spare_or_outcome_and_an_empty_prefere
         "spare": None,
         "spares_tried": [],
         "next_overflow_at": None,
+        "max_wait_at": None,
+        "task": None,
+        "voicemail_url": None,
+        "voicemail_s": None,
+        "callback_number": None,
+        "callback_attempts": 0,
+        "invite_id": None,
         "deadline": None,
     }
     assert call_from({**doc, "_id": "c2"}) == new

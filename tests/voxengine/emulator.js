@@ -109,6 +109,23 @@ class Emulator {
 
   // ---- sessions ----
 
+  /**
+   * Like the Management API's StartScenarios: a session that runs the scenarios with
+   * script_custom_data (VoxEngine.customData()), gets AppEvents.Started and no CallAlerting.
+   * Answers as StartScenarios does, with the new session's access URLs.
+   */
+  startScenarios(spec) {
+    if (!spec || typeof spec !== 'object') throw new HttpError(400, 'body must be a JSON object');
+    const placed = this.placeCall({ ...spec, no_call: true });
+    const session = this.sessions.get(placed.session_id);
+    return {
+      result: 1,
+      session_id: placed.session_id,
+      media_session_access_url: session.accessURL,
+      media_session_access_secure_url: session.accessSecureURL,
+    };
+  }
+
   placeCall(spec) {
     if (!spec || typeof spec !== 'object') throw new HttpError(400, 'body must be a JSON object');
     const scripts = this.scenarioFiles(spec).map((file) => {
@@ -128,7 +145,7 @@ class Emulator {
     const session = new Session(this, {
       scripts,
       script_custom_data: spec.script_custom_data,
-      call: {
+      call: spec.no_call ? null : {
         callerid: String(spec.callerid || '+15550000001'),
         destination: String(spec.destination || '+15550000000'),
         display_name: String(spec.display_name || ''),

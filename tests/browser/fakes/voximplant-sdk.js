@@ -82,6 +82,41 @@
     on: (event, fn) => {
       (handlers[event] = handlers[event] || []).push(fn);
     },
+    // An outgoing call (the end-user's video page): call(settings) with {number, video,
+    // customData}, as voximplant.d.ts has it; recorded on __vox.placed.
+    call: (settings) => {
+      notConnected();
+      const own = {};
+      const call = {
+        state: "PROGRESSING",
+        settings,
+        hungUp: false,
+        on: (event, fn) => {
+          (own[event] = own[event] || []).push(fn);
+        },
+        hangup: () => {
+          call.hungUp = true;
+          call.emit({ name: "Disconnected", call, headers: {}, params: {} });
+        },
+        emit: (event) => {
+          call.state = event.name === "Connected" ? "CONNECTED" : "ENDED";
+          for (const fn of own[event.name] || []) fn(event);
+        },
+      };
+      vox.placed.push(call);
+      return call;
+    },
+  };
+  vox.placed = [];
+  vox.video = [];
+  // The far end of the last placed call answers, or the call fails.
+  vox.answerPlaced = () => {
+    const call = vox.placed[vox.placed.length - 1];
+    call.emit({ name: "Connected", call, headers: {} });
+  };
+  vox.failPlaced = (code, reason) => {
+    const call = vox.placed[vox.placed.length - 1];
+    call.emit({ name: "Failed", call, headers: {}, code, reason });
   };
   vox.releaseLogin = () => {
     vox.holdLogin = false;
@@ -106,6 +141,19 @@
         vox.rejected.push(headers["X-Offer-Id"] || null);
       },
       headers: () => ({ ...headers }),
+      // Video during the call: recorded on __vox.video as [method, args].
+      sendVideo: async (flag) => {
+        vox.video.push(["sendVideo", flag]);
+        return { name: "Updated", result: true };
+      },
+      shareScreen: async (...args) => {
+        vox.video.push(["shareScreen", ...args]);
+        return { name: "Updated", result: true };
+      },
+      stopSharingScreen: async () => {
+        vox.video.push(["stopSharingScreen"]);
+        return { name: "SharingStopped" };
+      },
       on: (event, fn) => {
         (own[event] = own[event] || []).push(fn);
       },

@@ -18,7 +18,7 @@ const ASREvents = Object.freeze({
   Stopped: 'ASR.Stopped',
 });
 
-// Modules a scenario may require(); only ASR is modelled. The values are the
+// Modules a scenario may require(); ASR and Recorder are modelled. The values are the
 // emulator's own stand-ins (the platform's are opaque to scenarios).
 const MODULE_NAMES = [
   'ACD', 'AI', 'ApplicationStorage', 'ASR', 'Avatar', 'Conference', 'IVR', 'PushService', 'Recorder',
@@ -26,7 +26,7 @@ const MODULE_NAMES = [
   'Cartesia', 'Yandex',
 ];
 const Modules = Object.freeze(Object.fromEntries(MODULE_NAMES.map((name) => [name, `module:${name}`])));
-const MODELLED_MODULES = new Set([Modules.ASR]);
+const MODELLED_MODULES = new Set([Modules.ASR, Modules.Recorder]);
 
 // ASRProfileList.<Provider>.<lang> as the reference lists them
 // (voximplant.com/docs/references/voxengine/asrprofilelist/<provider>). Amazon,

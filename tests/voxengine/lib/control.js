@@ -1,6 +1,8 @@
 'use strict';
 // The control API tests drive the emulator with (JSON over HTTP):
 //   POST /calls                          place an inbound call -> {session_id, access_url}
+//   POST /scenarios {scenarios, script_custom_data}  start a session as StartScenarios does
+//                                        (Started, no CallAlerting) -> {session_id, media_session_access_url, ...}
 //   POST /callees, DELETE /callees       script how dialled addresses behave
 //   GET  /sessions, GET /sessions/{id}   session log, phase and legs
 //   GET  /sessions/{id}/wait?kind=&match=&after=&timeout_ms=   long-poll for a log entry
@@ -53,6 +55,7 @@ function createControlServer(emulator) {
   const routes = [
     ['GET', /^\/health$/, () => ({ ok: true })],
     ['POST', /^\/calls$/, async (req, body) => emulator.placeCall(parseJson(body))],
+    ['POST', /^\/scenarios$/, async (req, body) => emulator.startScenarios(parseJson(body))],
     ['POST', /^\/callees$/, async (req, body) => {
       const spec = parseJson(body);
       try {

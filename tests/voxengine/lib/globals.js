@@ -6,12 +6,13 @@ const { AppEvents, CallEvents } = require('./events');
 const { ringTimeoutSeconds } = require('./callees');
 const { strict } = require('./strict');
 const { ASREvents, ASRProfileList, Modules, MODELLED_MODULES, createASR } = require('./asr');
+const { Recorder, RecorderEvents } = require('./recorder');
 
 // Platform names we know exist but do not model, plus host names the
 // platform lacks; reading any of them (even with typeof) throws.
 const UNMODELLED_GLOBALS = [
   'VoiceList', 'Language', 'ASRLanguage', 'ASRModelList',
-  'ACDEvents', 'SmartQueueEvents', 'ConferenceEvents', 'PlayerEvents', 'RecorderEvents',
+  'ACDEvents', 'SmartQueueEvents', 'ConferenceEvents', 'PlayerEvents',
   'ApplicationStorage', 'VoximplantAPI', 'str2bytes', 'bytes2str', 'base64_encode', 'base64_decode',
   'uuidgen', 'console', 'process', 'Buffer', 'module', 'exports', 'global', 'setImmediate',
   'clearImmediate', 'queueMicrotask', 'fetch', 'XMLHttpRequest', 'WebSocket', 'URL',
@@ -23,6 +24,7 @@ const UNMODELLED_GLOBALS = [
 const MODULE_GLOBALS = {
   ASREvents: { module: Modules.ASR, value: strict(ASREvents, 'ASREvents') },
   ASRProfileList: { module: Modules.ASR, value: strict(ASRProfileList, 'ASRProfileList') },
+  RecorderEvents: { module: Modules.Recorder, value: strict(RecorderEvents, 'RecorderEvents') },
 };
 
 const MAX_CUSTOM_DATA_BYTES = 200;
@@ -81,6 +83,15 @@ function buildVoxEngine(session) {
     },
     createASR(params) {
       return createASR(session, params);
+    },
+    createRecorder(params) {
+      if (!session.modules.has(Modules.Recorder)) {
+        throw new session.realm.Error('VoxEngine.createRecorder needs require(Modules.Recorder) first');
+      }
+      const recorder = new Recorder(session, params);
+      session.recorders.push(recorder);
+      session.log('recorder_created', { recorder: recorder.id, params: params || {} });
+      return recorder.facade;
     },
     sendMediaBetween(a, b) {
       session.media.sendMediaBetween(session.legOf(a), session.legOf(b));

@@ -44,6 +44,7 @@ class Session {
     this.waiters = new Set();
     this.legs = [];
     this.asrs = [];
+    this.recorders = [];
     this.players = new Set(); // media players in use (playbacks and TTS), at most 10
     this.modules = new Set(); // require()d modules
     this.appListeners = new Listeners();
@@ -54,6 +55,8 @@ class Session {
     this.hostTimers = new Set();
     this.idleTimer = null;
     this.terminatingHttpLeft = TERMINATING_HTTP_ALLOWANCE;
+    // null: started like StartScenarios (no inbound call, no CallAlerting).
+    this.hasCall = spec.call !== null;
     this.callSpec = spec.call || {};
     this.callerClientType = this.callSpec.client_type || 'pstn';
     this.sessionCustomData = String(spec.script_custom_data || '');
@@ -242,7 +245,7 @@ class Session {
       applicationId: 1,
       logURL: `${this.emulator.controlBaseUrl}/sessions/${this.id}`,
     });
-    setImmediate(() => this.fireCallAlerting());
+    if (this.hasCall) setImmediate(() => this.fireCallAlerting());
   }
 
   fireCallAlerting() {
@@ -333,8 +336,9 @@ class Session {
 
   /** A media unit a call may send its audio to: a Call or an ASR of this session. */
   unitOf(unit) {
-    const found = this.legs.find((l) => l.facade === unit) || this.asrs.find((a) => a.facade === unit);
-    if (!found) throw new TypeError('Only Call and ASR objects of this session are modelled as media units');
+    const found = this.legs.find((l) => l.facade === unit) || this.asrs.find((a) => a.facade === unit)
+      || this.recorders.find((r) => r.facade === unit);
+    if (!found) throw new TypeError('Only Call, ASR and Recorder objects of this session are modelled as media units');
     return found;
   }
 
@@ -440,6 +444,7 @@ class Session {
     // terminate() disconnects every call without further call events.
     for (const leg of this.legs) leg.end('disconnected', { code: 200, reason: 'Session terminated' }, { by: 'terminate', silent: true });
     for (const asr of this.asrs) asr.stop({ silent: true });
+    for (const recorder of this.recorders) recorder.stop({ silent: true });
     this.net.dropQueued();
     this.drainTimer = setTimeout(() => this.fireTerminating(), DRAIN_LIMIT_MS);
     this.net.whenIdle(() => {

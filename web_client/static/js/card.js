@@ -14,6 +14,13 @@ const STATE_TEXT = {
 // Whether copy `a` of a call predates copy `b` (each change of state raises `rev`).
 const isOlder = (a, b) => typeof a.rev === "number" && typeof b.rev === "number" && a.rev < b.rev;
 const CONTEXT_SHOWN = ["customer_id", "page", "category", "kiosk"];
+// Tasks: offered on the desk like a call; the desk ones are taken and closed here.
+const TASK_KIND = {
+  voicemail: "Voicemail",
+  callback: "Callback",
+  callback_failed: "Callback not answered",
+};
+const DESK_TASKS = ["voicemail", "callback_failed"];
 
 export class CallCard {
   constructor({ config, onMessage }) {
@@ -28,9 +35,13 @@ export class CallCard {
     $("disposition-form").addEventListener("submit", (e) => this.saveDisposition(e));
     $("personal-form").addEventListener("submit", (e) => this.savePersonal(e));
     $("btn-hangup").addEventListener("click", () => this.hangup());
+    $("btn-video-invite").addEventListener("click", () => this.inviteToVideo());
+    $("btn-video-release").addEventListener("click", () => this.releaseVideo());
     $("btn-finish").addEventListener("click", () => this.finishWrapUp());
     $("btn-close").addEventListener("click", () => this.clear());
     $("btn-manager").addEventListener("click", () => this.becomeManager());
+    $("btn-take-task").addEventListener("click", () => this.takeTask());
+    $("btn-close-task").addEventListener("click", () => this.closeTask());
     window.setInterval(() => this.renderWaited(), 1000);
   }
 
@@ -60,7 +71,10 @@ export class CallCard {
     $("crm-fields").replaceChildren();
     this.renderBasics();
     const kind = call.media === "video" ? "video" : "voice";
-    $("card-announce").textContent = `Incoming ${kind} call from ${call.display_name || call.caller}`;
+    const who = call.display_name || call.caller;
+    $("card-announce").textContent = call.task
+      ? `${TASK_KIND[call.task] || words(call.task)} from ${who}`
+      : `Incoming ${kind} call from ${who}`;
     this.load();
   }
 
@@ -104,8 +118,13 @@ export class CallCard {
   renderBasics() {
     const c = this.call;
     const ctx = c.context || {};
-    $("card-kind").textContent = c.media === "video" ? "Video call" : "Voice call";
-    $("card-kind").dataset.media = c.media;
+    $("card-kind").textContent = c.task
+      ? TASK_KIND[c.task] || words(c.task)
+      : c.media === "video"
+        ? "Video call"
+        : "Voice call";
+    $("card-kind").dataset.media = c.task || c.media;
+    this.renderTask();
     const state = this.shownState();
     $("card-state").textContent = STATE_TEXT[state] || words(state);
     $("card-state").dataset.state = state;
@@ -122,6 +141,49 @@ export class CallCard {
     fillList($("attached"), [...shown, ...headers, ["Call id", c.call_id], ["Arrived", clock(c.created_at)]]);
     this.renderWaited();
     this.renderButtons();
+  }
+
+  // A voicemail (with its player) or a callback: what it is, and take / close on the desk.
+  renderTask() {
+    const c = this.call;
+    const panel = $("task-panel");
+    panel.hidden = !c.task;
+    if (!c.task) return;
+    $("task-title").textContent = TASK_KIND[c.task] || words(c.task);
+    const player = $("voicemail-player");
+    const url = c.task === "voicemail" ? c.voicemail_url : null;
+    player.hidden = !url;
+    if (url && player.getAttribute("src") !== url) player.setAttribute("src", url);
+    let what = "";
+    if (c.task === "voicemail") {
+      const length = c.voicemail_s ? ` (${duration(c.voicemail_s)})` : "";
+      what = `${c.caller || "A caller"} left a message${length}. Listen, then close it with a disposition.`;
+    } else if (c.task === "callback") {
+      what = `Calling ${c.callback_number} back for you: your phone rings once they answer.`;
+    } else if (c.task === "callback_failed") {
+      const n = c.callback_attempts || 0;
+      what = `${c.callback_number} did not answer ${n} callback${n === 1 ? "" : "s"}. Call them yourself, then close it with a disposition.`;
+    }
+    $("task-what").textContent = what;
+  }
+
+  async takeTask() {
+    const id = this.id;
+    await this.act(() => post(`/api/v1/calls/${encodeURIComponent(id)}/accept`, {}), "Task taken.");
+  }
+
+  async closeTask() {
+    const code = $("disposition").value;
+    if (!code) {
+      $("card-message").textContent = "Choose a disposition code first.";
+      $("disposition").focus();
+      return;
+    }
+    const id = this.id;
+    await this.act(
+      () => post(`/api/v1/calls/${encodeURIComponent(id)}/close`, { disposition: code }),
+      "Task closed.",
+    );
   }
 
   renderWaited() {
@@ -212,7 +274,13 @@ export class CallCard {
     const c = this.call;
     const op = this.operator || {};
     const mine = c && op.call_id === c.call_id;
-    $("btn-hangup").hidden = !(c && c.state === "connected" && mine);
+    const deskTask = Boolean(c && DESK_TASKS.includes(c.task));
+    $("btn-hangup").hidden = !(c && c.state === "connected" && mine && !deskTask);
+    $("btn-take-task").hidden = !(deskTask && mine && c.state === "offering" && !this.lost);
+    $("btn-close-task").hidden = !(deskTask && mine && c.state === "connected");
+    const voice = c && c.state === "connected" && mine && c.media === "voice" && !c.task;
+    $("btn-video-invite").hidden = !voice;
+    $("btn-video-release").hidden = op.activity !== "video_reserved";
     $("btn-finish").hidden = !(mine && op.activity === "wrap_up");
     const over = c && (c.state === "ended" || this.lost);
     $("btn-close").hidden = !(over && !(mine && op.activity === "wrap_up"));
@@ -282,6 +350,20 @@ export class CallCard {
   async hangup() {
     const id = this.id;
     await this.act(() => post(`/api/v1/calls/${encodeURIComponent(id)}/hangup`, {}), "Call ended.");
+  }
+
+  // Voice to video: an SMS with a link; when this call ends the operator waits for the video call.
+  async inviteToVideo() {
+    const id = this.id;
+    await this.act(async () => {
+      const sent = await post(`/api/v1/calls/${encodeURIComponent(id)}/video_invite`, {});
+      const how = sent.sms === "sent" ? "sent by SMS" : "written to the call's log (SMS not configured)";
+      this.onMessage(`Video invitation ${how}. Ask the caller to end this call and open the link.`);
+    });
+  }
+
+  async releaseVideo() {
+    await this.act(() => post("/api/v1/me/video/release", {}), "You no longer wait for the video call.");
   }
 
   async finishWrapUp() {

@@ -271,6 +271,7 @@ function offerToAnswer(Vox, event, card) {
     }
     answered = true;
     $("video-panel").hidden = !video;
+    if (video) videoControls(call, card);
   };
   // Declined here, the scenario reports a failed leg and the call goes to the next operator.
   decline.onclick = () => {
@@ -297,4 +298,42 @@ function offerToAnswer(Vox, event, card) {
     else ended(answered ? "The call has ended." : "The call stopped ringing before you answered.");
   });
   call.on(Vox.CallEvents.Failed, (e) => ended(`The call failed: ${callFailureText(e)}.`));
+}
+
+// During a video call: the operator's own video off and on (Call.sendVideo), and pushing video
+// to the caller — a screen, a window or a tab the browser offers (Call.shareScreen, which
+// replaces the camera in the sent video) — and stopping it (Call.stopSharingScreen). The
+// scenario relays the re-INVITEs these cause to the caller's leg.
+function videoControls(call, card) {
+  const camera = $("btn-camera");
+  const push = $("btn-push");
+  let sending = true;
+  let pushing = false;
+  const render = () => {
+    camera.setAttribute("aria-pressed", String(sending));
+    camera.textContent = sending ? "Turn my video off" : "Turn my video on";
+    push.setAttribute("aria-pressed", String(pushing));
+    push.textContent = pushing ? "Stop pushing video" : "Push video (share a screen or tab)";
+  };
+  const failed = (what) => (err) => card.mediaMessage(`Could not ${what}: ${failureText(err)}.`);
+  camera.onclick = async () => {
+    try {
+      await call.sendVideo(!sending);
+      sending = !sending;
+      render();
+    } catch (err) {
+      failed(sending ? "turn your video off" : "turn your video on")(err);
+    }
+  };
+  push.onclick = async () => {
+    try {
+      if (pushing) await call.stopSharingScreen();
+      else await call.shareScreen(true, true);
+      pushing = !pushing;
+      render();
+    } catch (err) {
+      failed(pushing ? "stop pushing video" : "push video")(err);
+    }
+  };
+  render();
 }
