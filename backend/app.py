@@ -16,7 +16,7 @@ from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.desk_store import DeskStore
 from backend.adapters.mongo import Store, connect
 from backend.adapters.platform import PlatformClient
-from backend.adapters.push import PushHub, PushRelay
+from backend.adapters.push import FloorRelay, PushHub, PushRelay
 from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
 from backend.adapters.voximplant_api import Credentials, ManagementApi
@@ -25,6 +25,8 @@ from backend.domain.view import ReadView
 from backend.keys import (
     ENGINE,
     FEED,
+    FLOOR,
+    FLOOR_RELAY,
     HASHER,
     HTTP,
     HUB,
@@ -42,6 +44,7 @@ from backend.services import desk
 from backend.services.callback import Callbacks
 from backend.services.engine import Engine
 from backend.services.fallback import Fallbacks
+from backend.services.floor import Floor
 from backend.services.login import LoginThrottle, PasswordHasher
 from backend.services.overflow import Overflow
 from backend.services.sweeper import Sweeper
@@ -195,6 +198,22 @@ async def push_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def floor_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The supervisors' live floor, pushed from the change feed after each change."""
+    settings = app[SETTINGS]
+    floor = Floor(settings, app[FEED], app[ENGINE].clock)
+    await floor.seed(app[STORE])
+    relay = FloorRelay(
+        floor.changed, floor.snapshot, settings.config.supervision.floor_push_interval_s
+    )
+    app[FLOOR], app[FLOOR_RELAY] = floor, relay
+    task = asyncio.create_task(relay.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
     routing = app[SETTINGS].config.routing
     sweeper = Sweeper(app[ENGINE], app[HUB])
@@ -227,6 +246,7 @@ def create_app(settings: Settings) -> web.Application:
             http_ctx,
             engine_ctx,
             push_ctx,
+            floor_ctx,
             sweeper_ctx,
         ]
     )

@@ -7,11 +7,12 @@ from aiohttp import web
 
 from backend.adapters.change_feed import ChangeFeed
 from backend.adapters.mongo import Store
-from backend.adapters.push import PushHub
+from backend.adapters.push import FloorRelay, PushHub
 from backend.adapters.scheduler import Timers
 from backend.adapters.voximplant_api import ManagementApi
 from backend.auth import TokenSigner
 from backend.services.engine import Engine
+from backend.services.floor import Floor
 from backend.services.login import LoginThrottle, PasswordHasher
 from backend.services.sweeper import Sweeper
 from backend.settings import Settings
@@ -23,6 +24,8 @@ TIMERS = web.AppKey("timers", Timers)
 ENGINE = web.AppKey("engine", Engine)
 HUB = web.AppKey("hub", PushHub)
 FEED = web.AppKey("feed", ChangeFeed)
+FLOOR = web.AppKey("floor", Floor)
+FLOOR_RELAY = web.AppKey("floor_relay", FloorRelay)
 SWEEPER = web.AppKey("sweeper", Sweeper)
 SIGNER = web.AppKey("signer", TokenSigner)
 HASHER = web.AppKey("hasher", PasswordHasher)

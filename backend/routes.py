@@ -10,7 +10,19 @@ from pymongo.errors import PyMongoError
 from backend import openapi
 from backend.availability import unavailable
 from backend.keys import STORE
-from backend.views import affinity, desk, groups, operators, pages, parties, platform, video, ws
+from backend.views import (
+    admin,
+    affinity,
+    desk,
+    groups,
+    operators,
+    pages,
+    parties,
+    platform,
+    supervision,
+    video,
+    ws,
+)
 
 HEALTH_TIMEOUT_S = 0.9
 
@@ -28,6 +40,10 @@ def setup_routes(app: web.Application) -> None:
             web.get("/api/v1/me/status_history", operators.status_history, name="me_history"),
             web.get("/api/v1/ws", ws.websocket, name="ws"),
             web.get("/api/v1/operators", operators.list_operators, name="operators"),
+            # Before /operators/{login}: "live" is not a login.
+            web.get("/api/v1/operators/live", supervision.operators_live, name="operators_live"),
+            web.get("/api/v1/reports/summary", supervision.summary, name="reports_summary"),
+            web.get("/api/v1/reports/staffing", supervision.staffing, name="reports_staffing"),
             web.get("/api/v1/operators/{login}", operators.get_operator, name="operator"),
             web.put("/api/v1/operators/{login}", operators.put_operator, name="operator_put"),
             web.get(
@@ -57,6 +73,8 @@ def setup_routes(app: web.Application) -> None:
             web.get("/favicon.ico", pages.favicon, name="favicon"),
             web.get("/desk", pages.desk_page, name="desk_page"),
             web.get("/supervisor", pages.supervisor_page, name="supervisor_page"),
+            web.get("/admin", admin.admin_page, name="admin_page"),
+            web.get("/api/v1/audit", admin.get_audit, name="audit"),
             web.get("/api/v1/me/today", desk.get_today, name="me_today"),
             web.post("/api/v1/me/wrap_up/finish", desk.post_finish_wrap_up, name="wrap_up_finish"),
             web.get("/api/v1/me/media", desk.get_media, name="me_media"),

@@ -114,7 +114,8 @@ class CallbackConfig(_Strict):
 
 
 class CenterConfig(_Strict):
-    # The center's time zone: groups' hours and holidays are in it unless a group says otherwise.
+    # The center's time zone: groups' hours and holidays are in it unless a group says
+    # otherwise; "today", report intervals and CSV times are in it.
     timezone: str = "UTC"
 
     @field_validator("timezone")
@@ -219,6 +220,8 @@ class GroupConfig(_Strict):
     # Overflow: a call still waiting this long goes to one of these spare numbers.
     overflow_after_s: int = Field(60, ge=0)
     spares: tuple[str, ...] = ()
+    # Staffing advice: the service level this group aims at (default: [supervision]).
+    target_service_level: float | None = Field(None, gt=0, lt=1)
     # Business hours (the spare numbers' format; empty: always open), in `timezone` (default:
     # [center] timezone), and holidays (local dates, closed all day).
     hours: tuple[str, ...] = ()
@@ -346,6 +349,34 @@ class SpareConfig(_Strict):
         )
 
 
+class SupervisionConfig(_Strict):
+    """Service level, staffing targets and the live floor's amber and red thresholds."""
+
+    # Answered within this many seconds of entering the queue counts towards service level.
+    service_level_s: int = Field(20, ge=1)
+    # Callers who give up within this many seconds are left out of service level.
+    short_abandon_s: int = Field(5, ge=0)
+    # The service level staffing advice aims at (a group may set its own).
+    target_service_level: float = Field(0.8, gt=0, lt=1)
+    # A group's longest wait turns amber, then red, at these many seconds.
+    longest_wait_amber_s: int = Field(30, ge=1)
+    longest_wait_red_s: int = Field(90, ge=1)
+    # Today's service level turns amber, then red, below these.
+    service_level_amber: float = Field(0.8, ge=0, le=1)
+    service_level_red: float = Field(0.6, ge=0, le=1)
+    # The live floor goes to supervisors' sockets at most this often (changes in between
+    # are sent together).
+    floor_push_interval_s: float = Field(0.5, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.longest_wait_red_s < self.longest_wait_amber_s:
+            raise ValueError("longest_wait_red_s: must not be below longest_wait_amber_s")
+        if self.service_level_red > self.service_level_amber:
+            raise ValueError("service_level_red: must not be above service_level_amber")
+        return self
+
+
 class ManagerConfig(_Strict):
     # How long a call waits for its busy manager before its group takes it.
     wait_s: int = Field(30, ge=0)
@@ -441,6 +472,7 @@ class AppConfig(_Strict):
     voximplant: VoximplantConfig = VoximplantConfig()
     manager: ManagerConfig = ManagerConfig()
     calls: CallsConfig = CallsConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
     video: VideoConfig = VideoConfig()
     groups: tuple[GroupConfig, ...] = (GroupConfig(name="default"),)
     rules: tuple[RuleConfig, ...] = ()

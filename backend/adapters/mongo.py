@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from backend.adapters.documents import (
     Doc,
@@ -21,6 +21,7 @@ from backend.adapters.documents import (
     operator_doc,
     operator_from,
 )
+from backend.domain import rollup
 from backend.domain.actions import StatusInterval
 from backend.domain.model import Call, Operator
 
@@ -64,10 +65,26 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Reports of one status (Video Reserved) over a period.
         IndexModel([("value", ASCENDING), ("end", ASCENDING)], name="value_end"),
     ],
+    # Report counters per interval (domain/rollup.py): a range of one resolution, for every
+    # key or for some.
+    "report_buckets": [
+        IndexModel(
+            [("kind", ASCENDING), ("res", ASCENDING), ("start", ASCENDING)], name="kind_start"
+        ),
+        IndexModel(
+            [("kind", ASCENDING), ("res", ASCENDING), ("key", ASCENDING), ("start", ASCENDING)],
+            name="kind_key_start",
+        ),
+    ],
+    # Administration's audit log, newest first.
+    "audit": [IndexModel([("at", DESCENDING)], name="at")],
     # Log-in throttling keeps a document per login and per client address; the server drops
     # each once it is forgotten (services/login.py sets `expire_at`), so they do not pile up.
     "login_attempts": [IndexModel([("expire_at", ASCENDING)], expireAfterSeconds=0, name="expire")],
 }
+
+
+DUPLICATE_KEY = 11000
 
 
 class Store:
@@ -82,6 +99,8 @@ class Store:
         self.contacts = self.db["contacts"]
         self.meta = self.db["meta"]
         self.processes = self.db["processes"]
+        self.report_buckets = self.db["report_buckets"]
+        self.audit = self.db["audit"]
         # One document per group a supervisor closed or reopened: {_id: name, closed, by, at}.
         self.groups = self.db["groups"]
 
@@ -276,6 +295,70 @@ class Store:
             "start", ASCENDING
         )
         return await cursor.to_list(None)
+
+    # -- audit log -------------------------------------------------------------------
+
+    async def record_audit(self, entry: Doc) -> None:
+        await self.audit.insert_one(entry)
+
+    async def audit_entries(self, before: datetime, limit: int) -> list[Doc]:
+        cursor = self.audit.find({"at": {"$lte": before}}, {"_id": 0}).sort("at", DESCENDING)
+        return await cursor.limit(limit).to_list(None)
+
+    # -- report buckets --------------------------------------------------------------
+
+    async def add_report_counters(self, incs: rollup.Increments) -> None:
+        """One upsert with $inc per bucket touched. Two processes creating the same bucket at
+        once (MongoDB may let both upserts try to insert): the one that loses on the unique
+        `_id` is sent again, an update now."""
+        ops = [
+            UpdateOne(
+                {"_id": rollup.bucket_id(key)},
+                {
+                    "$inc": {f"c.{k}": v for k, v in counters.items()},
+                    "$setOnInsert": {
+                        "kind": key[0],
+                        "res": key[1],
+                        "key": key[2],
+                        "start": key[3],
+                    },
+                },
+                upsert=True,
+            )
+            for key, counters in incs.items()
+        ]
+        for _ in range(3):
+            if not ops:
+                return
+            try:
+                await self.report_buckets.bulk_write(ops, ordered=False)
+                return
+            except BulkWriteError as e:
+                errors = e.details.get("writeErrors", [])
+                if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                    raise
+                ops = [ops[err["index"]] for err in errors]
+        raise RuntimeError("report buckets: upserts kept colliding")
+
+    async def report_counters(
+        self,
+        kind: str,
+        res: str,
+        start: datetime,
+        end: datetime,
+        keys: Sequence[str] | None = None,
+    ) -> list[Doc]:
+        """The buckets of one kind and resolution starting in [start, end), for every key or
+        for these (one equality query each: the embedded database plans no index for `$in`)."""
+        projection = {"_id": 0, "kind": 0, "res": 0}
+        if keys is None:
+            query: Doc = {"kind": kind, "res": res, "start": {"$gte": start, "$lt": end}}
+            return await self.report_buckets.find(query, projection).to_list(None)
+        out: list[Doc] = []
+        for key in keys:
+            query = {"kind": kind, "res": res, "key": key, "start": {"$gte": start, "$lt": end}}
+            out += await self.report_buckets.find(query, projection).to_list(None)
+        return out
 
 
 def durable_write_options(url: str) -> dict[str, Any]:

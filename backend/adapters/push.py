@@ -131,3 +131,47 @@ class PushRelay:
                 await self.hub.send(login, message)
             except Exception:
                 log.exception("push to %s failed", login)
+
+
+class FloorRelay:
+    """Pushes the live floor to supervisors' sockets after each change the feed brings.
+
+    Changes that come while a push is being sent, or within `interval_s` of the last one, go
+    out together in the next: the floor is a whole picture, not a list of events.
+    """
+
+    def __init__(
+        self,
+        changed: asyncio.Event,
+        snapshot: Callable[[], dict[str, Any]],
+        interval_s: float,
+    ) -> None:
+        self.changed = changed
+        self.snapshot = snapshot
+        self.interval_s = interval_s
+        self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self.pushes = 0
+
+    def add(self, ws: web.WebSocketResponse) -> None:
+        self.sockets.add(ws)
+
+    def remove(self, ws: web.WebSocketResponse) -> None:
+        self.sockets.discard(ws)
+
+    async def run(self) -> None:
+        while True:
+            await self.changed.wait()
+            self.changed.clear()
+            sockets = [ws for ws in self.sockets if not ws.closed]
+            if sockets:
+                try:
+                    message = self.snapshot()
+                except Exception:
+                    log.exception("could not build the live floor")
+                    message = None
+                if message is not None:
+                    self.pushes += 1
+                    for ws in sockets:
+                        with contextlib.suppress(ConnectionError, RuntimeError):
+                            await ws.send_json(message)
+            await asyncio.sleep(self.interval_s)

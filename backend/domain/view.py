@@ -132,12 +132,11 @@ class ReadView:
             return []
         return [self.operators[login] for login in islice(ordered.ids(), limit)]
 
+    def routable_count(self, group: str) -> int:
+        return len(self._routable.get(group, ()))
+
     def has_routable(self, group: str) -> bool:
         return bool(self._routable.get(group))
-
-    def routable_count(self, group: str) -> int:
-        """How many of the group's operators are routable now."""
-        return len(self._routable.get(group, ()))
 
     def ready_count(self, group: str) -> int:
         """Operators of the group whose presence is Ready, whatever they are doing."""

@@ -63,6 +63,7 @@ from backend.domain.model import (
 from backend.domain.policy import RoutingPolicy
 from backend.domain.view import ReadView
 from backend.services.commands import ScenarioCommands
+from backend.services.rollup import Rollup
 from backend.services.status_history import StatusHistory
 from backend.settings import Settings
 
@@ -122,7 +123,8 @@ class Engine:
         self.timers = timers
         self.clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.history = StatusHistory(store)
+        self.rollup = Rollup(settings, feed)
+        self.history = StatusHistory(store, rollup=self.rollup)
         # Set by the app when any group has spare numbers (services/overflow.py).
         self.overflow: OverflowPort | None = None
         # Set by the app (services/fallback.py): closed groups, empty groups, maximum wait.
@@ -282,7 +284,9 @@ class Engine:
             saved = await self.store.save_call(stored, step.state, now, entries)
             if saved is not None:
                 self.commands.logged(call_id, len(pending))
-                self.feed.local_call(saved)
+                saved_doc = self.feed.local_call(saved)
+                if saved.ended and not stored.ended:
+                    self.history.call_ended(saved_doc)
                 self._arm_call(saved)
                 await self.run(step.actions)
                 return saved, True

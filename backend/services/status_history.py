@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 
+from backend.adapters.documents import Doc
 from backend.adapters.mongo import Store
 from backend.domain.actions import StatusInterval
+from backend.services.rollup import Rollup
 
 log = logging.getLogger(__name__)
 
@@ -20,22 +22,39 @@ class StatusHistory:
     history, never routing state.
     """
 
-    def __init__(self, store: Store, interval_s: float = 0.2) -> None:
+    def __init__(self, store: Store, interval_s: float = 0.2, rollup: Rollup | None = None) -> None:
         self.store = store
+        # Report counters ride along with the batch (services/rollup.py).
+        self.rollup = rollup
         self.interval_s = interval_s
         self._pending: list[StatusInterval] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()
 
     def add(self, intervals: list[StatusInterval]) -> None:
         if intervals:
             self._pending.extend(intervals)
+            if self.rollup is not None:
+                self.rollup.intervals(intervals)
+            self._wake.set()
+
+    def call_ended(self, doc: Doc) -> None:
+        """A call this process ended: its figures go into the report buckets."""
+        if self.rollup is not None:
+            self.rollup.call_ended(doc)
             self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
     async def flush(self) -> None:
+        # One flush at a time (the loop's and a drain's): two batches would otherwise race
+        # to create the same report bucket.
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
             try:
@@ -44,16 +63,28 @@ class StatusHistory:
                 # Keep the rows for the next attempt rather than lose the history.
                 self._pending[:0] = batch
                 raise
+        if self.rollup is not None and (incs := self.rollup.take()):
+            try:
+                await self.store.add_report_counters(incs)
+            except Exception:
+                self.rollup.put_back(incs)
+                raise
 
     async def _run(self) -> None:
+        delay = self.interval_s
         while True:
             await self._wake.wait()
             self._wake.clear()
             await asyncio.sleep(self.interval_s)
             try:
                 await self.flush()
+                delay = self.interval_s
             except Exception:
                 log.exception("status history write failed; retrying")
+                # What was kept goes again without waiting for the next row.
+                self._wake.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:
         if self._task is not None:

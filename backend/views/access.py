@@ -75,6 +75,9 @@ async def require_admin(request: web.Request) -> Doc | None:
     return await _require_role(request, ("admin",), "administrators")
 
 
+SUPERVISING_ROLES = ("admin", "supervisor")
+
+
 async def require_supervisor(request: web.Request) -> Doc | None:
     """Live figures and calls are for supervisors and administrators."""
-    return await _require_role(request, ("admin", "supervisor"), "supervisors and administrators")
+    return await _require_role(request, SUPERVISING_ROLES, "supervisors and administrators")

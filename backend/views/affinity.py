@@ -9,9 +9,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from backend.adapters.desk_store import contact_keys
+from backend.adapters.documents import Doc
 from backend.domain.model import Absence, AbsenceReason
 from backend.keys import ENGINE, STORE
 from backend.presenters import operator_view
+from backend.services import audit
 from backend.services.affinity import contact_key_of, set_absence, set_manager
 from backend.views.access import require_admin, require_operator
 from backend.views.errors import ApiError, read_json
@@ -81,7 +83,7 @@ async def put_call_manager(request: web.Request) -> web.Response:
 
 
 async def put_absence(request: web.Request) -> web.Response:
-    await require_admin(request)
+    admin = await require_admin(request)
     login = request.match_info["login"]
     body = await read_json(request, AbsenceIn)
     until = body.until
@@ -95,20 +97,38 @@ async def put_absence(request: web.Request) -> web.Response:
             raise ApiError(
                 422, "invalid_field", "until: must be in the future (or absent: no end)", "until"
             )
+    before = await request.app[STORE].operator_doc(login)
     op = await set_absence(request.app[ENGINE], login, Absence(AbsenceReason(body.reason), until))
     if op is None:
         raise ApiError(404, "not_found", f"no operator {login}", "login")
     doc = await request.app[STORE].operator_doc(login)
     assert doc is not None
+    await _audit_absence(request, admin, "absence_set", login, before, doc)
     return web.json_response(operator_view(doc))
 
 
+async def _audit_absence(
+    request: web.Request, admin: Doc | None, action: str, login: str, before: Doc | None, doc: Doc
+) -> None:
+    await audit.record(
+        request.app[STORE],
+        admin,
+        action,
+        login,
+        {"absence": (before or {}).get("absence")},
+        {"absence": doc.get("absence")},
+        request.app[ENGINE].clock(),
+    )
+
+
 async def delete_absence(request: web.Request) -> web.Response:
-    await require_admin(request)
+    admin = await require_admin(request)
     login = request.match_info["login"]
+    before = await request.app[STORE].operator_doc(login)
     op = await set_absence(request.app[ENGINE], login, None)
     if op is None:
         raise ApiError(404, "not_found", f"no operator {login}", "login")
     doc = await request.app[STORE].operator_doc(login)
     assert doc is not None
+    await _audit_absence(request, admin, "absence_removed", login, before, doc)
     return web.json_response(operator_view(doc))

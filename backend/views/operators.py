@@ -11,6 +11,7 @@ from backend.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, password_stamp, sess
 from backend.domain.model import Address, Presence, Skill, TargetType
 from backend.keys import ENGINE, HASHER, SIGNER, STORE, THROTTLE
 from backend.presenters import operator_view
+from backend.services import audit
 from backend.services import operators as op_service
 from backend.services.login import HasherBusy, Throttled
 from backend.services.reports import queue_figures
@@ -150,7 +151,7 @@ async def status_history(request: web.Request) -> web.Response:
 
 
 async def put_operator(request: web.Request) -> web.Response:
-    await require_admin(request)
+    admin = await require_admin(request)
     login_ = request.match_info["login"]
     if not LOGIN_PATTERN.match(login_):
         raise ApiError(422, "invalid_field", "login: letters, digits and _.@+- only", "login")
@@ -175,10 +176,21 @@ async def put_operator(request: web.Request) -> web.Response:
         if body.password is None
         else await hash_off_loop(request, body.password),
     )
+    before = await engine.store.operator_doc(login_)
     try:
         doc, created = await op_service.upsert_operator(engine, login_, profile)
     except op_service.MissingPassword as e:
         raise ApiError(422, "invalid_field", f"password: {e}", "password") from None
+    await audit.record(
+        engine.store,
+        admin,
+        "operator_created" if created else "operator_updated",
+        login_,
+        audit.operator_fields(before),
+        audit.operator_fields(doc),
+        engine.clock(),
+        password_changed=body.password is not None,
+    )
     return web.json_response(operator_view(doc), status=201 if created else 200)
 
 

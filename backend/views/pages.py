@@ -39,6 +39,11 @@ def setup_web_client(app: web.Application, root: Path = WEB_CLIENT) -> None:
         app.router.add_static("/static/vendor/voximplant-websdk", websdk, name="websdk")
     else:
         log.warning("%s is missing (npm ci --prefix web_client): media stays off", websdk)
+    chart = root / "node_modules" / "chart.js" / "dist"
+    if chart.is_dir():
+        app.router.add_static("/static/vendor/chart.js", chart, name="chartjs")
+    else:
+        log.warning("%s is missing (npm ci --prefix web_client): reports have no charts", chart)
     app.router.add_static("/static", root / "static", name="static")
     app.cleanup_ctx.append(desk_ctx)
 
@@ -101,8 +106,14 @@ async def desk_page(request: web.Request) -> dict[str, Any]:
 async def supervisor_page(request: web.Request) -> web.StreamResponse:
     op = await _page_operator(request)
     if op.get("role") not in SUPERVISOR_ROLES:
-        context = {"title": "Not allowed", "operator": op}
-        return aiohttp_jinja2.render_template("forbidden.html", request, context, status=403)
-    return aiohttp_jinja2.render_template(
-        "supervisor.html", request, {"title": "Queues", "operator": op, "is_supervisor": True}
-    )
+        refused = {"title": "Not allowed", "operator": op}
+        return aiohttp_jinja2.render_template("forbidden.html", request, refused, status=403)
+    config = request.app[SETTINGS].config
+    context: dict[str, Any] = {
+        "title": "Floor",
+        "operator": op,
+        "is_supervisor": True,
+        "groups": [g.name for g in config.groups],
+        "timezone": config.center.timezone,
+    }
+    return aiohttp_jinja2.render_template("supervisor.html", request, context)

@@ -10,8 +10,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from backend.adapters.push import operator_message
 from backend.auth import SESSION_COOKIE, password_stamp, session_epoch
-from backend.keys import ENGINE, FEED, HUB, STORE
-from backend.views.access import require_operator, session_valid
+from backend.keys import ENGINE, FEED, FLOOR, FLOOR_RELAY, HUB, STORE
+from backend.views.access import SUPERVISING_ROLES, require_operator, session_valid
 from backend.views.errors import ApiError
 
 HEARTBEAT_S = 20.0
@@ -68,10 +68,21 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                         break
                     if (again := snapshot()) is not None:
                         await ws.send_json(again)
+                elif msg.data == "floor":
+                    # Supervisors: the live floor now, then after every change.
+                    fresh = feed.operator_doc(login)
+                    if fresh is None or fresh.get("role") not in SUPERVISING_ROLES:
+                        await ws.send_json(
+                            {"type": "error", "code": "forbidden", "message": "supervisors only"}
+                        )
+                        continue
+                    request.app[FLOOR_RELAY].add(ws)
+                    await ws.send_json(request.app[FLOOR].snapshot())
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:
         hub.remove(login, ws)
+        request.app[FLOOR_RELAY].remove(ws)
         with contextlib.suppress(Exception):
             # Seen until this moment: the grace period runs from the disconnect.
             await store.touch_operators([login], engine.clock())

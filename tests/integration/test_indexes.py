@@ -76,6 +76,12 @@ async def test_every_filter_the_backend_sends_uses_an_index(make_backend: Any) -
         assert put.status in (200, 201), await put.text()
         queues = await b.client.get("/api/v1/queues", headers=b.admin)
         assert queues.status == 200
+        # The supervisor's reports (all groups, one group, by 15 minutes) and staffing advice.
+        for params in ("", "?group=default", "?by=15min&format=csv&table=operators"):
+            report = await b.client.get(f"/api/v1/reports/summary{params}", headers=b.admin)
+            assert report.status == 200, await report.text()
+        staffing = await b.client.get("/api/v1/reports/staffing", headers=b.admin)
+        assert staffing.status == 200, await staffing.text()
         b.platform.script("alice", Script(answer_after_s=0.01, talk_s=0.05))
         await b.set_status(auth, "ready")
         await eventually(lambda: _ended(b, waiting["call_id"]), message="queued call answered")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.simulation.erlang import ErlangC
+from backend.domain.erlang import ErlangC
 from tests.simulation.runner import Figures
 
 

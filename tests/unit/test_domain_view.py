@@ -85,7 +85,10 @@ def test_routable_follows_each_strategy_and_changes() -> None:
         expected = sorted(live, key=operator_order(strategy, group))[:8]
         assert [o.login for o in view.routable(group, 8)] == [o.login for o in expected]
     assert view.ready_count("default") == 49  # in a call still counts as Ready
+    assert view.routable_count("default") == view.routable_count("sales") == 48
+    assert view.routable_count("nobody") == 0
     view.drop_operator("o0")
+    assert view.routable_count("default") == 47
     assert "o0" not in [o.login for o in view.routable("default", 100)]
 
 

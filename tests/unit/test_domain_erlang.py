@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tests.simulation.erlang import ErlangC, erlang_c
+from backend.domain.erlang import ErlangC, erlang_c
 
 
 def erlang_c_by_sums(traffic: float, servers: int) -> float:

@@ -1,4 +1,4 @@
-"""Erlang C (M/M/N, no abandonment), from the formulas of anchors §4.2."""
+"""Erlang C (M/M/N, no abandonment): the simulation checks it, staffing advice uses it."""
 
 from __future__ import annotations
 
@@ -43,3 +43,18 @@ class ErlangC:
     def service_level(self, within_s: float) -> float:
         decay = math.exp(-(self.servers - self.traffic) * within_s / self.handle_time_s)
         return 1 - self.p_wait * decay
+
+
+def agents_needed(
+    arrival_rate: float, handle_time_s: float, target: float, within_s: float, limit: int = 10_000
+) -> int:
+    """The fewest operators for which Erlang C gives at least `target` answered within
+    `within_s` (0 when no calls arrive)."""
+    if arrival_rate <= 0 or handle_time_s <= 0:
+        return 0
+    n = max(1, math.floor(arrival_rate * handle_time_s) + 1)
+    while n < limit:
+        if ErlangC(arrival_rate, handle_time_s, n).service_level(within_s) >= target:
+            return n
+        n += 1
+    return limit
