@@ -268,14 +268,25 @@ def overflow_due_at(call: Call, policy: RoutingPolicy) -> datetime | None:
     return due
 
 
-def queued_deadline(call: Call, now: datetime, policy: RoutingPolicy) -> datetime:
-    """The next moment a waiting call needs a look: a check, its manager's limit, overflow."""
+def queued_deadline(
+    call: Call, now: datetime, policy: RoutingPolicy, *, overflow_now: bool = False
+) -> datetime:
+    """The next moment a waiting call needs a look: a check, its manager's limit, overflow.
+
+    `overflow_now`: the step itself tries the overflow (TryOverflow). Its due moment, already
+    past, must not make the deadline `now` again: the timer would fire at once, write the call
+    and try again, over and over, while the attempt in flight loses every write to it (seen as
+    a busy spare's call never reaching the next spare). The attempt puts the call through or
+    moves the next round on (`no_spare`); a look after the retry pause is the safety net.
+    """
     moments = [now + timedelta(seconds=policy.queued_check_s)]
     if call.preferred_until is not None and call.preferred_until > now:
         moments.append(call.preferred_until)
     if call.max_wait_at is not None:
         moments.append(max(call.max_wait_at, now))
-    if (due := overflow_due_at(call, policy)) is not None:
+    if overflow_now:
+        moments.append(now + timedelta(seconds=policy.overflow_retry_s))
+    elif (due := overflow_due_at(call, policy)) is not None:
         moments.append(max(due, now))
     return min(moments)
 
@@ -541,13 +552,14 @@ def deadline_reached(call: Call, now: datetime, policy: RoutingPolicy) -> Step[C
         new = call
         if call.preferred is not None and call.waits_for(now) is None:
             new = replace(new, preferred=None, preferred_until=None)  # waited long enough
-        new = replace(new, deadline=queued_deadline(new, now, policy))
         actions: list[Action] = [DispatchCall(call.call_id)]
         if call.task is None:  # a task has no session to look at
             actions.insert(0, CheckSession(call.call_id))
         due = overflow_due_at(new, policy)
-        if due is not None and due <= now:
+        overflow_now = due is not None and due <= now
+        if overflow_now:
             actions.append(TryOverflow(call.call_id))
+        new = replace(new, deadline=queued_deadline(new, now, policy, overflow_now=overflow_now))
         return Step(new, tuple(actions))
     new = replace(call, deadline=now + timedelta(seconds=policy.in_call_check_s))
     return Step(new, () if call.task else (CheckSession(call.call_id),))
@@ -626,6 +638,7 @@ def spare_failed(call: Call, offer_id: str, now: datetime, policy: RoutingPolicy
             (*ended.actions, SendHangup(call.call_id, NUMBER_FAILED, say=True)),
         )
     back = _requeue(call, now, policy)
+    back = replace(back, deadline=queued_deadline(back, now, policy, overflow_now=True))
     actions = (
         ReleaseSpare(current.number, call.call_id),
         DispatchCall(call.call_id),

@@ -137,13 +137,29 @@ def test_a_failed_spare_frees_its_line_and_the_call_waits_again_in_its_place() -
     assert back.state is CallState.QUEUED
     assert (back.spare, back.offer) == (None, None)
     assert back.enqueued_at == T0 and back.spares_tried == ("+100",)
-    # Past its overflow threshold: the next look is the periodic check, not the past threshold.
-    assert back.deadline == at(140)
+    # Past its overflow threshold, and this step tries the next spare itself (TryOverflow): the
+    # next look is after the retry pause, not the past threshold (which would be "now" again).
+    assert back.deadline == at(140 + 45)
     assert step.actions == (
         ReleaseSpare("+100", "c1"),
         DispatchCall("c1"),
         TryOverflow("c1"),
     )
+    # So its timer does not fire again at once (and again, writing the call each time).
+    assert calls.deadline_reached(back, at(140), POLICY) == Step(None)
+
+
+def test_a_call_due_to_overflow_is_tried_once_then_looked_at_after_the_retry_pause() -> None:
+    """The deadline that finds the overflow due tries it; the next deadline is not "now" again
+    (a timer firing back to back, each time writing the call, starved the attempt in flight)."""
+    waiting = replace(
+        moved(calls.spare_failed(on_spare(), "s1", at(140), POLICY)), deadline=at(150)
+    )
+    step = calls.deadline_reached(waiting, at(150), POLICY)
+    again = moved(step)
+    assert TryOverflow("c1") in step.actions
+    assert again.deadline == at(150 + 45)  # the retry pause, before the periodic check (60)
+    assert calls.deadline_reached(again, at(150), POLICY) == Step(None)
 
 
 def test_a_spare_attempt_expires_only_at_its_limit_and_cancels_the_ringing() -> None:
@@ -237,7 +253,9 @@ def test_a_queued_call_past_its_threshold_tries_overflow_at_its_deadline() -> No
     call = replace(queued(), deadline=at(120))
     step = calls.deadline_reached(call, at(120), POLICY)
     assert step.actions == (CheckSession("c1"), DispatchCall("c1"), TryOverflow("c1"))
-    assert moved(step).deadline == at(120)  # overdue: look again at once
+    # The attempt runs now; the next look is after the retry pause. "At once" made the timer
+    # fire back to back, each time writing the call, and the attempt in flight lost every write.
+    assert moved(step).deadline == at(120 + 45)
     before = calls.deadline_reached(replace(call, deadline=at(60)), at(60), POLICY)
     assert before.actions == (CheckSession("c1"), DispatchCall("c1"))
     assert moved(before).deadline == at(120)
