@@ -81,6 +81,36 @@ def operator_message(doc: Doc, call: Doc | None) -> dict[str, Any]:
 REVOKE_CHECK = "_revoke_check"  # internal: never sent to a socket
 
 
+def _names_offer(call: Doc | None, op: Doc) -> bool:
+    """Whether the call as the feed holds it can go out with the operator's state: it exists,
+    and when the operator is offered, it already names that offer (the customer's offer, or a
+    party asked in). A reservation is written before the call, so the call the feed has may
+    not show it yet; the desk would open the card without knowing what it is offered."""
+    if call is None:
+        return False
+    offer_id = op.get("offer_id")
+    if op.get("activity") != "offered" or not offer_id:
+        return True
+    if (call.get("offer") or {}).get("offer_id") == offer_id:
+        return True
+    return any(p.get("party_id") == offer_id for p in call.get("parties") or ())
+
+
+def _concerned(call: Doc, operator_doc: Callable[[str], Doc | None]) -> set[str]:
+    """The operators a change of the call is pushed to: its owner, the operator it is offered
+    to, and every operator party whose desk still shows it (ringing, on the line, or in
+    wrap-up after it: their document names the call)."""
+    offer = call.get("offer") or {}
+    logins = {str(x) for x in (call.get("operator"), offer.get("operator")) if x}
+    for p in call.get("parties") or ():
+        login = p.get("login")
+        if not login or login in logins:
+            continue
+        if p.get("state") != "left" or (operator_doc(login) or {}).get("call_id") == call["_id"]:
+            logins.add(str(login))
+    return logins
+
+
 class PushRelay:
     """Pushes each change the process's change feed folds in to the local sockets concerned.
 
@@ -105,19 +135,21 @@ class PushRelay:
             # A logout, a new password or a dismissal elsewhere ends this operator's sockets.
             self._queue.put_nowait((login, {"type": REVOKE_CHECK, "operator": doc}))
             call = self.feed.call_doc(doc["call_id"]) if doc.get("call_id") else None
-            if doc.get("call_id") and call is None:
+            if doc.get("call_id") and not _names_offer(call, doc):
                 self._waiting_for_call[login] = doc["call_id"]
                 return
             self._waiting_for_call.pop(login, None)
             self._queue.put_nowait((login, operator_message(doc, call)))
         elif coll == "calls":
-            offer = doc.get("offer") or {}
-            for login in {str(x) for x in (doc.get("operator"), offer.get("operator")) if x}:
+            for login in _concerned(doc, self.feed.operator_doc):
                 if not self.hub.connected(login):
                     continue
                 if self._waiting_for_call.get(login) == doc["_id"]:
+                    op = self.feed.operator_doc(login)
+                    if op is not None and not _names_offer(doc, op):
+                        continue  # an older state of the call: the offer is not in it yet
                     del self._waiting_for_call[login]
-                    if (op := self.feed.operator_doc(login)) is not None:
+                    if op is not None:
                         self._queue.put_nowait((login, operator_message(op, doc)))
                 self._queue.put_nowait((login, {"type": "call", "call": call_view(doc)}))
 
