@@ -57,16 +57,20 @@ def operator_view(doc: Doc) -> dict[str, Any]:
 def parties_view(doc: Doc) -> list[dict[str, Any]]:
     """The caller first, then every other leg (the owner's included once it answered)."""
     ended = doc.get("state") == "ended"
-    caller_state = "left" if ended else ("held" if doc.get("held_since") else "connected")
-    out: list[dict[str, Any]] = [
-        {
-            "party_id": "caller",
-            "kind": "caller",
-            "address": doc.get("caller", ""),
-            "state": caller_state,
-            "display_name": doc.get("display_name", ""),
-        }
-    ]
+    left_at = doc.get("caller_left_at")  # the caller hung up and the others talked on
+    caller_state = (
+        "left" if ended or left_at else ("held" if doc.get("held_since") else "connected")
+    )
+    caller: dict[str, Any] = {
+        "party_id": "caller",
+        "kind": "caller",
+        "address": doc.get("caller", ""),
+        "state": caller_state,
+        "display_name": doc.get("display_name", ""),
+    }
+    if left_at:
+        caller.update(left_at=iso(left_at), outcome="hung_up")
+    out: list[dict[str, Any]] = [caller]
     for p in doc.get("parties") or ():
         item = {
             "party_id": p["party_id"],
@@ -115,6 +119,7 @@ def call_view(doc: Doc, *, with_log: bool = False) -> dict[str, Any]:
         "parties": parties_view(doc),
         "held_since": iso(doc.get("held_since")),
         "hold_s": round(float(doc.get("hold_s", 0.0)), 3),
+        "caller_left_at": iso(doc.get("caller_left_at")),
         "attempts": doc.get("attempts", 0),
         "outcome": doc.get("outcome"),
         "hung_up_by": doc.get("hung_up_by"),

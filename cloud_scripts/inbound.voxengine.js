@@ -70,7 +70,7 @@ const PIN_NO_TONE = '2';
  *   rtpTimer: number | null}} Offer
  * @typedef {{method: string, path: string, body?: object, attempts: number, retries: number,
  *   onDone: (result: Net.HttpRequestResult) => void}} Job
- * @typedef {{body: Record<string, string | number>, onDone?: (result: Net.HttpRequestResult) => void}} PendingEvent
+ * @typedef {{body: Record<string, string | number | boolean>, onDone?: (result: Net.HttpRequestResult) => void}} PendingEvent
  * @typedef {{operator: string, asr: ASR | null, timer: number | null, done: boolean}} PinQuestion
  * @typedef {{leg: Call, partyId: string, connected: boolean, cancelled: boolean, timer: number | null,
  *   rtpTimer: number | null}} PartyLeg
@@ -102,6 +102,8 @@ const state = {
   /** @type {number | null} */ sayTimer: null,
   /** @type {number | null} */ announceTimer: null,
   customerGone: false,
+  // Seed 002: the caller hung up while two or more legs talked; they talk on in the conference.
+  callerLeft: false,
   closing: false, // hangup decided: no more reports about legs we end ourselves
   /** @type {PendingEvent[]} */ pendingEvents: [],
   /** @type {PinQuestion | null} */ pin: null,
@@ -235,7 +237,7 @@ function parseJson(text) {
 /**
  * Reports an event about this call; queued until the backend has given a call_id.
  * @param {string} type
- * @param {Record<string, string | number>} [fields]
+ * @param {Record<string, string | number | boolean>} [fields]
  * @param {(result: Net.HttpRequestResult) => void} [onDone] gets the backend's reply
  */
 function report(type, fields, onDone) {
@@ -814,6 +816,10 @@ function onOperatorDisconnected(offer) {
   if (offer.rtpTimer !== null) clearTimeout(offer.rtpTimer);
   offer.rtpTimer = null;
   if (state.offer === offer) state.offer = null;
+  if (state.callerLeft && !offer.cancelled && !state.closing && offer.connected) {
+    legGoneWithoutCaller(offer.offerId);
+    return;
+  }
   if (offer.cancelled || state.closing || state.customerGone || !offer.connected) return;
   if (talkingLegs().length > 0) {
     // The owner left a call with more parties: the others keep talking.
@@ -1342,12 +1348,49 @@ function onCustomerDisconnected(e) {
     hangUpAll();
     return;
   }
+  if (othersTalkOn()) {
+    Logger.write('switchboard: caller hung up, the others talk on: ' + e.reason);
+    return;
+  }
   /** @type {Record<string, string>} */
   const fields = {};
   if (state.offer) fields.offer_id = state.offer.offerId;
   report('caller_hung_up', fields);
   Logger.write('switchboard: caller hung up: ' + e.reason);
   hangUpAll();
+}
+
+/**
+ * Seed 002: "if one party hangs up, the other two can still talk". The caller hung
+ * up while two or more legs were on the line, mixed by the conference: they stay in
+ * it (a leg still ringing is dropped) and the backend is told so; the session ends
+ * when one leg is left, or when the backend says hangup.
+ * @returns {boolean} whether the others talk on
+ */
+function othersTalkOn() {
+  if (!state.conference || talkingLegs().length < 2) return false;
+  state.callerLeft = true;
+  Object.keys(state.parties).forEach(function (id) {
+    if (!state.parties[id].connected) dropParty(state.parties[id]);
+  });
+  if (state.announceTimer !== null) clearTimeout(state.announceTimer);
+  state.announceTimer = null;
+  report('caller_hung_up', { parties_stay: true });
+  return true;
+}
+
+/**
+ * A leg hung up on its side after the caller had left.
+ * @param {string} partyId
+ */
+function legGoneWithoutCaller(partyId) {
+  report('party_hung_up', { party_id: partyId });
+  endIfAlone();
+}
+
+/** After the caller left: one leg alone has nobody to talk to, so the session ends. */
+function endIfAlone() {
+  if (!state.closing && talkingLegs().length <= 1) hangUpAll();
 }
 
 // ---------------------------------------------------------------- commands from the backend
@@ -1422,6 +1465,7 @@ function cancel(cmd) {
   const wasConnected = offer.connected;
   dropOffer(offer);
   if (wasConnected && !state.closing && !state.customerGone) afterLegDropped();
+  if (wasConnected && state.callerLeft) endIfAlone();
   return { ok: true, command: 'cancel', offer_id: offerId };
 }
 
@@ -1528,6 +1572,10 @@ function onPartyDisconnected(party) {
   if (party.rtpTimer !== null) clearTimeout(party.rtpTimer);
   party.rtpTimer = null;
   if (state.parties[party.partyId] === party) delete state.parties[party.partyId];
+  if (state.callerLeft && !party.cancelled && !state.closing && party.connected) {
+    legGoneWithoutCaller(party.partyId);
+    return;
+  }
   if (party.cancelled || state.closing || state.customerGone || !party.connected) return;
   if (talkingLegs().length > 0) {
     remix(); // the other two (or more) keep talking
@@ -1549,6 +1597,7 @@ function removeParty(cmd) {
     const wasConnected = offer.connected;
     dropOffer(offer);
     if (wasConnected && !state.closing && !state.customerGone) afterLegDropped();
+    if (wasConnected && state.callerLeft) endIfAlone();
     return { ok: true, command: 'remove_party', party_id: partyId };
   }
   const party = state.parties[partyId];
@@ -1559,6 +1608,7 @@ function removeParty(cmd) {
   const wasConnected = party.connected;
   dropParty(party);
   if (wasConnected && !state.closing && !state.customerGone) afterLegDropped();
+  if (wasConnected && state.callerLeft) endIfAlone();
   return { ok: true, command: 'remove_party', party_id: partyId };
 }
 

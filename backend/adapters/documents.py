@@ -230,6 +230,7 @@ def call_doc(c: Call) -> Doc:
         "parties": [party_doc(p) for p in c.parties],
         "held_since": c.held_since,
         "hold_s": c.hold_s,
+        "caller_left_at": c.caller_left_at,
     }
 
 
@@ -266,6 +267,7 @@ def call_from(d: Doc) -> Call:
         parties=tuple(party_from(p) for p in d.get("parties") or ()),
         held_since=d.get("held_since"),
         hold_s=float(d.get("hold_s", 0.0)),
+        caller_left_at=d.get("caller_left_at"),
         rev=int(d.get("rev", 0)),
     )
 

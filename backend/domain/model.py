@@ -311,6 +311,9 @@ class Call:
     parties: tuple[CallParty, ...] = ()
     held_since: datetime | None = None
     hold_s: float = 0.0
+    # Seed 002: the caller hung up while two or more others talked on (the call goes on
+    # without the caller until one party is left).
+    caller_left_at: datetime | None = None
     rev: int = 0
 
     def party(self, party_id: str) -> CallParty | None:

@@ -7,10 +7,13 @@ leg is a `CallParty`; an operator's party is an offer like any other while it ri
 `party_id` is the offer id on the operator's document).
 
 Rules (architecture §8, seed 002): when one party of three leaves, the other two keep talking;
-the call ends when the caller leaves or when nobody but the caller is left; a party that fails
-to answer is recorded on the call and the call goes on, except when nobody else is on it (a
-transfer whose target did not answer): then the call goes back to the head of its group's
-queue, never dropped.
+the call ends when nobody but the caller is left; a party that fails to answer is recorded on
+the call and the call goes on, except when nobody else is on it (a transfer whose target did
+not answer): then the call goes back to the head of its group's queue, never dropped.
+
+The caller too is one of the parties (seed 002 wins over the brief's "the call ends only when
+the caller leaves"): when the caller hangs up while two or more others are on the line, one of
+them an operator, they talk on and the call ends when one party is left (or no operator is).
 """
 
 from __future__ import annotations
@@ -59,10 +62,14 @@ HUNG_UP = "hung_up"  # hung up on their side
 TRANSFERRED = "transferred"  # the owner handed the call over (blind)
 CALL_ENDED = "call_ended"  # on the line when the call ended
 
-# `end_reason` of a call that ended because nobody but the caller was left.
+# `end_reason` of a call that ended because nobody but the caller was left (or, after the
+# caller left, one party).
 PARTIES_LEFT = "parties_left"
+# The scenario kept the legs when the caller left, but they had no call to go on with.
+CALLER_GONE = "caller_gone"
 # What a refusal names.
 NOT_CONNECTED = "not_connected"
+CALLER_LEFT = "caller_left"
 
 
 def active(call: Call) -> list[CallParty]:
@@ -124,6 +131,8 @@ def _with(call: Call, party: CallParty) -> Call:
 def _require_connected(call: Call) -> None:
     if call.state is not CallState.CONNECTED:
         raise Refused(NOT_CONNECTED, f"call {call.call_id} is {call.state.value}, not connected")
+    if call.caller_left_at is not None:
+        raise Refused(CALLER_LEFT, "the caller has left this call")
 
 
 # -- hold --------------------------------------------------------------------------------
@@ -325,6 +334,8 @@ def party_left(
     new = _with(call, gone)
     if p.login is not None and p.login == new.operator:
         new = replace(new, operator=_next_owner(new))
+    if new.caller_left_at is not None:
+        return _without_caller(new, now, policy, actions, requested=requested)
     if on_line(new) or dialing(new) is not None:
         return Step(replace(new, deadline=connected_deadline(new, now, policy)), tuple(actions))
     ended = call_rules.end(new, Outcome.ANSWERED, Party.OPERATOR, PARTIES_LEFT, now)
@@ -332,6 +343,57 @@ def party_left(
     # Left by request: the scenario says goodbye to the caller (a leg that hung up by itself
     # was the last one, and the scenario has said it already).
     bye = (SendHangup(call.call_id, PARTIES_LEFT),) if requested else ()
+    return Step(ended.state, (*actions, *ended.actions, *bye))
+
+
+# -- the caller leaves (seed 002) --------------------------------------------------------
+
+
+def talk_on(parties: list[CallParty]) -> bool:
+    """Whether the parties on the line go on without the caller: two or more, and one of them
+    an operator (two outside numbers alone are not the center's call any more)."""
+    return len(parties) >= 2 and any(p.kind is PartyKind.OPERATOR for p in parties)
+
+
+def caller_hung_up(
+    call: Call, now: datetime, policy: RoutingPolicy, *, others_stay: bool
+) -> Step[Call]:
+    """The caller hung up. With two or more others on the line whom the scenario kept
+    (`others_stay`), they talk on: the caller becomes `left`, a party still ringing is taken
+    back without a miss, and the call ends (answered) when one party is left. Otherwise the
+    call ends as it always did; legs the scenario kept for nothing are hung up."""
+    if call.caller_left_at is not None:
+        return Step(None)  # a repeated report: the call goes on without the caller
+    if others_stay and call.state is CallState.CONNECTED and talk_on(on_line(call)):
+        actions: list[Action] = []
+        parties = []
+        for p in call.parties:
+            if p.state is PartyState.DIALING:
+                p = replace(p, state=PartyState.LEFT, left_at=now, outcome=CANCELLED)
+                if p.kind is PartyKind.OPERATOR and p.login:
+                    actions.append(OfferReleased(p.login, p.party_id, CANCELLED))
+            parties.append(p)
+        new = hold_closed(replace(call, parties=tuple(parties), caller_left_at=now), now)
+        new = replace(new, deadline=connected_deadline(new, now, policy))
+        return Step(new, tuple(actions))
+    ended = call_rules.caller_hung_up(call, now)
+    if others_stay and ended.state is not None:
+        return Step(ended.state, (*ended.actions, SendHangup(call.call_id, CALLER_GONE)))
+    return ended
+
+
+def _without_caller(
+    call: Call, now: datetime, policy: RoutingPolicy, actions: list[Action], *, requested: bool
+) -> Step[Call]:
+    """After a party went from a call the caller has left: the rest talk on, or it ends."""
+    rest = on_line(call)
+    if talk_on(rest):
+        return Step(replace(call, deadline=connected_deadline(call, now, policy)), tuple(actions))
+    ended = call_rules.end(call, Outcome.ANSWERED, Party.CALLER, PARTIES_LEFT, now)
+    assert ended.state is not None
+    # The scenario hangs up by itself a last leg left alone; the backend says it when a
+    # party was taken out on request, or when the ones left would talk on (no operator).
+    bye = (SendHangup(call.call_id, PARTIES_LEFT),) if requested or len(rest) > 1 else ()
     return Step(ended.state, (*actions, *ended.actions, *bye))
 
 

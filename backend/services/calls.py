@@ -226,7 +226,8 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
                 return call_rules.spare_failed(call, offer_id, at, policy)
             return call_rules.offer_failed(call, offer_id, int(event.get("code") or 0), at, policy)
         if kind == "caller_hung_up":
-            return call_rules.caller_hung_up(call, at)
+            stay = event.get("parties_stay") is True
+            return party_rules.caller_hung_up(call, at, policy, others_stay=stay)
         if kind == "operator_hung_up":
             return call_rules.operator_hung_up(call, at)
         if kind == "session_ended":

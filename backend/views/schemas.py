@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -106,6 +107,8 @@ class EventIn(_Platform):
     number: StrictStr | None = Field(None, pattern=r"^\+?[0-9]{3,16}$")
     # operator_failed from a callback session: "caller" when the caller's leg failed.
     party: Literal["caller", "operator"] | None = None
+    # caller_hung_up: the scenario kept the other legs talking (seed 002).
+    parties_stay: StrictBool | None = None
 
     @model_validator(mode="after")
     def _required_per_type(self) -> Self:

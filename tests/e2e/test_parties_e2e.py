@@ -156,10 +156,13 @@ async def test_help_from_a_group_and_a_party_that_does_not_answer(
     call = await _party_state(live_backend, call_id, again, "connected")
     assert _party(call, again)["login"] == "sue"
     await _in_conference(session, ["alice", "sue"])
+    # The caller hangs up: alice and sue talk on (seed 002) until one of them hangs up.
     await session.hangup_caller()
+    await call_state(live_backend, call_id, state="connected", operator="alice")
+    await session.hangup_leg("sue")
     await session.wait("terminated")
     call = await call_state(live_backend, call_id, state="ended")
-    assert call["hung_up_by"] == "caller"
+    assert call["hung_up_by"] == "caller" and call["caller_left_at"]
     await assert_clean(session)
 
 
@@ -186,6 +189,9 @@ async def test_help_from_a_number_and_hold(
     call = await _party_state(live_backend, call_id, party_id, "connected")
     assert _party(call, party_id)["kind"] == "external"
     await _in_conference(session, ["alice", NUMBER])
+    # The number hangs up: alice and the caller go on, then the caller hangs up.
+    await session.hangup_leg(NUMBER)
+    await _party_state(live_backend, call_id, party_id, "left")
     await session.hangup_caller()
     await session.wait("terminated")
     await call_state(live_backend, call_id, state="ended")

@@ -43,6 +43,7 @@ class Session:
     rang_at_once: int = 0  # the most legs that ever rang together (must stay ≤ 1)
     parties: dict[str, str] = field(default_factory=dict)  # party_id → ringing | connected
     removed: set[str] = field(default_factory=set)  # party ids the backend took back
+    caller_left: bool = False  # the caller hung up and two or more legs talk on (seed 002)
 
 
 class FakePlatform:
@@ -136,6 +137,8 @@ class FakePlatform:
                 self._leg_end(session)
             else:
                 self._party_end(session, party_id)
+            if session.caller_left and self._talking(session) <= 1:
+                self._spawn(self._end(session))
         elif kind == "hangup":
             self._spawn(self._caller_gone(session, report=False))
         return web.json_response({"ok": True, "command": kind, "offer_id": command.get("offer_id")})
@@ -196,6 +199,9 @@ class FakePlatform:
         if session.gone or session.parties.get(party_id) != "connected":
             return
         self._party_end(session, party_id)
+        if session.caller_left:
+            await self._gone_without_caller(session, party_id)
+            return
         others = session.leg is not None or any(v == "connected" for v in session.parties.values())
         if others:
             await self.post_event(session, {"type": "party_hung_up", "party_id": party_id})
@@ -271,6 +277,9 @@ class FakePlatform:
             return
         if script.hangup_by == "caller":
             await self._caller_gone(session, report=True)
+        elif session.caller_left:
+            self._leg_end(session)
+            await self._gone_without_caller(session, offer_id)
         elif any(v == "connected" for v in session.parties.values()):
             # The owner leaves a call with more parties: the others keep talking.
             self._leg_end(session)
@@ -280,8 +289,28 @@ class FakePlatform:
             await self.post_event(session, {"type": "operator_hung_up"})
             await self._end(session)
 
+    @staticmethod
+    def _talking(session: Session) -> int:
+        """The legs on the line with the caller: the owner's (answered) and the parties'."""
+        owner = session.leg is not None and session.ringing != session.leg
+        return int(owner) + sum(1 for v in session.parties.values() if v == "connected")
+
+    async def _gone_without_caller(self, session: Session, party_id: str) -> None:
+        await self.post_event(session, {"type": "party_hung_up", "party_id": party_id})
+        if self._talking(session) <= 1:  # alone: the scenario ends the session
+            await self._end(session)
+
     async def _caller_gone(self, session: Session, *, report: bool) -> None:
         if session.gone:
+            return
+        if report and not session.caller_left and self._talking(session) >= 2:
+            # As the scenario does (seed 002): the others talk on in the conference; a
+            # party still ringing is dropped.
+            session.caller_left = True
+            for party_id, st in list(session.parties.items()):
+                if st != "connected":
+                    self._party_end(session, party_id)
+            await self.post_event(session, {"type": "caller_hung_up", "parties_stay": True})
             return
         self._leg_end(session)
         for party_id in list(session.parties):

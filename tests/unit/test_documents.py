@@ -140,6 +140,7 @@ CALL = Call(
     ),
     held_since=at(30),
     hold_s=4.5,
+    caller_left_at=at(50),
     rev=4,
 )
 
@@ -205,6 +206,7 @@ CALL_DOC: dict[str, Any] = {
     ],
     "held_since": at(30),
     "hold_s": 4.5,
+    "caller_left_at": at(50),
 }
 
 
@@ -291,6 +293,7 @@ def test_a_new_calls_document_has_no_offer_spare_or_outcome_and_an_empty_prefere
         "parties": [],
         "held_since": None,
         "hold_s": 0.0,
+        "caller_left_at": None,
     }
     assert call_from({**doc, "_id": "c2"}) == new
     sparse = {k: doc[k] for k in ("group", "priority", "media", "state", "created_at")}

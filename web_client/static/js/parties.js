@@ -51,8 +51,12 @@ export class PartyPanel {
     const onLine = this.onLine();
     $("in-call").hidden = !onLine;
     const held = Boolean(c && c.held_since);
-    $("btn-hold").hidden = !onLine || held;
-    $("btn-unhold").hidden = !onLine || !held;
+    // The caller hung up and the others talk on (seed 002): nothing to hold, add or transfer.
+    const callerLeft = Boolean(c && c.caller_left_at);
+    $("btn-hold").hidden = !onLine || held || callerLeft;
+    $("btn-unhold").hidden = !onLine || !held || callerLeft;
+    $("party-form").hidden = callerLeft;
+    $("transfer-form").hidden = callerLeft;
     $("btn-leave").hidden = !onLine;
     const media = this.card.mediaCall;
     $("btn-mute").hidden = !onLine || !media;
