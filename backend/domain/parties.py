@@ -239,6 +239,8 @@ def party_connected(call: Call, party_id: str, now: datetime, policy: RoutingPol
     new = _with(call, joined)
     if new.operator is None and p.kind is PartyKind.OPERATOR:
         new = replace(new, operator=p.login)  # nobody owned it (the owner left meanwhile)
+    elif handed_over_to(call, p):
+        new = replace(new, operator=p.login)  # the target of a blind transfer owns it now
     new = replace(new, deadline=connected_deadline(new, now, policy))
     actions: list[Action] = []
     if p.kind is PartyKind.OPERATOR and p.login:
@@ -398,6 +400,66 @@ def _without_caller(
 
 
 # -- transfer ----------------------------------------------------------------------------
+
+
+def handed_over_to(call: Call, party: CallParty) -> bool:
+    """Whether this operator party is the target of a blind transfer whose owner already left
+    (a stand-in held the call while it rang): it owns the call once it answers."""
+    if party.kind is not PartyKind.OPERATOR or party.role is not PartyRole.TRANSFER:
+        return False
+    return any(
+        p.login == party.requested_by and p.outcome == TRANSFERRED
+        for p in call.parties
+        if p.login is not None
+    )
+
+
+def others_present(call: Call, by: str) -> bool:
+    """Whether anyone but the caller and `by` is on the call or ringing for it."""
+    return any(p.login != by for p in active(call))
+
+
+def check_can_hand_over(call: Call, by: str) -> None:
+    """Refused unless `by` may hand the call over now with others on it (see below)."""
+    _require_connected(call)
+    own = operator_on_line(call, by)
+    if own is None:
+        raise Refused(NOT_CONNECTED, f"{by} is not on call {call.call_id}")
+    if by != call.operator:
+        raise Refused("not_owner", f"only the call's owner ({call.operator}) hands it over")
+    if (ringing := dialing(call)) is not None:
+        raise Refused(
+            "party_dialing", f"party {ringing.party_id} is still ringing: one party at a time"
+        )
+    stay = [p for p in on_line(call) if p.party_id != own.party_id]
+    if not any(p.kind is PartyKind.OPERATOR for p in stay):
+        raise Refused(
+            "no_operator_stays",
+            "only outside numbers would stay with the caller: consult, or they leave first",
+        )
+
+
+def blind_with_parties(
+    call: Call, by: str, party: CallParty, now: datetime, policy: RoutingPolicy
+) -> Step[Call]:
+    """Blind transfer while others are on the call: the owner leaves into wrap-up at once,
+    the target rings as a party, and the others stay with the caller. An operator among them
+    holds the call meanwhile (its owner until the target answers, and after, if it fails), so
+    the caller is never left with nobody of the center on the line."""
+    check_can_hand_over(call, by)
+    own = operator_on_line(call, by)
+    assert own is not None
+    gone = replace(own, state=PartyState.LEFT, left_at=now, outcome=TRANSFERRED)
+    new = _with(call, gone)
+    new = replace(new, operator=_next_owner(new), parties=(*new.parties, party))
+    new = replace(new, deadline=connected_deadline(new, now, policy))
+    talk_s = max(0.0, (now - (own.connected_at or now)).total_seconds())
+    actions: list[Action] = [
+        CallFinished(by, call.call_id, talk_s, call.group),
+        SendRemoveParty(call.call_id, own.party_id),
+        SendAddParty(call.call_id, party.party_id, party.address, policy.ring_timeout_s),
+    ]
+    return Step(new, tuple(actions))
 
 
 def transfer_note(by: str, to: str, reason: str) -> str:

@@ -128,8 +128,12 @@ async def add_party(
     *,
     role: PartyRole = PartyRole.HELP,
     reason: str | None = None,
+    hand_over: bool = False,
 ) -> str:
-    """Dial an operator (by name, or the best of a group) or a number into the call."""
+    """Dial an operator (by name, or the best of a group) or a number into the call.
+
+    `hand_over`: a blind transfer with others on the call, by `actor` (the owner), who
+    leaves in the same write (domain/parties.py blind_with_parties)."""
     max_parties = engine.settings.config.calls.max_parties
     lost: set[str] = set()
     fresh = False
@@ -137,7 +141,10 @@ async def add_party(
         call = await _load(engine, call_id, fresh=fresh)
         _authorize(call, actor)
         try:
-            party_rules.check_can_add(call, max_parties)
+            if hand_over:
+                party_rules.check_can_hand_over(call, actor.login or "")
+            else:
+                party_rules.check_can_add(call, max_parties)
         except Refused as e:
             if not fresh:
                 fresh = True  # refuse only what the database says
@@ -191,7 +198,10 @@ async def add_party(
                 continue
             engine.feed.local_operator(reserved)
         try:
-            step = party_rules.add(call, party, now, policy, max_parties)
+            if hand_over:
+                step = party_rules.blind_with_parties(call, actor.login or "", party, now, policy)
+            else:
+                step = party_rules.add(call, party, now, policy, max_parties)
         except Refused as e:
             await _give_back(engine, reserved, party_id, now)
             raise _refused(e) from None
@@ -199,13 +209,15 @@ async def add_party(
         pending = engine.commands.pending_log(call_id)
         entry: Doc = {
             "at": now,
-            "kind": "party_added",
+            "kind": "transfer" if hand_over else "party_added",
             "party_id": party_id,
             "to": {"type": to.type, "address": to.address},
             "login": party.login,
             "role": role.value,
             "by": actor.login,
         }
+        if hand_over:
+            entry["mode"] = "blind"
         saved = await engine.store.save_call(call, step.state, now, [*pending, entry])
         if saved is None:
             # Another change of the call came first (another party, say): give the operator
@@ -302,6 +314,17 @@ async def transfer(
     if mode == "consult":
         party_id = await add_party(
             engine, call_id, actor, to, role=PartyRole.TRANSFER, reason=reason
+        )
+    elif party_rules.others_present(call, by):
+        # Blind with others on the call: the target rings as a party while they stay.
+        party_id = await add_party(
+            engine,
+            call_id,
+            Actor(by, actor.supervisor),
+            to,
+            role=PartyRole.TRANSFER,
+            reason=reason,
+            hand_over=True,
         )
     else:
         party_id = await _blind(engine, call, by, to, reason)

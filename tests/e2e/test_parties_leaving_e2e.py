@@ -1,6 +1,7 @@
-"""Seed 002 end to end: "If one party hangs up, the other two parties can still talk with each
-other" — the caller too. The real scenario keeps the conference up with the legs left when the
-caller hangs up; the backend keeps the call until one party is left.
+"""Who leaves a call with more than two parties, end to end, with the real scenario in the
+emulator: the caller (seed 002: "If one party hangs up, the other two parties can still talk
+with each other" — the conference stays up with the legs left, the backend keeps the call until
+one party is left), and the owner handing the call over blind while a helper is on it.
 """
 
 from __future__ import annotations
@@ -139,4 +140,40 @@ async def test_the_caller_hangs_up_with_one_operator_and_the_call_ends_as_before
         "caller",
         None,
     )
+    await assert_clean(session)
+
+
+async def test_blind_transfer_with_a_helper_present_keeps_the_helper_with_the_caller(
+    emulator: EmulatorClient, live_backend: LiveBackend, scenarios: list[Path]
+) -> None:
+    session, call_id, alice = await _answered_by_alice(emulator, live_backend, scenarios)
+    await emulator.script_callee("bob", "answer", after_ms=50)
+    await _operator(live_backend, "bob")
+    helper = await _add(live_backend, call_id, alice, "operator", "bob")
+    await _party_state(live_backend, call_id, helper, "connected")
+    await _in_conference(session, ["alice", "bob"])
+
+    await emulator.script_callee("carl", "answer", after_ms=300)
+    await _operator(live_backend, "carl")
+    reply = await live_backend._json(
+        "POST",
+        f"/api/v1/calls/{call_id}/transfer",
+        (202,),
+        headers=alice,
+        json={"to": {"type": "operator", "address": "carl"}, "mode": "blind", "reason": "vip"},
+    )
+    # Alice's leg is hung up at once; the caller and bob keep talking while carl rings.
+    snap = await _in_conference(session, ["bob"])
+    assert next(leg for leg in snap["legs"] if leg["address"] == "alice")["state"] == "TERMINATED"
+    await session.wait("dialled", {"address": "carl"})
+    call = await _party_state(live_backend, call_id, reply["party_id"], "connected")
+    assert call["operator"] == "carl"
+    await _in_conference(session, ["bob", "carl"])
+    assert (await live_backend.operator("alice"))["activity"] in ("wrap_up", "idle")
+    await session.hangup_leg("bob")
+    await _party_state(live_backend, call_id, helper, "left")
+    await session.hangup_caller()
+    await session.wait("terminated")
+    call = await call_state(live_backend, call_id, state="ended")
+    assert call["outcome"] == "answered"
     await assert_clean(session)
