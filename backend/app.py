@@ -31,11 +31,13 @@ from backend.keys import (
     HTTP,
     HUB,
     MANAGEMENT_API,
+    PARTY_TARGETS,
     SECRETS,
     SETTINGS,
     SIGNER,
     STORE,
     SWEEPER,
+    TARGETS_RELAY,
     THROTTLE,
     TIMERS,
 )
@@ -47,6 +49,7 @@ from backend.services.fallback import Fallbacks
 from backend.services.floor import Floor
 from backend.services.login import LoginThrottle, PasswordHasher
 from backend.services.overflow import Overflow
+from backend.services.party_targets import PUSH_INTERVAL_S, PartyTargets
 from backend.services.sweeper import Sweeper
 from backend.settings import Settings
 from backend.views.errors import error_middleware
@@ -214,6 +217,19 @@ async def floor_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def party_targets_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The desks' Add party picker, pushed from the change feed (the floor's relay does the
+    sockets and the pace: one message per interval with what changed)."""
+    targets = PartyTargets(app[SETTINGS], app[FEED])
+    relay = FloorRelay(targets.changed, targets.delta, PUSH_INTERVAL_S)
+    app[PARTY_TARGETS], app[TARGETS_RELAY] = targets, relay
+    task = asyncio.create_task(relay.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
     routing = app[SETTINGS].config.routing
     sweeper = Sweeper(app[ENGINE], app[HUB])
@@ -247,6 +263,7 @@ def create_app(settings: Settings) -> web.Application:
             engine_ctx,
             push_ctx,
             floor_ctx,
+            party_targets_ctx,
             sweeper_ctx,
         ]
     )

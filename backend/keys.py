@@ -14,6 +14,7 @@ from backend.auth import TokenSigner
 from backend.services.engine import Engine
 from backend.services.floor import Floor
 from backend.services.login import LoginThrottle, PasswordHasher
+from backend.services.party_targets import PartyTargets
 from backend.services.sweeper import Sweeper
 from backend.settings import Settings
 
@@ -26,6 +27,9 @@ HUB = web.AppKey("hub", PushHub)
 FEED = web.AppKey("feed", ChangeFeed)
 FLOOR = web.AppKey("floor", Floor)
 FLOOR_RELAY = web.AppKey("floor_relay", FloorRelay)
+# The desks' live Add party picker (services/party_targets.py) and its sockets.
+PARTY_TARGETS = web.AppKey("party_targets", PartyTargets)
+TARGETS_RELAY = web.AppKey("targets_relay", FloorRelay)
 SWEEPER = web.AppKey("sweeper", Sweeper)
 SIGNER = web.AppKey("signer", TokenSigner)
 HASHER = web.AppKey("hasher", PasswordHasher)

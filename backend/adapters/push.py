@@ -169,13 +169,14 @@ class FloorRelay:
     """Pushes the live floor to supervisors' sockets after each change the feed brings.
 
     Changes that come while a push is being sent, or within `interval_s` of the last one, go
-    out together in the next: the floor is a whole picture, not a list of events.
+    out together in the next: the floor is a whole picture, not a list of events. The desks'
+    Add party picker uses it too, with a `snapshot` of what changed (None: nothing).
     """
 
     def __init__(
         self,
         changed: asyncio.Event,
-        snapshot: Callable[[], dict[str, Any]],
+        snapshot: Callable[[], dict[str, Any] | None],  # None: nothing to send
         interval_s: float,
     ) -> None:
         self.changed = changed
@@ -196,6 +197,7 @@ class FloorRelay:
             self.changed.clear()
             sockets = [ws for ws in self.sockets if not ws.closed]
             if sockets:
+                message: dict[str, Any] | None
                 try:
                     message = self.snapshot()
                 except Exception:

@@ -32,6 +32,7 @@ from backend.domain.policy import RoutingPolicy
 from backend.domain.routing import CANDIDATES
 from backend.services.desk import DeskError
 from backend.services.engine import MAX_RACES, Contention, Engine
+from backend.services.party_targets import target_entry
 
 SYSTEM = "system"
 
@@ -405,15 +406,5 @@ def targets(engine: Engine, me: str | None) -> dict[str, object]:
         for op in view.members(g.name):
             seen[op.login] = op
         groups.append({"name": g.name, "routable": view.routable_count(g.name)})
-    operators = [
-        {
-            "login": op.login,
-            "presence": op.presence.value,
-            "activity": op.activity.value,
-            "routable": op.routable,
-            "groups": list(op.group_names),
-        }
-        for login, op in sorted(seen.items())
-        if login != me
-    ]
+    operators = [target_entry(op) for login, op in sorted(seen.items()) if login != me]
     return {"operators": operators, "groups": groups}

@@ -10,7 +10,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from backend.adapters.push import operator_message
 from backend.auth import SESSION_COOKIE, password_stamp, session_epoch
-from backend.keys import ENGINE, FEED, FLOOR, FLOOR_RELAY, HUB, STORE
+from backend.keys import ENGINE, FEED, FLOOR, FLOOR_RELAY, HUB, PARTY_TARGETS, STORE, TARGETS_RELAY
+from backend.services.parties import targets
 from backend.views.access import SUPERVISING_ROLES, require_operator, session_valid
 from backend.views.errors import ApiError
 
@@ -78,11 +79,20 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                         continue
                     request.app[FLOOR_RELAY].add(ws)
                     await ws.send_json(request.app[FLOOR].snapshot())
+                elif msg.data == "targets":
+                    # The desk's Add party picker: the whole list now, then what changes.
+                    whole = {"type": "targets", "full": True, **targets(engine, login)}
+                    await ws.send_json(whole)
+                    request.app[TARGETS_RELAY].add(ws)
+                    request.app[PARTY_TARGETS].mark_all_seen()
+                elif msg.data == "targets_off":
+                    request.app[TARGETS_RELAY].remove(ws)
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:
         hub.remove(login, ws)
         request.app[FLOOR_RELAY].remove(ws)
+        request.app[TARGETS_RELAY].remove(ws)
         with contextlib.suppress(Exception):
             # Seen until this moment: the grace period runs from the disconnect.
             await store.touch_operators([login], engine.clock())

@@ -55,11 +55,11 @@ async def test_hold_mute_add_party_transfer_reason_and_leave(
     await page.get_by_role("button", name="Unmute").click()
     assert await page.evaluate("window.__vox.calls[0].isMicrophoneMuted()") is False
 
-    # The picker: operators with their states, groups with how many are routable.
+    # The picker: operators with their states, groups with how many are routable, pushed
+    # over the desk's socket as they change (no reload, no polling).
     desk.platform.script("bob", Script(answer_after_s=None))
     await _ready(desk, "bob")
     await desk.api.add_operator("carl")  # offline
-    await page.get_by_role("button", name="Refresh list").click()
     picker = page.locator("#party-target option")
     await expect(picker).to_have_text(["bob — ready, idle", "carl — offline, idle"])
     await page.locator("#party-type").select_option("group")
@@ -124,3 +124,37 @@ async def test_a_help_offer_looks_different_and_says_who_asks_and_why(
     )
     await expect(page.locator("#card-announce")).to_have_text("alice asks for your help")
     await shot(page, "parties-4-help-offer")
+
+
+async def test_the_add_party_picker_follows_colleagues_live(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk = await desk_with_fake_sdk(live, page, "alice")
+    await offered_in_sdk(page, desk, "alice")
+    await page.get_by_role("button", name="Answer", exact=True).click()
+    placed_id = await page.evaluate("window.__vox.calls[0].headers()['X-Call-Id']")
+    session = next(s for s in desk.platform.sessions.values() if s.call_id == placed_id)
+    await answer(desk, {"session_id": session.session_id})
+    await expect(page.locator("#card-state")).to_have_text("Connected")
+    await desk.api.add_operator("dora")  # offline, in the default group
+    picker = page.locator("#party-target option")
+    await expect(picker).to_have_text(["dora — offline, idle"])
+    await page.locator("#party-type").select_option("group")
+    await expect(picker.first).to_have_text("default (0 routable)")
+    gets: list[str] = []
+    page.on("request", lambda r: gets.append(r.url) if "party_targets" in r.url else None)
+    # Dora goes Ready elsewhere: the count and her state change on alice's desk by themselves.
+    dora = await _ready(desk, "dora")
+    await expect(picker.first).to_have_text("default (1 routable)")
+    await page.locator("#party-type").select_option("operator")
+    await expect(picker).to_have_text(["dora — ready, idle"])
+    await shot(page, "parties-5-picker-live")
+    resp = await desk.api.client.post(
+        "/api/v1/me/status", json={"status": "not_ready", "reason": "break"}, headers=dora
+    )
+    assert resp.status == 200, await resp.text()
+    await expect(picker).to_have_text(["dora — not ready, idle"])
+    assert await page.locator("#party-target").evaluate("s => s.options[0].dataset.routable") == (
+        "false"
+    )
+    assert gets == []  # pushed, never fetched

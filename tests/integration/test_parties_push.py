@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from backend.keys import TARGETS_RELAY
 from tests.conftest import Backend
 from tests.support.desk import connected_call
 from tests.support.fake_platform import Script
+from tests.support.waiting import eventually
 
 
 async def _next(ws: Any, predicate: Any, timeout: float = 5.0) -> dict[str, Any]:
@@ -61,3 +63,53 @@ async def test_the_helper_is_pushed_the_offer_with_its_party_and_the_call_change
             ),
         )
         assert joined["call"]["operator"] == "alice"
+
+
+async def test_the_pickers_targets_are_pushed_whole_then_as_they_change(backend: Backend) -> None:
+    alice = await backend.ready_operator("alice")
+    await backend.add_operator("bob")  # offline
+    async with backend.client.ws_connect("/api/v1/ws", headers=alice) as ws:
+        await _next(ws, lambda m: m["type"] == "state")
+        await ws.send_str("targets")
+        whole = await _next(ws, lambda m: m["type"] == "targets")
+        assert whole["full"] is True
+        assert [(o["login"], o["presence"]) for o in whole["operators"]] == [("bob", "offline")]
+        assert {"name": "default", "routable": 1} in whole["groups"]  # alice herself
+        # Bob goes Ready: his state and the group's count come by themselves.
+        await backend.ready_operator("bob")
+        change = await _next(
+            ws,
+            lambda m: (
+                m["type"] == "targets"
+                and any(o["login"] == "bob" and o["routable"] for o in m["operators"])
+            ),
+        )
+        assert "full" not in change
+        assert {"name": "default", "routable": 2} in change["groups"]
+        bob = next(o for o in change["operators"] if o["login"] == "bob")
+        assert (bob["presence"], bob["activity"], bob["groups"]) == ("ready", "idle", ["default"])
+        # Unsubscribed (the socket's messages are handled in order: the pong comes after).
+        relay = backend.app[TARGETS_RELAY]
+        assert len(relay.sockets) == 1
+        await ws.send_str("targets_off")
+        await ws.send_str("ping")
+        await _next_text(ws, "pong")
+        assert len(relay.sockets) == 0
+    # A closed socket is dropped too.
+    async with backend.client.ws_connect("/api/v1/ws", headers=alice) as ws:
+        await ws.send_str("targets")
+        await _next(ws, lambda m: m["type"] == "targets")
+        assert len(relay.sockets) == 1
+
+    async def dropped() -> bool:
+        return not relay.sockets
+
+    await eventually(dropped, message="the closed socket dropped")
+
+
+async def _next_text(ws: Any, text: str) -> None:
+    async def read() -> None:
+        while (await ws.receive()).data != text:
+            pass
+
+    await asyncio.wait_for(read(), 5.0)

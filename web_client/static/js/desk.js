@@ -35,14 +35,17 @@ function onMessage(message) {
     if (message.call) card.show(message.call);
   } else if (message.type === "call") {
     card.updateCall(message.call);
+  } else if (message.type === "targets") {
+    card.parties.onTargets(message);
   }
 }
 
-connectSocket({
+const socket = connectSocket({
   onMessage,
   onOpen: () => {
     $("conn-banner").hidden = true;
     document.body.dataset.connected = "true";
+    card.parties.socketOpened();
     refreshToday();
   },
   onDown: () => {
@@ -52,6 +55,8 @@ connectSocket({
     get("/api/v1/me").catch(() => null);
   },
 });
+
+card.parties.setSocket(socket);
 
 $("logout").addEventListener("click", async () => {
   await post("/api/v1/auth/logout").catch(() => null);

@@ -1,7 +1,7 @@
 // Calls with more than two parties on the desk: talk timer, Hold/Resume, Mute (the Web SDK's
 // own), Add party (a live picker), Transfer (blind or consult, reason required), Leave, and the
 // list of parties with their states.
-import { del, get, post } from "./api.js";
+import { del, post } from "./api.js";
 import { $, duration, el, words } from "./dom.js";
 
 const PARTY_STATE = { dialing: "ringing", connected: "on the line", held: "on hold", left: "left" };
@@ -10,6 +10,11 @@ export class PartyPanel {
   constructor(card) {
     this.card = card;
     this.targets = { operators: [], groups: [] };
+    // The picker is pushed over the desk's WebSocket while I am on a call (no polling):
+    // the whole list when I subscribe, then the operators that changed.
+    this.socket = null;
+    this.subscribed = false;
+    this.operatorsByLogin = new Map();
     $("btn-hold").addEventListener("click", () => this.hold(true));
     $("btn-unhold").addEventListener("click", () => this.hold(false));
     $("btn-mute").addEventListener("click", () => this.toggleMute());
@@ -19,12 +24,36 @@ export class PartyPanel {
     for (const prefix of ["party", "transfer"]) {
       $(`${prefix}-type`).addEventListener("change", () => this.renderPicker(prefix));
     }
-    $("btn-refresh-targets").addEventListener("click", () => this.loadTargets());
     window.setInterval(() => this.renderTalk(), 1000);
-    // The picker stays live while on a call (read from the server's view: no query there).
-    window.setInterval(() => {
-      if (this.onLine() && document.visibilityState === "visible") this.loadTargets();
-    }, 5000);
+  }
+
+  setSocket(socket) {
+    this.socket = socket;
+  }
+
+  // The socket (re)opened: a subscription made before it dropped is made again.
+  socketOpened() {
+    if (this.subscribed && this.socket) this.socket.send("targets");
+  }
+
+  subscribe(on) {
+    if (on === this.subscribed) return;
+    this.subscribed = on;
+    if (this.socket) this.socket.send(on ? "targets" : "targets_off");
+  }
+
+  // A push: {full: true, operators, groups} when subscribing, then {operators, removed, groups}.
+  onTargets(message) {
+    if (message.full) this.operatorsByLogin = new Map();
+    for (const o of message.operators || []) this.operatorsByLogin.set(o.login, o);
+    for (const login of message.removed || []) this.operatorsByLogin.delete(login);
+    const me = this.card.operator ? this.card.operator.login : null;
+    const operators = [...this.operatorsByLogin.values()]
+      .filter((o) => o.login !== me)
+      .sort((a, b) => (a.login < b.login ? -1 : a.login > b.login ? 1 : 0));
+    this.targets = { operators, groups: message.groups || this.targets.groups };
+    this.renderPicker("party");
+    this.renderPicker("transfer");
   }
 
   get call() {
@@ -63,11 +92,7 @@ export class PartyPanel {
     if (media) this.renderMute();
     this.renderParties();
     this.renderTalk();
-    if (onLine && !this.loadedFor) {
-      this.loadedFor = c.call_id;
-      this.loadTargets();
-    }
-    if (!onLine) this.loadedFor = null;
+    this.subscribe(onLine);
   }
 
   renderParties() {
@@ -110,17 +135,6 @@ export class PartyPanel {
     if (media.isMicrophoneMuted()) media.unmuteMicrophone();
     else media.muteMicrophone();
     this.renderMute();
-  }
-
-  async loadTargets() {
-    try {
-      this.targets = await get("/api/v1/me/party_targets");
-    } catch (err) {
-      $("party-message").textContent = `Could not load operators: ${err.message}`;
-      return;
-    }
-    this.renderPicker("party");
-    this.renderPicker("transfer");
   }
 
   renderPicker(prefix) {
@@ -193,7 +207,6 @@ export class PartyPanel {
     const reason = $("party-reason").value.trim();
     const body = reason ? { to, reason } : { to };
     await this.act(() => post(this.path("parties"), body), `Calling ${to.address}…`);
-    this.loadTargets();
   }
 
   async transfer(event) {
