@@ -158,3 +158,42 @@ async def test_the_add_party_picker_follows_colleagues_live(
         "false"
     )
     assert gets == []  # pushed, never fetched
+
+
+async def test_the_caller_hangs_up_and_the_two_operators_talk_on(
+    live: Callable[..., Any], page: Page
+) -> None:
+    desk = await desk_with_fake_sdk(live, page, "alice")
+    await offered_in_sdk(page, desk, "alice")
+    await page.get_by_role("button", name="Answer", exact=True).click()
+    placed_id = await page.evaluate("window.__vox.calls[0].headers()['X-Call-Id']")
+    session = next(s for s in desk.platform.sessions.values() if s.call_id == placed_id)
+    await answer(desk, {"session_id": session.session_id})
+    await expect(page.locator("#card-state")).to_have_text("Connected")
+    desk.platform.script("bob", Script(answer_after_s=0.01, talk_s=None))
+    await _ready(desk, "bob")
+    await page.locator("#party-target").select_option("bob")
+    await page.get_by_role("button", name="Add party").click()
+    parties = page.locator("#parties-list li")
+    await expect(parties.nth(2)).to_have_text("bob (help) — on the line")
+    await expect(page.get_by_role("button", name="Hold", exact=True)).to_be_visible()
+
+    # The caller hangs up (seed 002): alice and bob talk on; nothing to hold, add or transfer.
+    await desk.platform.hang_up_caller(session.session_id)
+    await expect(parties.first).to_have_text(re.compile("^Caller .* — left: hung up$"))
+    await expect(parties.nth(1)).to_have_text("alice — on the line")
+    await expect(page.locator("#card-state")).to_have_text("Connected")
+    await expect(page.get_by_role("button", name="Hold", exact=True)).to_be_hidden()
+    await expect(page.locator("#party-form")).to_be_hidden()
+    await expect(page.locator("#transfer-form")).to_be_hidden()
+    await expect(page.get_by_role("button", name="Leave")).to_be_visible()
+    await shot(page, "parties-6-caller-left")
+
+    # Alice leaves: bob is alone, so the call ends and alice wraps up.
+    await page.get_by_role("button", name="Leave").click()
+    await expect(page.locator("#activity")).to_contain_text("Wrap-up")
+
+    async def ended() -> bool:
+        return bool((await desk.api.call(placed_id))["state"] == "ended")
+
+    await eventually(ended, message="the call ended with one party left")
