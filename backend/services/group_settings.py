@@ -98,10 +98,15 @@ def apply(engine: Engine, doc: Doc) -> None:
     engine.settings = new
     # Routable operators are filed in their group's strategy order: a new strategy files the
     # group's members again (an administrator's change, never the hot path).
+    # All of them out first: the old keys and the new do not compare with each other.
+    view = engine.view
     for g in groups:
         if old.policy(g.name).strategy is not new.policy(g.name).strategy:
-            for op in engine.view.members(g.name):
-                engine.view.put_operator(op)
+            members = view.members(g.name)
+            for op in members:
+                view.drop_operator(op.login)
+            for op in members:
+                view.put_operator(op)
 
 
 async def change(

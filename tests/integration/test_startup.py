@@ -100,7 +100,8 @@ async def test_groups_without_operators_and_operators_without_groups_are_warned_
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "operator gus is in group(s) sales, which do not exist" in warnings
     # The configuration's groups are not the database's: said once, and the database's win.
-    assert any(w.startswith("the configuration's groups differ from the database's") for w in warnings)
+    said = "the configuration's groups differ from the database's"
+    assert any(w.startswith(said) for w in warnings)
     assert "group support has no operators" in warnings
     assert not any("vip" in w for w in warnings)
     assert not any("group default" in w for w in warnings)
