@@ -218,6 +218,7 @@ async function loadGroups() {
     tr.dataset.group = g.name;
     return tr;
   }));
+  $("group-names").textContent = groups.map((g) => g.name).join(", ");
   // The rules' group lists follow the groups.
   document.querySelectorAll("#admin-rules select[data-key='group']").forEach((select) => fillGroups(select, select.value));
 }
