@@ -20,7 +20,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from backend.adapters.documents import Doc
-from backend.adapters.mongo import ACTIVE_CALL_STATES, Store
+from backend.adapters.mongo import Store
 from backend.services.engine import Contention, Engine
 from backend.settings import AppConfig, GroupConfig, RuleConfig, check_groups_and_rules
 
@@ -132,11 +132,11 @@ async def change(
     raise Contention("the groups and rules kept changing")
 
 
-async def users_of(store: Store, name: str) -> tuple[list[str], int]:
+def users_of(engine: Engine, name: str) -> tuple[list[str], int]:
     """Who keeps a group from being deleted: its operators (up to 5 logins) and its calls not
-    ended (how many). Read from the database: an administrator's request, not the hot path."""
-    ops = await store.operators.find({"group_names": name}, {"_id": 1}).limit(5).to_list(None)
-    calls = await store.calls.count_documents(
-        {"group": name, "state": {"$in": list(ACTIVE_CALL_STATES)}}
-    )
-    return [str(d["_id"]) for d in ops], calls
+    ended (how many). From the read view: no query (an index on the operators' groups would
+    cost every operator write), and it is what routing itself goes by."""
+    view = engine.view
+    logins = sorted(op.login for op in view.members(name))[:5]
+    calls = sum(1 for call in view.calls.values() if call.group == name)
+    return logins, calls

@@ -134,7 +134,7 @@ async def delete_group(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", f"no group {name!r}", "name")
     if name == engine.settings.config.routing.default_group:
         raise ApiError(409, "group_in_use", f"{name} is the default group (routing.default_group)")
-    logins, calls = await group_settings.users_of(engine.store, name)
+    logins, calls = group_settings.users_of(engine, name)
     if logins:
         raise ApiError(
             409,
