@@ -132,6 +132,12 @@ async def change(
     raise Contention("the groups and rules kept changing")
 
 
+async def stored_group_names(store: Store) -> set[str]:
+    """The groups as stored, read from the database (not this process's view)."""
+    doc = await store.routing_settings.find_one({"_id": DOC_ID})
+    return {g["name"] for g in (doc or {}).get("groups", ())}
+
+
 def users_of(engine: Engine, name: str) -> tuple[list[str], int]:
     """Who keeps a group from being deleted: its operators (up to 5 logins) and its calls not
     ended (how many). From the read view: no query (an index on the operators' groups would

@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from backend.keys import FEED
 from tests.conftest import Backend
 from tests.support.fake_platform import Script
 from tests.support.snapshots import Snapshot
@@ -65,12 +66,17 @@ async def test_a_change_made_through_one_process_routes_calls_in_the_other(
     b = await make_backend()  # a second process on the same database
 
     # A new group and a rule for it, made through a: b routes a call by them.
+    b.app[FEED].flowing.clear()  # b's stream held back, as a slow one would be
     created = await _put(a, "/api/v1/groups/vip", {"priority": 90}, status=201)
     assert created["name"] == "vip" and created["priority"] == 90
+    # b does not know it yet, but takes an operator in it: its database has it.
+    assert b.engine.settings.group("vip") is None
+    await b.add_operator("val", [("vip", 1)])
+    b.app[FEED].flowing.set()
     rules = (await _get(a, "/api/v1/rules"))["rules"]
     await _put(a, "/api/v1/rules", {"rules": [{"group": "vip", "category": "gold"}, *rules]})
     await b.view_synced()
-    await b.ready_operator("val", [("vip", 1)])  # b knows the group: it accepts its name
+    await b.set_status(await b.login("val"), "ready")
     b.platform.script("val", Script(talk_s=None))
     placed = await b.place_call(custom_data=json.dumps({"category": "gold"}))
     assert placed["state"] == "offering"
