@@ -170,6 +170,9 @@ def test_handing_over_is_refused_with_its_reason() -> None:
         parties.blind_with_parties(call, "bob", carl(), at(40), POLICY)
     assert e.value.message == "only the call's owner (ann) hands it over"
     with pytest.raises(Refused) as e:
+        parties.blind_with_parties(cases[3][0], "ann", carl(), at(40), POLICY)
+    assert e.value.message == "party p3 is still ringing: one party at a time"
+    with pytest.raises(Refused) as e:
         parties.blind_with_parties(call, "zed", carl(), at(40), POLICY)
     assert e.value.message == "zed is not on call c1"
     # Only an outside number would stay with the caller: refused, consult instead.
@@ -185,3 +188,12 @@ def test_handing_over_is_refused_with_its_reason() -> None:
         with_bob(), parties.new_party("x1", PartyKind.EXTERNAL, NUMBER, at(20), POLICY), t=22
     )
     assert moved(parties.blind_with_parties(both, "ann", carl(), at(40), POLICY)).operator == "bob"
+
+
+def test_the_owners_talk_time_is_counted_to_the_fraction() -> None:
+    call = replace(
+        with_bob(),
+        parties=(replace(with_bob().parties[0], connected_at=at(39.5)), with_bob().parties[1]),
+    )
+    step = parties.blind_with_parties(call, "ann", carl(), at(40), POLICY)
+    assert step.actions[0] == CallFinished("ann", "c1", 0.5, "default")
