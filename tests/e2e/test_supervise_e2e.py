@@ -52,7 +52,7 @@ async def _hearing(session: Session, expected: dict[str, set[str]]) -> dict[str,
 async def test_listen_whisper_barge_leave(
     emulator: EmulatorClient, live_backend: LiveBackend, scenarios: list[Path]
 ) -> None:
-    session, call_id, _alice = await _answered_by_alice(emulator, live_backend, scenarios)
+    session, call_id, alice = await _answered_by_alice(emulator, live_backend, scenarios)
     await emulator.script_callee("sue", "answer", after_ms=50)
     sue = await _supervisor(live_backend, "sue")
 
@@ -81,6 +81,13 @@ async def test_listen_whisper_barge_leave(
         session, {"sue": {"caller", "alice"}, "caller": {"alice"}, "alice": {"caller", "sue"}}
     )
     assert _party(await live_backend.call(call_id), party_id)["mode"] == "whisper"
+    # On hold nobody hears the caller (who hears the music); alice and sue still hear each other.
+    await live_backend._json("POST", f"/api/v1/calls/{call_id}/hold", (200,), headers=alice)
+    await _hearing(session, {"sue": {"alice"}, "caller": set(), "alice": {"sue"}})
+    await live_backend._json("POST", f"/api/v1/calls/{call_id}/unhold", (200,), headers=alice)
+    await _hearing(
+        session, {"sue": {"caller", "alice"}, "caller": {"alice"}, "alice": {"caller", "sue"}}
+    )
 
     # Barge: everyone hears everyone.
     await live_backend._json(
