@@ -28,7 +28,6 @@ from backend.domain.model import (
     CallParty,
     CallState,
     PartyKind,
-    PartyRole,
     PartyState,
     SuperviseMode,
 )
@@ -43,7 +42,7 @@ def supervisors(call: Call) -> list[CallParty]:
     return [p for p in call.parties if p.supervisor and p.active]
 
 
-def of(call: Call, login: str) -> CallParty | None:
+def of(call: Call, login: str | None) -> CallParty | None:
     """This supervisor's own party on the call, if they are on it or it rings for them."""
     return next((p for p in supervisors(call) if p.login == login), None)
 
@@ -62,7 +61,6 @@ def new_party(
         address=address,
         state=PartyState.DIALING,
         created_at=now,
-        role=PartyRole.HELP,
         login=login,
         requested_by=login,
         expires_at=now + timedelta(seconds=policy.ring_timeout_s + policy.offer_grace_s),
@@ -70,7 +68,7 @@ def new_party(
     )
 
 
-def check_can_join(call: Call, login: str) -> None:
+def check_can_join(call: Call, login: str | None) -> None:
     """Refused unless this supervisor may join this call now."""
     if call.state is not CallState.CONNECTED:
         raise Refused(
@@ -84,7 +82,6 @@ def check_can_join(call: Call, login: str) -> None:
 
 def join(call: Call, party: CallParty, now: datetime, policy: RoutingPolicy) -> Step[Call]:
     """The supervisor's leg rings (their browser answers it by itself); its mode routes it."""
-    assert party.login is not None and party.mode is not None
     check_can_join(call, party.login)
     new = replace(call, parties=(*call.parties, party))
     new = replace(new, deadline=party_rules.connected_deadline(new, now, policy))

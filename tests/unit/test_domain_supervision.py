@@ -186,6 +186,14 @@ def test_a_supervisor_never_keeps_a_call_going() -> None:
         assert sue is not None
         gone = replace(sue, state=PartyState.LEFT, left_at=at(20), outcome=outcome)
         assert step == Step(replace(call, parties=(owner(call), gone), deadline=at(620)), actions)
+    # Taken back while it still rings: no operator's offer to release, no miss.
+    ringing = moved(supervision.join(connected(), sue_party(), at(10), POLICY))
+    step = parties.party_left(ringing, "s1", at(11), POLICY, requested=True)
+    cancelled = replace(sue_party(), state=PartyState.LEFT, left_at=at(11), outcome="cancelled")
+    assert step == Step(
+        replace(ringing, parties=(owner(ringing), cancelled), deadline=at(611)),
+        (SendRemoveParty("c1", "s1"),),
+    )
     # Ann leaves: nobody but the caller and a supervisor, so the call ends; sue's leg too.
     step = parties.party_left(call, "o1", at(30), POLICY, requested=True)
     ended = moved(step)
@@ -216,6 +224,8 @@ def test_supervisors_leave_when_the_call_goes_back_to_the_queue() -> None:
     ext = parties.new_party("x1", PartyKind.EXTERNAL, NUMBER, at(40), POLICY)
     step = parties.blind_to_number(call, "ann", ext, at(40), POLICY)
     assert SendRemoveParty("c1", "s1") in step.actions
+    sue = moved(step).party("s1")
+    assert sue is not None and (sue.left_at, sue.outcome) == (at(40), "call_moved")
     assert moved(step).deadline == at(65)
     assert [p.state for p in moved(step).parties] == [
         PartyState.LEFT,
@@ -228,6 +238,12 @@ def test_supervisors_leave_when_the_call_goes_back_to_the_queue() -> None:
     )
     step = parties.party_failed(ringing, "p1", 486, at(43), POLICY)
     assert moved(step).state is CallState.QUEUED
+    sue = moved(step).party("s1")
+    assert sue is not None and (sue.state, sue.left_at, sue.outcome) == (
+        PartyState.LEFT,
+        at(43),
+        "call_moved",
+    )
     assert step.actions == (
         OfferMissed("bob", "p1", 486),
         SendRemoveParty("c1", "s1"),
