@@ -153,6 +153,14 @@ def test_a_supervisor_is_not_a_party_for_the_party_rules() -> None:
     assert parties.next_ring(added) == sue_party()
     assert added.deadline == at(35)
     assert parties.next_ring(listening()) is None
+    # The first to run out, not the first dialled.
+    later = replace(
+        added,
+        parties=tuple(replace(p, expires_at=at(90)) if p.supervisor else p for p in added.parties),
+    )
+    assert parties.next_ring(later) == bob_party(11)
+    # A supervisor answering is no operator's answered offer.
+    assert parties.party_connected(ringing, "s1", at(12), POLICY).actions == ()
 
 
 def test_a_supervisors_ring_expires_and_changes_nothing_else() -> None:
