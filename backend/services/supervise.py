@@ -36,19 +36,16 @@ def _require_supervisor(actor: Actor) -> str:
 
 
 async def _elsewhere(engine: Engine, login: str, call_id: str) -> str | None:
-    """Another connected call this supervisor is on (indexed: parties.login, state)."""
-    doc = await engine.store.calls.find_one(
-        {
-            "parties.login": login,
-            "state": "connected",
-            "_id": {"$ne": call_id},
-            "parties": {
-                "$elemMatch": {"login": login, "kind": "supervisor", "state": {"$in": _ON_LINE}}
-            },
-        },
-        {"_id": 1},
-    )
-    return str(doc["_id"]) if doc is not None else None
+    """Another connected call this supervisor is on. Indexed (parties.login, state): only the
+    connected calls this login is a party of are read, and their parties looked at here."""
+    cursor = engine.store.calls.find({"parties.login": login, "state": "connected"}, {"parties": 1})
+    async for doc in cursor:
+        if doc["_id"] == call_id:
+            continue
+        for p in doc.get("parties") or ():
+            if p.get("login") == login and p.get("kind") == "supervisor" and p["state"] in _ON_LINE:
+                return str(doc["_id"])
+    return None
 
 
 async def supervise(engine: Engine, call_id: str, actor: Actor, mode: SuperviseMode) -> str:
