@@ -310,7 +310,14 @@ def test_iso_times_for_the_api() -> None:
 
 def test_a_supervisors_party_keeps_its_mode_and_other_parties_have_none() -> None:
     from backend.adapters.documents import party_doc, party_from
-    from backend.domain.model import CallParty, PartyKind, PartyState, SuperviseMode, TargetType
+    from backend.domain.model import (
+        CallParty,
+        PartyKind,
+        PartyRole,
+        PartyState,
+        SuperviseMode,
+        TargetType,
+    )
 
     at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     sue = CallParty(
@@ -330,3 +337,6 @@ def test_a_supervisors_party_keeps_its_mode_and_other_parties_have_none() -> Non
     assert "mode" not in party_doc(helper)
     del doc["mode"]
     assert party_from(doc).mode is None
+    # A party stored before roles were recorded reads as a helper.
+    del doc["role"]
+    assert party_from(doc).role is PartyRole.HELP
