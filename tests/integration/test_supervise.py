@@ -154,6 +154,7 @@ async def test_refusals_write_nothing(b: Backend) -> None:
     b.platform.script("bob", Script(answer_after_s=0.01, talk_s=None))
     await b.ready_operator("bob")
     other = await call_in_state(b, waiting["call_id"], "connected")
+    await operator_in(b, "bob", "in_call")  # the operator's write follows the call's
     before = await Snapshot.take(b.store)
     resp = await b.client.post(
         f"/api/v1/calls/{other['call_id']}/supervise", json={"mode": "listen"}, headers=sue
