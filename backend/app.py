@@ -21,6 +21,7 @@ from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
 from backend.adapters.voximplant_api import Credentials, ManagementApi
 from backend.auth import InviteSigner, TokenSigner
+from backend.clock import utcnow
 from backend.domain.view import ReadView
 from backend.keys import (
     ENGINE,
@@ -69,6 +70,7 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
     client = connect(settings.mongodb_url)
     store = Store(client, database_name(settings.mongodb_url))
     await store.ensure_indexes()
+    await store.mark_center_buckets(utcnow())
     app[STORE] = store
     yield
     await client.close()

@@ -280,7 +280,8 @@ def test_bucket_bounds_of_each_resolution() -> None:
     assert incs == {}
     end = t + timedelta(minutes=1)
     rollup.add_interval(incs, "ann", ("a", "b"), "presence", "ready", t, end, utc)
-    assert len(incs) == 3 * 3 + 3  # 2 quarters, 2 hours, 1 day for ann and each group
+    # 2 quarters, 1 hour, 1 day for ann, each group and the center
+    assert len(incs) == 4 * (2 + 1 + 1)
     assert incs[(rollup.GROUP, "day", "b", datetime(2026, 1, 5, tzinfo=UTC))] == {
         "presence.ready": 60.0
     }
@@ -293,3 +294,66 @@ def test_agents_needed_edges() -> None:
     assert erlang.agents_needed(0.2, 0.0, 0.8, 15) == 0
     assert erlang.agents_needed(0.2, 240, 0.8, 15, limit=50) == 50
     assert erlang.agents_needed(0.2, 240, 0.99999, 15, limit=60) == 60
+
+
+def test_the_center_counts_each_operators_time_once_and_every_call() -> None:
+    incs: rollup.Increments = {}
+    utc = ZoneInfo("UTC")
+    t = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    rollup.add_interval(
+        incs, "ann", ("a", "b"), "presence", "ready", t, t + timedelta(hours=2), utc
+    )
+    rollup.add_interval(incs, "bob", (), "presence", "ready", t, t + timedelta(minutes=30), utc)
+    day = datetime(2026, 1, 5, tzinfo=UTC)
+    assert incs[(rollup.CENTER, "day", rollup.CENTER_KEY, day)] == {"presence.ready": 9000.0}
+    assert incs[(rollup.CENTER, "hour", rollup.CENTER_KEY, t)] == {"presence.ready": 5400.0}
+    assert incs[(rollup.GROUP, "hour", "a", t)] == {"presence.ready": 3600.0}
+    call = _call(
+        created_at=t, enqueued_at=t, outcome="abandoned", ended_at=t + timedelta(seconds=9)
+    )
+    rollup.add_call(incs, call, utc, 20, 5)
+    quarter = incs[(rollup.CENTER, "15min", rollup.CENTER_KEY, t)]
+    assert quarter == {
+        "presence.ready": 1800.0,
+        **rollup.call_counters(call, 20, 5),
+    }
+    assert incs[(rollup.CENTER, "day", rollup.CENTER_KEY, day)]["abandoned"] == 1.0
+
+
+def test_cover_reads_whole_days_as_day_buckets() -> None:
+    utc = ZoneInfo("UTC")
+    d = datetime(2026, 1, 5, tzinfo=UTC)
+    h = timedelta(hours=1)
+    day = timedelta(days=1)
+    # Whole days only.
+    assert rollup.cover(d, d + 3 * day, "hour", utc) == [("day", d, d + 3 * day)]
+    # Partial days at both ends, at the resolution asked for.
+    assert rollup.cover(d + 10 * h, d + 2 * day + 5 * h, "15min", utc) == [
+        ("15min", d + 10 * h, d + day),
+        ("day", d + day, d + 2 * day),
+        ("15min", d + 2 * day, d + 2 * day + 5 * h),
+    ]
+    assert rollup.cover(d + 10 * h, d + 2 * day, "hour", utc) == [
+        ("hour", d + 10 * h, d + day),
+        ("day", d + day, d + 2 * day),
+    ]
+    assert rollup.cover(d, d + day + h, "hour", utc) == [
+        ("day", d, d + day),
+        ("hour", d + day, d + day + h),
+    ]
+    # No whole day inside: nothing to gain.
+    assert rollup.cover(d + 10 * h, d + day + 5 * h, "hour", utc) == [
+        ("hour", d + 10 * h, d + day + 5 * h)
+    ]
+    assert rollup.cover(d + 10 * h, d + 11 * h, "hour", utc) == [("hour", d + 10 * h, d + 11 * h)]
+    assert rollup.cover(d, d + day, "hour", utc) == [("day", d, d + day)]
+    # By day there is nothing finer to replace.
+    assert rollup.cover(d + 10 * h, d + 3 * day, "day", utc) == [("day", d + 10 * h, d + 3 * day)]
+    # Days start at the center's midnight (Kolkata: 18:30 UTC the day before).
+    k = datetime(2026, 1, 5, 18, 30, tzinfo=UTC)
+    assert rollup.cover(d, d + day, "hour", KOLKATA) == [("hour", d, d + day)]
+    assert rollup.cover(d, d + 2 * day, "hour", KOLKATA) == [
+        ("hour", d, k),
+        ("day", k, k + day),
+        ("hour", k + day, d + 2 * day),
+    ]
