@@ -1761,6 +1761,16 @@ def observations(results: list[SizeResult]) -> list[str]:
             + (f"; a call alone needs {trace} commands besides getMore" if trace else "")
             + "."
         )
+        held = {k: v for k, v in r.longest.items() if not is_getmore(k)}
+        if held:
+            key, micros = max(held.items(), key=lambda kv: kv[1])
+            buckets = r.longest.get("update report_buckets", 0)
+            out.append(
+                f"At {r.plan.operators:,} operators the longest single command while routing "
+                f"continued (throughput loop; the stream's getMore, which waits for changes, "
+                f"left out) was `{key}`: {micros / 1000:,.0f} ms; the longest report-bucket "
+                f"batch {buckets / 1000:,.0f} ms."
+            )
         calls = r.sockets_in_flight.calls
         if r.plan.sockets and calls and (with_sockets := sum(r.sockets_micros.values())):
             key, micros = max(r.sockets_micros.items(), key=lambda kv: kv[1])

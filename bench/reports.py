@@ -243,6 +243,9 @@ async def run(args: argparse.Namespace) -> str:
             for i in range(0, len(made), 2_000):
                 await insert_once(store.report_buckets, made[i : i + 2_000])
             t_buckets = time.perf_counter() - t0
+            # These buckets come from the code that writes the center's, from the first row on.
+            await store.meta.update_one({"_id": "report_center"}, {"$set": {"since": start}})
+            await store.mark_center_buckets(start)
             buckets = await store.report_buckets.count_documents({})
             say(
                 f"Set-up: {len(rows):,} status rows stored in {t_rows:.0f} s, {len(docs):,} calls"
