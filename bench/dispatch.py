@@ -160,6 +160,14 @@ class CommandCounter(monitoring.CommandListener):
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         key = self._done(event.connection_id, event.request_id, event.duration_micros)
+        if key is not None and event.command_name == "getMore":
+            # What woke the stream: changes, or nothing it follows (the embedded server wakes
+            # a change stream's getMore on any write, and after the 500 ms wait).
+            batch = (event.reply.get("cursor") or {}).get("nextBatch")
+            if isinstance(batch, list) and not batch:
+                waited = event.duration_micros >= GETMORE_WAIT_US
+                self.counts[key] -= 1
+                self.counts[f"{key} (empty: {'wait ran out' if waited else 'other write'})"] += 1
         # A guarded update that matched nothing lost a race (or found the state moved on).
         if key is not None and event.command_name == "update" and event.reply.get("n") == 0:
             self.unmatched[key] += 1
@@ -203,6 +211,24 @@ def describe(name: str, target: Any, command: Any) -> str:
     return " ".join(p for p in parts if p)
 
 
+# A getMore that took this long ran out its wait (max_await_time_ms 500) rather than being woken.
+GETMORE_WAIT_US = 450_000
+
+
+def getmores(count: Count) -> str:
+    """The change stream's getMores per call: with changes / empty after a write the stream
+    does not follow / empty after the wait ran out."""
+    if not count.calls:
+        return "—"
+    kinds = [0.0, 0.0, 0.0]
+    for k, v in count.commands.items():
+        if is_getmore(k):
+            kinds[2 if "wait ran out" in k else 1 if "other write" in k else 0] += v
+    return " / ".join(f"{x / count.calls:.2f}" for x in kinds) + (
+        f" ({count.seconds / count.calls * 1000:,.0f} ms per call)" if count.seconds else ""
+    )
+
+
 def is_getmore(key: str) -> bool:
     """The change stream's getMore (the backend runs no other cursor past its first batch)."""
     return key.startswith("getMore")
@@ -214,6 +240,7 @@ class Count:
 
     commands: Counter[str] = field(default_factory=Counter)
     calls: int = 0
+    seconds: float = 0.0  # how long the counting ran
 
     def per_call(self, *, getmore: bool) -> float | None:
         if not self.calls:
@@ -864,12 +891,13 @@ class Bench:
                 await engine.drain()
                 await stream_settled(folded)
                 COUNTER.start(name)
+                t0 = time.perf_counter()
                 latency = await bounded_loop(samples, plan.phase_s, arrival)
                 await engine.drain()
                 await stream_settled(folded)
                 COUNTER.stop()
                 calls = len(latency.samples) + latency.missed
-                return latency, Count(Counter(COUNTER.counts), calls)
+                return latency, Count(Counter(COUNTER.counts), calls, time.perf_counter() - t0)
 
             await bounded_loop(5, 30, arrival)  # warm-up
             result.arrival, result.one_by_one = await one_by_one(plan.samples)
@@ -902,12 +930,14 @@ class Bench:
                 await stream_settled(folded)
                 first = len(peer.connects)
                 COUNTER.start(name)
+                t0 = time.perf_counter()
                 throughput = await timed_workers(window_s, one_call)
                 await peer.settle(WAIT_S)
                 await engine.drain()
                 await stream_settled(folded)
                 COUNTER.stop()
-                return throughput, Count(Counter(COUNTER.counts), len(peer.connects) - first)
+                routed = len(peer.connects) - first
+                return throughput, Count(Counter(COUNTER.counts), routed, time.perf_counter() - t0)
 
             result.throughput, counted = await in_flight(plan.window_s)
             result.routed_total = counted.calls
@@ -1770,6 +1800,15 @@ def observations(results: list[SizeResult]) -> list[str]:
                 f"continued (throughput loop; the stream's getMore, which waits for changes, "
                 f"left out) was `{key}`: {micros / 1000:,.0f} ms; the longest report-bucket "
                 f"batch {buckets / 1000:,.0f} ms."
+            )
+        if r.plan.sockets and r.sockets_one_by_one.calls:
+            out.append(
+                f"At {r.plan.operators:,} operators the stream's getMores per call (with changes"
+                " / empty, woken by a write to a collection it does not follow / empty, the"
+                " 500 ms wait ran out), without → with desk sockets: one at a time "
+                f"{getmores(r.one_by_one)} → {getmores(r.sockets_one_by_one)}; "
+                f"{CONCURRENCY} in flight {getmores(r.in_flight)} → "
+                f"{getmores(r.sockets_in_flight)}."
             )
         calls = r.sockets_in_flight.calls
         if r.plan.sockets and calls and (with_sockets := sum(r.sockets_micros.values())):
