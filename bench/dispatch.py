@@ -43,6 +43,7 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from pymongo import AsyncMongoClient, monitoring  # noqa: E402
 from pymongo.asynchronous.database import AsyncDatabase  # noqa: E402
+from pymongo.errors import BulkWriteError  # noqa: E402
 
 from backend.adapters.change_feed import ChangeFeed  # noqa: E402
 from backend.adapters.documents import Doc, call_doc, operator_doc  # noqa: E402
@@ -671,7 +672,13 @@ async def store_ended_calls(db: AsyncDatabase[Doc], plan: Plan) -> float:
 
 async def insert_chunked(coll: Any, docs: list[Doc], chunk: int = 1000) -> None:
     for i in range(0, len(docs), chunk):
-        await coll.insert_many(docs[i : i + chunk], ordered=False)
+        try:
+            await coll.insert_many(docs[i : i + chunk], ordered=False)
+        except BulkWriteError as e:
+            # A batch the driver sent again (a retried write on a slow server) finds its
+            # documents there already: the same ones.
+            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
+                raise
 
 
 NOT_READY: Doc = {

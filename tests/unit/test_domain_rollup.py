@@ -357,3 +357,55 @@ def test_cover_reads_whole_days_as_day_buckets() -> None:
         ("day", k, k + day),
         ("hour", k + day, d + 2 * day),
     ]
+
+
+def test_buckets_of_calls_and_intervals_follow_the_centers_zone() -> None:
+    # 20:10 UTC is 01:40 the next day in Kolkata: the day, hour and quarter there.
+    t = datetime(2026, 1, 5, 20, 10, tzinfo=UTC)
+    incs: rollup.Increments = {}
+    rollup.add_interval(
+        incs, "ann", ("a",), "presence", "ready", t, t + timedelta(minutes=5), KOLKATA
+    )
+    call = _call(
+        created_at=t, enqueued_at=t, ended_at=t + timedelta(seconds=9), outcome="abandoned"
+    )
+    rollup.add_call(incs, call, KOLKATA, 20, 5)
+    day = datetime(2026, 1, 5, 18, 30, tzinfo=UTC)
+    hour = datetime(2026, 1, 5, 19, 30, tzinfo=UTC)
+    quarter = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
+    for kind, key in ((rollup.OPERATOR, "ann"), (rollup.GROUP, "a"), (rollup.CENTER, "all")):
+        for res, b in (("day", day), ("hour", hour), ("15min", quarter)):
+            assert incs[(kind, res, key, b)]["presence.ready"] == 300.0
+    for res, b in (("day", day), ("hour", hour), ("15min", quarter)):
+        assert incs[(rollup.GROUP, res, "sales", b)]["calls"] == 1.0
+        assert incs[(rollup.CENTER, res, "all", b)]["abandoned"] == 1.0
+
+
+def test_a_call_without_operator_counts_for_nobody() -> None:
+    incs: rollup.Increments = {}
+    call = _call(outcome="abandoned", transfers=1, help_requests=1)
+    rollup.add_call(incs, call, ZoneInfo("UTC"), 20, 5)
+    assert not [k for k in incs if k[0] == rollup.OPERATOR]
+    assert len(incs) == 2 * 3  # the group and the center, at each resolution
+
+
+def test_figures_round_as_documented() -> None:
+    c = {
+        "calls": 3.0,
+        "answered": 3.0,
+        "talk_s": 100.04,
+        "hold_s": 0.06,
+        "activity.wrap_up": 12.3456,
+        "activity.in_call": 7.00049,
+        "presence.ready": 1000.12345,
+        "outcome.answered": 3.0,
+    }
+    f = rollup.figures(c)
+    assert f["wrap_up_s"] == 12.3
+    assert f["talk_s"] == 100.0 and f["hold_s"] == 0.1
+    assert f["presence"] == {"ready": 1000.123}
+    assert f["activity"] == {"in_call": 7.0, "wrap_up": 12.346}
+    assert f["outcomes"] == {"answered": 3}
+    assert rollup.figures({})["calls"] == 0 and rollup.figures({})["abandon_rate"] is None
+    # Names with no prefix and unknown prefixes stay out of the named maps.
+    assert rollup.figures({"ready": 5.0, "other.x": 1.0})["presence"] == {}
