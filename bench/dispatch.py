@@ -1802,11 +1802,14 @@ def observations(results: list[SizeResult]) -> list[str]:
         if held:
             key, micros = max(held.items(), key=lambda kv: kv[1])
             buckets = r.longest.get("update report_buckets", 0)
+            routing = {k: v for k, v in held.items() if k.split(" ")[1] in ("calls", "operators")}
+            rkey, rmicros = max(routing.items(), key=lambda kv: kv[1]) if routing else ("—", 0)
             out.append(
                 f"At {r.plan.operators:,} operators the longest single command while routing "
                 f"continued (throughput loop; the stream's getMore, which waits for changes, "
                 f"left out) was `{key}`: {micros / 1000:,.0f} ms; the longest report-bucket "
-                f"batch {buckets / 1000:,.0f} ms."
+                f"batch {buckets / 1000:,.0f} ms ({r.commands.get('update report_buckets', 0)} "
+                f"batches); the longest routing write (`{rkey}`) {rmicros / 1000:,.0f} ms."
             )
         if r.plan.sockets and r.sockets_one_by_one.calls:
             out.append(
