@@ -1802,7 +1802,9 @@ def observations(results: list[SizeResult]) -> list[str]:
         if held:
             key, micros = max(held.items(), key=lambda kv: kv[1])
             buckets = r.longest.get("update report_buckets", 0)
-            routing = {k: v for k, v in held.items() if k.split(" ")[1] in ("calls", "operators")}
+            routing = {
+                k: v for k, v in held.items() if k.split(" ")[1:2] in (["calls"], ["operators"])
+            }
             rkey, rmicros = max(routing.items(), key=lambda kv: kv[1]) if routing else ("—", 0)
             out.append(
                 f"At {r.plan.operators:,} operators the longest single command while routing "
