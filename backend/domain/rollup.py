@@ -220,11 +220,13 @@ def bucket_doc(key: BucketKey, counters: Mapping[str, float]) -> dict[str, Any]:
 
 def flatten(nested: Mapping[str, Any], prefix: str = "") -> Counters:
     """Stored counters (`{"outcome": {"answered": 3}}`) back to `outcome.answered` names."""
+    # Stored documents decode to plain dicts; a report flattens thousands (`dict`, not the
+    # slower `Mapping` check).
     out: Counters = {}
     for k, v in nested.items():
-        if isinstance(v, Mapping):
+        if isinstance(v, dict):
             out.update(flatten(v, f"{prefix}{k}."))
-        elif isinstance(v, int | float):
+        elif isinstance(v, (int, float)):
             out[f"{prefix}{k}"] = float(v)
     return out
 
