@@ -14,10 +14,11 @@ from backend.services.rollup import Rollup
 log = logging.getLogger(__name__)
 
 # The most status rows per insert and report buckets per upsert batch. The embedded database
-# commits (and journals) each upsert of a batch on its own, 2-13 ms each here: 200 took up to
-# 2.7 s on a loaded machine, 50 a few tenths. An insert commits its rows together.
+# commits (and journals) each upsert of a batch on its own, 2-13 ms each here, and serves other
+# commands in between: with 200, routing writes waited at most 0.3 s while a batch ran (50 made
+# batches shorter but added commands per routed call; docs/benchmarks.md).
 ROWS_PER_WRITE = 500
-BUCKETS_PER_WRITE = 50
+BUCKETS_PER_WRITE = 200
 
 
 class StatusHistory:
