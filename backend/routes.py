@@ -19,6 +19,7 @@ from backend.views import (
     pages,
     parties,
     platform,
+    supervise,
     supervision,
     video,
     ws,
@@ -53,6 +54,12 @@ def setup_routes(app: web.Application) -> None:
             ),
             web.get("/api/v1/queues", operators.queues, name="queues"),
             web.put("/api/v1/groups/{name}/closed", groups.put_closed, name="group_closed"),
+            web.get("/api/v1/groups", groups.list_groups, name="groups"),
+            web.get("/api/v1/groups/{name}", groups.get_group, name="group"),
+            web.put("/api/v1/groups/{name}", groups.put_group, name="group_put"),
+            web.delete("/api/v1/groups/{name}", groups.delete_group, name="group_delete"),
+            web.get("/api/v1/rules", groups.get_rules, name="rules"),
+            web.put("/api/v1/rules", groups.put_rules, name="rules_put"),
             web.put(
                 "/api/v1/contacts/{phone}/manager",
                 affinity.put_contact_manager,
@@ -96,6 +103,15 @@ def setup_routes(app: web.Application) -> None:
             ),
             web.post(
                 "/api/v1/calls/{call_id}/transfer", parties.post_transfer, name="call_transfer"
+            ),
+            # Listen, whisper, barge.
+            web.post(
+                "/api/v1/calls/{call_id}/supervise", supervise.post_supervise, name="supervise"
+            ),
+            web.patch(
+                "/api/v1/calls/{call_id}/parties/{party_id}",
+                supervise.patch_party,
+                name="call_party_mode",
             ),
             web.post("/api/v1/calls/{call_id}/accept", desk.post_accept_task, name="task_accept"),
             web.post("/api/v1/calls/{call_id}/close", desk.post_close_task, name="task_close"),

@@ -46,6 +46,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("state", ASCENDING)], name="state"),
         IndexModel([("caller", ASCENDING), ("created_at", DESCENDING)], name="contact_history"),
         IndexModel([("group", ASCENDING), ("created_at", DESCENDING)], name="group_day"),
+        # Which connected call a supervisor is on (a few calls per login, whatever history).
+        IndexModel([("parties.login", ASCENDING), ("state", ASCENDING)], name="party_login"),
     ],
     "contacts": [
         IndexModel([("manager", ASCENDING)], name="manager"),
@@ -103,6 +105,9 @@ class Store:
         self.audit = self.db["audit"]
         # One document per group a supervisor closed or reopened: {_id: name, closed, by, at}.
         self.groups = self.db["groups"]
+        # Groups' settings and the context rules: one document, seeded once from the config
+        # (services/group_settings.py).
+        self.routing_settings = self.db["routing_settings"]
         # Since when the center's report buckets are complete (see `mark_center_buckets`).
         self.center_since: datetime | None = None
 
