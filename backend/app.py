@@ -73,6 +73,7 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
     client = connect(settings.mongodb_url)
     store = Store(client, database_name(settings.mongodb_url))
     await store.ensure_indexes()
+    await store.mark_center_buckets(utcnow())
     app[STORE] = store
     yield
     await client.close()

@@ -43,6 +43,7 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from pymongo import AsyncMongoClient, monitoring  # noqa: E402
 from pymongo.asynchronous.database import AsyncDatabase  # noqa: E402
+from pymongo.errors import BulkWriteError  # noqa: E402
 
 from backend.adapters.change_feed import ChangeFeed  # noqa: E402
 from backend.adapters.documents import Doc, call_doc, operator_doc  # noqa: E402
@@ -160,6 +161,14 @@ class CommandCounter(monitoring.CommandListener):
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         key = self._done(event.connection_id, event.request_id, event.duration_micros)
+        if key is not None and event.command_name == "getMore":
+            # What woke the stream: changes, or nothing it follows (the embedded server wakes
+            # a change stream's getMore on any write, and after the 500 ms wait).
+            batch = (event.reply.get("cursor") or {}).get("nextBatch")
+            if isinstance(batch, list) and not batch:
+                waited = event.duration_micros >= GETMORE_WAIT_US
+                self.counts[key] -= 1
+                self.counts[f"{key} (empty: {'wait ran out' if waited else 'other write'})"] += 1
         # A guarded update that matched nothing lost a race (or found the state moved on).
         if key is not None and event.command_name == "update" and event.reply.get("n") == 0:
             self.unmatched[key] += 1
@@ -203,6 +212,24 @@ def describe(name: str, target: Any, command: Any) -> str:
     return " ".join(p for p in parts if p)
 
 
+# A getMore that took this long ran out its wait (max_await_time_ms 500) rather than being woken.
+GETMORE_WAIT_US = 450_000
+
+
+def getmores(count: Count) -> str:
+    """The change stream's getMores per call: with changes / empty after a write the stream
+    does not follow / empty after the wait ran out."""
+    if not count.calls:
+        return "—"
+    kinds = [0.0, 0.0, 0.0]
+    for k, v in count.commands.items():
+        if is_getmore(k):
+            kinds[2 if "wait ran out" in k else 1 if "other write" in k else 0] += v
+    return " / ".join(f"{x / count.calls:.2f}" for x in kinds) + (
+        f" ({count.seconds / count.calls * 1000:,.0f} ms per call)" if count.seconds else ""
+    )
+
+
 def is_getmore(key: str) -> bool:
     """The change stream's getMore (the backend runs no other cursor past its first batch)."""
     return key.startswith("getMore")
@@ -214,6 +241,7 @@ class Count:
 
     commands: Counter[str] = field(default_factory=Counter)
     calls: int = 0
+    seconds: float = 0.0  # how long the counting ran
 
     def per_call(self, *, getmore: bool) -> float | None:
         if not self.calls:
@@ -644,7 +672,13 @@ async def store_ended_calls(db: AsyncDatabase[Doc], plan: Plan) -> float:
 
 async def insert_chunked(coll: Any, docs: list[Doc], chunk: int = 1000) -> None:
     for i in range(0, len(docs), chunk):
-        await coll.insert_many(docs[i : i + chunk], ordered=False)
+        try:
+            await coll.insert_many(docs[i : i + chunk], ordered=False)
+        except BulkWriteError as e:
+            # A batch the driver sent again (a retried write on a slow server) finds its
+            # documents there already: the same ones.
+            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
+                raise
 
 
 NOT_READY: Doc = {
@@ -864,12 +898,13 @@ class Bench:
                 await engine.drain()
                 await stream_settled(folded)
                 COUNTER.start(name)
+                t0 = time.perf_counter()
                 latency = await bounded_loop(samples, plan.phase_s, arrival)
                 await engine.drain()
                 await stream_settled(folded)
                 COUNTER.stop()
                 calls = len(latency.samples) + latency.missed
-                return latency, Count(Counter(COUNTER.counts), calls)
+                return latency, Count(Counter(COUNTER.counts), calls, time.perf_counter() - t0)
 
             await bounded_loop(5, 30, arrival)  # warm-up
             result.arrival, result.one_by_one = await one_by_one(plan.samples)
@@ -902,12 +937,14 @@ class Bench:
                 await stream_settled(folded)
                 first = len(peer.connects)
                 COUNTER.start(name)
+                t0 = time.perf_counter()
                 throughput = await timed_workers(window_s, one_call)
                 await peer.settle(WAIT_S)
                 await engine.drain()
                 await stream_settled(folded)
                 COUNTER.stop()
-                return throughput, Count(Counter(COUNTER.counts), len(peer.connects) - first)
+                routed = len(peer.connects) - first
+                return throughput, Count(Counter(COUNTER.counts), routed, time.perf_counter() - t0)
 
             result.throughput, counted = await in_flight(plan.window_s)
             result.routed_total = counted.calls
@@ -1761,6 +1798,30 @@ def observations(results: list[SizeResult]) -> list[str]:
             + (f"; a call alone needs {trace} commands besides getMore" if trace else "")
             + "."
         )
+        held = {k: v for k, v in r.longest.items() if not is_getmore(k)}
+        if held:
+            key, micros = max(held.items(), key=lambda kv: kv[1])
+            buckets = r.longest.get("update report_buckets", 0)
+            routing = {
+                k: v for k, v in held.items() if k.split(" ")[1:2] in (["calls"], ["operators"])
+            }
+            rkey, rmicros = max(routing.items(), key=lambda kv: kv[1]) if routing else ("—", 0)
+            out.append(
+                f"At {r.plan.operators:,} operators the longest single command while routing "
+                f"continued (throughput loop; the stream's getMore, which waits for changes, "
+                f"left out) was `{key}`: {micros / 1000:,.0f} ms; the longest report-bucket "
+                f"batch {buckets / 1000:,.0f} ms ({r.commands.get('update report_buckets', 0)} "
+                f"batches); the longest routing write (`{rkey}`) {rmicros / 1000:,.0f} ms."
+            )
+        if r.plan.sockets and r.sockets_one_by_one.calls:
+            out.append(
+                f"At {r.plan.operators:,} operators the stream's getMores per call (with changes"
+                " / empty, woken by a write to a collection it does not follow / empty, the"
+                " 500 ms wait ran out), without → with desk sockets: one at a time "
+                f"{getmores(r.one_by_one)} → {getmores(r.sockets_one_by_one)}; "
+                f"{CONCURRENCY} in flight {getmores(r.in_flight)} → "
+                f"{getmores(r.sockets_in_flight)}."
+            )
         calls = r.sockets_in_flight.calls
         if r.plan.sockets and calls and (with_sockets := sum(r.sockets_micros.values())):
             key, micros = max(r.sockets_micros.items(), key=lambda kv: kv[1])

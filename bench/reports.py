@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
+from pymongo import monitoring  # noqa: E402
 from pymongo.errors import BulkWriteError  # noqa: E402
 
 from backend.adapters.documents import Doc, operator_doc  # noqa: E402
@@ -153,6 +154,33 @@ async def insert_once(coll: Any, docs: list[Doc]) -> None:
             raise
 
 
+class BucketReads(monitoring.CommandListener):
+    """Counts the report-bucket documents the backend's finds hand back (first and later
+    batches), and the queries that asked for them."""
+
+    def __init__(self) -> None:
+        self.docs = 0
+        self.queries = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command.get("find") == "report_buckets":
+            self.queries += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        cursor = event.reply.get("cursor") or {}
+        if event.command_name in ("find", "getMore") and str(cursor.get("ns", "")).endswith(
+            ".report_buckets"
+        ):
+            self.docs += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+READS = BucketReads()
+monitoring.register(READS)
+
+
 @contextlib.asynccontextmanager
 async def database(tmp: Path) -> AsyncIterator[str]:
     if url := os.environ.get("MONGODB_URL"):
@@ -168,9 +196,14 @@ async def database(tmp: Path) -> AsyncIterator[str]:
         await asyncio.to_thread(server.stop)
 
 
-async def timed(http: aiohttp.ClientSession, url: str, repeat: int) -> tuple[list[float], int]:
+async def timed(
+    http: aiohttp.ClientSession, url: str, repeat: int
+) -> tuple[list[float], int, float, float]:
+    """Times of `repeat` requests, the answer's size, and bucket documents and queries per
+    request."""
     times: list[float] = []
     size = 0
+    READS.docs = READS.queries = 0
     for _ in range(repeat):
         t0 = time.perf_counter()
         async with http.get(url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as r:
@@ -178,7 +211,7 @@ async def timed(http: aiohttp.ClientSession, url: str, repeat: int) -> tuple[lis
             assert r.status == 200, body[:300]
         times.append(time.perf_counter() - t0)
         size = len(body)
-    return times, size
+    return times, size, READS.docs / repeat, READS.queries / repeat
 
 
 async def run(args: argparse.Namespace) -> str:
@@ -224,12 +257,12 @@ async def run(args: argparse.Namespace) -> str:
             # (the same documents the upserts make: tests/unit/test_domain_rollup.py).
             t0 = time.perf_counter()
             rows = status_rows(args.operators, args.status_rows, start, end)
-            for i in range(0, len(rows), 5_000):
+            for i in range(0, len(rows) if args.store_rows else 0, 5_000):
                 await store.log_status(rows[i : i + 5_000])
             t_rows = time.perf_counter() - t0
             t0 = time.perf_counter()
             docs = call_docs(args.calls, args.operators, start, end)
-            for i in range(0, len(docs), 2_000):
+            for i in range(0, len(docs) if args.store_rows else 0, 2_000):
                 await insert_once(store.calls, docs[i : i + 2_000])
             t_calls = time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -243,10 +276,14 @@ async def run(args: argparse.Namespace) -> str:
             for i in range(0, len(made), 2_000):
                 await insert_once(store.report_buckets, made[i : i + 2_000])
             t_buckets = time.perf_counter() - t0
+            # These buckets come from the code that writes the center's, from the first row on.
+            await store.meta.update_one({"_id": "report_center"}, {"$set": {"since": start}})
+            await store.mark_center_buckets(start)
             buckets = await store.report_buckets.count_documents({})
+            stored = "stored" if args.store_rows else "NOT stored (--no-store-rows)"
             say(
-                f"Set-up: {len(rows):,} status rows stored in {t_rows:.0f} s, {len(docs):,} calls"
-                f" in {t_calls:.0f} s; folding them all took {t_fold:.1f} s of Python"
+                f"Set-up: {len(rows):,} status rows {stored} in {t_rows:.0f} s, {len(docs):,}"
+                f" calls in {t_calls:.0f} s; folding them all took {t_fold:.1f} s of Python"
                 f" ({(len(rows) + len(docs)) / max(t_fold, 1e-9):,.0f} rows/s) and made"
                 f" {buckets:,} bucket documents, stored in {t_buckets:.0f} s.\n"
             )
@@ -263,21 +300,28 @@ async def run(args: argparse.Namespace) -> str:
                     f"from={first}&by=day&format=csv&table=operators",
                 ),
             ]
-            say("| report | median | slowest | answer size |")
-            say("| --- | --- | --- | --- |")
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            say(f"Load average (1/5/15 min) before the reports: {load}.\n")
+            say("| report | median | slowest | answer size | bucket documents read | queries |")
+            say("| --- | --- | --- | --- | ---: | ---: |")
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
                 for label, query in cases:
                     url = f"{base}/api/v1/reports/summary?{query}"
-                    times, size = await timed(http, url, args.repeat)
+                    times, size, read, queries = await timed(http, url, args.repeat)
                     say(
                         f"| {label} | {statistics.median(times) * 1000:,.0f} ms"
-                        f" | {max(times) * 1000:,.0f} ms | {size / 1024:,.0f} KiB |"
+                        f" | {max(times) * 1000:,.0f} ms | {size / 1024:,.0f} KiB"
+                        f" | {read:,.0f} | {queries:,.0f} |"
                     )
-                times, size = await timed(http, f"{base}/api/v1/reports/staffing", args.repeat)
+                staffing = f"{base}/api/v1/reports/staffing"
+                times, size, read, queries = await timed(http, staffing, args.repeat)
                 say(
                     f"| staffing advice (every group) | {statistics.median(times) * 1000:,.0f} ms"
-                    f" | {max(times) * 1000:,.0f} ms | {size / 1024:,.0f} KiB |"
+                    f" | {max(times) * 1000:,.0f} ms | {size / 1024:,.0f} KiB"
+                    f" | {read:,.0f} | {queries:,.0f} |"
                 )
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            say(f"\nLoad average after: {load}.")
             await runner.cleanup()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -291,6 +335,13 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=200_000)
     p.add_argument("--days", type=int, default=60)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument(
+        "--no-store-rows",
+        dest="store_rows",
+        action="store_false",
+        help="fold the rows and calls into the buckets without storing them (no report reads"
+        " them: a quicker set-up for the same bucket documents)",
+    )
     p.add_argument("--out", default=str(DEFAULT_OUT), help="'' writes no file")
     args = p.parse_args()
     report = asyncio.run(run(args))

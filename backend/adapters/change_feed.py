@@ -201,10 +201,14 @@ class ChangeFeed:
                                 break
                         if stream.resume_token is not None:
                             self._token = dict(stream.resume_token)
-                        if change is not None and self.batch_window_s and not self._batched(stream):
+                        if self.batch_window_s and not self._batched(stream):
                             # The batch is done: let changes gather a moment, so that one
                             # getMore brings several (this process's own writes are in the
-                            # view already; only other processes' and the push wait).
+                            # view already; only other processes' and the push wait). After
+                            # an empty batch too: the embedded server wakes a getMore on any
+                            # write, also to collections the stream does not follow (the
+                            # history's and the report buckets' batches, written in parts),
+                            # and each would otherwise cost a getMore of its own.
                             await asyncio.sleep(self.batch_window_s)
             except asyncio.CancelledError:
                 raise

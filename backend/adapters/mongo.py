@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -108,6 +108,8 @@ class Store:
         # Groups' settings and the context rules: one document, seeded once from the config
         # (services/group_settings.py).
         self.routing_settings = self.db["routing_settings"]
+        # Since when the center's report buckets are complete (see `mark_center_buckets`).
+        self.center_since: datetime | None = None
 
     async def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():
@@ -344,6 +346,19 @@ class Store:
                     raise
                 ops = [ops[err["index"]] for err in errors]
         raise RuntimeError("report buckets: upserts kept colliding")
+
+    async def mark_center_buckets(self, now: datetime) -> datetime:
+        """Buckets of kind `center` are written from the first start of a version that writes
+        them; earlier history has none, and a report falls back to the operators' buckets
+        there. The first process to start records when; every later one reads it."""
+        await self.meta.update_one(
+            {"_id": "report_center"}, {"$setOnInsert": {"since": now}}, upsert=True
+        )
+        doc = await self.meta.find_one({"_id": "report_center"})
+        assert doc is not None
+        since: datetime = doc["since"]
+        self.center_since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        return self.center_since
 
     async def report_counters(
         self,

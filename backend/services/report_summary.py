@@ -1,6 +1,6 @@
 """Reports over any range (GET /api/v1/reports/summary) and staffing advice, from the buckets.
 
-A report reads the buckets of one resolution in its range (one indexed query per kind), never
+A report reads the buckets of its range (see `gather`: the fewest that give the same sums), never
 the raw status rows or calls; the stretches operators are in right now come from the read view.
 """
 
@@ -73,6 +73,95 @@ def _times_only(c: rollup.Counters) -> rollup.Counters:
     return {k: v for k, v in c.items() if k.startswith(TIME_COUNTERS)}
 
 
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """The counters a report is made of, summed from the buckets (and the open stretches)."""
+
+    per_group: dict[str, rollup.Counters]
+    # Per interval of the report, per group.
+    series: dict[datetime, dict[str, rollup.Counters]]
+    # Per interval, the center's time (each operator once; a report of all groups only).
+    times: dict[datetime, rollup.Counters]
+    per_op: dict[str, rollup.Counters]
+
+    @classmethod
+    def empty(cls, groups: list[str], starts: list[datetime]) -> Sums:
+        return cls({g: {} for g in groups}, {b: {} for b in starts}, {b: {} for b in starts}, {})
+
+    def add_group(self, key: str, b: datetime, c: rollup.Counters) -> None:
+        rollup.merge(self.per_group.setdefault(key, {}), c)
+        if b in self.series:
+            rollup.merge(self.series[b].setdefault(key, {}), c)
+
+    def add_time(self, b: datetime, c: rollup.Counters) -> None:
+        if b in self.times:
+            rollup.merge(self.times[b], _times_only(c))
+
+    def add_operator(self, key: str, c: rollup.Counters) -> None:
+        rollup.merge(self.per_op.setdefault(key, {}), c)
+
+
+def _counters(doc: dict[str, Any]) -> rollup.Counters:
+    return rollup.flatten(doc.get("c", {}))
+
+
+async def gather(
+    store: Store,
+    feed: ChangeFeed,
+    rolls: Rollup,
+    rng: Range,
+    groups: list[str],
+    members: list[str] | None,
+    now: datetime,
+) -> Sums:
+    """Read as few buckets as give the same sums: the groups' at the report's resolution, the
+    center's for the intervals' time, and for the operators' totals a day bucket per whole day
+    (`rollup.cover`). A week by hour of 100 operators reads about 1,400 documents, not 7,200."""
+    tz = rolls.tz
+    sums = Sums.empty(groups, rollup.buckets(rng.start, rng.end, rng.by, tz))
+    for d in await store.report_counters(
+        rollup.GROUP, rng.by, rng.start, rng.end, groups if rng.group else None
+    ):
+        sums.add_group(d["key"], d["start"], _counters(d))
+    # Intervals before the center's buckets were first written take their time from the
+    # operators' buckets, as reports did before there were any.
+    split_at = rng.start
+    if rng.group is None:
+        since = store.center_since or rng.end
+        split_at = min(max(rng.start, since), rng.end)
+        for kind, lo, hi in (
+            (rollup.OPERATOR, rng.start, split_at),
+            (rollup.CENTER, split_at, rng.end),
+        ):
+            if lo < hi:
+                for d in await store.report_counters(kind, rng.by, lo, hi):
+                    sums.add_time(d["start"], _counters(d))
+    parts = rollup.cover(rng.start, rng.end, rng.by, tz)
+    for res, lo, hi in parts:
+        for d in await store.report_counters(rollup.OPERATOR, res, lo, hi, members):
+            sums.add_operator(d["key"], _counters(d))
+    if rng.start <= now:
+        live: rollup.Increments = {}
+        open_intervals(live, feed, rolls, min(now, rng.end))
+        for (kind, res, key, b), counters in live.items():
+            in_range = res == rng.by and rng.start <= b < rng.end
+            if kind == rollup.GROUP and in_range and key in groups:
+                sums.add_group(key, b, counters)
+            # The center's time: its own buckets, or the operators' before there were any.
+            center = (kind == rollup.CENTER and b >= split_at) or (
+                kind == rollup.OPERATOR and b < split_at
+            )
+            if rng.group is None and in_range and center:
+                sums.add_time(b, counters)
+            if (
+                kind == rollup.OPERATOR
+                and (members is None or key in members)
+                and any(res == r and lo <= b < hi for r, lo, hi in parts)
+            ):
+                sums.add_operator(key, counters)
+    return sums
+
+
 async def summary(
     store: Store,
     feed: ChangeFeed,
@@ -82,7 +171,6 @@ async def summary(
     now: datetime,
 ) -> dict[str, Any]:
     rng = check_range(settings, rng)
-    tz = rolls.tz
     groups = [rng.group] if rng.group else list(settings.group_names)
     members: list[str] | None = None
     if rng.group:
@@ -91,44 +179,20 @@ async def summary(
             for login, doc in feed.operator_docs.items()
             if rng.group in (doc.get("group_names") or ())
         )
-    group_docs = await store.report_counters(
-        rollup.GROUP, rng.by, rng.start, rng.end, groups if rng.group else None
-    )
-    op_docs = await store.report_counters(rollup.OPERATOR, rng.by, rng.start, rng.end, members)
-    # (kind, key, bucket) -> counters
-    cells: dict[tuple[str, str, datetime], rollup.Counters] = {}
-    for kind, docs in ((rollup.GROUP, group_docs), (rollup.OPERATOR, op_docs)):
-        for d in docs:
-            cell = cells.setdefault((kind, d["key"], d["start"]), {})
-            rollup.merge(cell, rollup.flatten(d.get("c", {})))
-    if rng.start <= now:
-        live: rollup.Increments = {}
-        open_intervals(live, feed, rolls, min(now, rng.end))
-        for (kind, res, key, b), counters in live.items():
-            if res != rng.by or not rng.start <= b < rng.end:
-                continue
-            if (kind == rollup.GROUP and key not in groups) or (
-                kind == rollup.OPERATOR and members is not None and key not in members
-            ):
-                continue
-            rollup.merge(cells.setdefault((kind, key, b), {}), counters)
+    sums = await gather(store, feed, rolls, rng, groups, members, now)
+    return present(settings, feed, rolls.tz, rng, groups, members, sums)
 
-    starts = rollup.buckets(rng.start, rng.end, rng.by, tz)
-    per_group: dict[str, rollup.Counters] = {g: {} for g in groups}
-    per_op: dict[str, rollup.Counters] = {}
-    series: dict[datetime, dict[str, rollup.Counters]] = {b: {} for b in starts}
-    op_time_by_bucket: dict[datetime, rollup.Counters] = {b: {} for b in starts}
-    for (kind, key, b), c in cells.items():
-        if kind == rollup.GROUP:
-            if key not in per_group:
-                per_group[key] = {}
-            rollup.merge(per_group[key], c)
-            if b in series:
-                rollup.merge(series[b].setdefault(key, {}), c)
-        else:
-            rollup.merge(per_op.setdefault(key, {}), c)
-            if b in op_time_by_bucket:
-                rollup.merge(op_time_by_bucket[b], _times_only(c))
+
+def present(
+    settings: Settings,
+    feed: ChangeFeed,
+    tz: ZoneInfo,
+    rng: Range,
+    groups: list[str],
+    members: list[str] | None,
+    sums: Sums,
+) -> dict[str, Any]:
+    """The report from its sums: totals, per group, per interval, per operator."""
 
     def total_of(calls: list[rollup.Counters], times: rollup.Counters) -> rollup.Counters:
         # Calls summed over groups; time from the operators (each counted once, though
@@ -143,29 +207,29 @@ async def summary(
             rollup.merge(out, times)
         return out
 
-    op_times: rollup.Counters = {}
-    for c in per_op.values():
-        rollup.merge(op_times, _times_only(c))
-    total = total_of(list(per_group.values()), op_times)
+    center_times: rollup.Counters = {}
+    for c in sums.times.values():
+        rollup.merge(center_times, c)
+    total = total_of(list(sums.per_group.values()), center_times)
 
     def local(t: datetime) -> str:
         return t.astimezone(tz).isoformat()
 
     intervals = []
-    for b in starts:
+    for b, per in sums.series.items():
         end = rollup.bucket_end(b, rng.by, tz)
-        row_total = total_of(list(series[b].values()), op_time_by_bucket[b])
+        row_total = total_of(list(per.values()), sums.times[b])
         intervals.append(
             {
                 "start": local(b),
                 "end": local(min(end, rng.end) if rng.by != "day" else end),
                 **rollup.figures(row_total),
-                "groups": {g: rollup.figures(series[b].get(g, {})) for g in groups},
+                "groups": {g: rollup.figures(per.get(g, {})) for g in groups},
             }
         )
     operators = []
-    for login in sorted(set(per_op) | set(members or ())):
-        c = per_op.get(login, {})
+    for login in sorted(set(sums.per_op) | set(members or ())):
+        c = sums.per_op.get(login, {})
         doc = feed.operator_doc(login) or {}
         f = rollup.figures(c)
         operators.append(
@@ -189,7 +253,7 @@ async def summary(
         "service_level_s": settings.config.supervision.service_level_s,
         "short_abandon_s": settings.config.supervision.short_abandon_s,
         **rollup.figures(total),
-        "groups": [{"group": g, **rollup.figures(per_group[g])} for g in groups],
+        "groups": [{"group": g, **rollup.figures(sums.per_group[g])} for g in groups],
         "intervals": intervals,
         "operators": operators,
     }

@@ -13,6 +13,13 @@ from backend.services.rollup import Rollup
 
 log = logging.getLogger(__name__)
 
+# The most status rows per insert and report buckets per upsert batch. The embedded database
+# commits (and journals) each upsert of a batch on its own, 2-13 ms each here, and serves other
+# commands in between: with 200, routing writes waited at most 0.3 s while a batch ran (50 made
+# batches shorter but added commands per routed call; docs/benchmarks.md).
+ROWS_PER_WRITE = 500
+BUCKETS_PER_WRITE = 200
+
 
 class StatusHistory:
     """Collects finished status intervals and inserts them together every `interval_s`.
@@ -55,19 +62,26 @@ class StatusHistory:
             await self._flush()
 
     async def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        if batch:
+        # Bounded writes: the embedded database serves one command at a time, so one insert of
+        # every row, or one upsert of every bucket, after 10,000 operators changed at once held
+        # routing for seconds (4.9 s for the buckets). Routing's writes go in between these.
+        rows, self._pending = self._pending, []
+        for i in range(0, len(rows), ROWS_PER_WRITE):
             try:
-                await self.store.log_status(batch)
+                await self.store.log_status(rows[i : i + ROWS_PER_WRITE])
             except Exception:
                 # Keep the rows for the next attempt rather than lose the history.
-                self._pending[:0] = batch
+                self._pending[:0] = rows[i:]
                 raise
-        if self.rollup is not None and (incs := self.rollup.take()):
+        if self.rollup is None:
+            return
+        items = list(self.rollup.take().items())
+        for i in range(0, len(items), BUCKETS_PER_WRITE):
             try:
-                await self.store.add_report_counters(incs)
+                await self.store.add_report_counters(dict(items[i : i + BUCKETS_PER_WRITE]))
             except Exception:
-                self.rollup.put_back(incs)
+                # This part and the rest go again; the parts written are not put back.
+                self.rollup.put_back(dict(items[i:]))
                 raise
 
     async def _run(self) -> None:

@@ -280,7 +280,8 @@ def test_bucket_bounds_of_each_resolution() -> None:
     assert incs == {}
     end = t + timedelta(minutes=1)
     rollup.add_interval(incs, "ann", ("a", "b"), "presence", "ready", t, end, utc)
-    assert len(incs) == 3 * 3 + 3  # 2 quarters, 2 hours, 1 day for ann and each group
+    # 2 quarters, 1 hour, 1 day for ann, each group and the center
+    assert len(incs) == 4 * (2 + 1 + 1)
     assert incs[(rollup.GROUP, "day", "b", datetime(2026, 1, 5, tzinfo=UTC))] == {
         "presence.ready": 60.0
     }
@@ -293,3 +294,118 @@ def test_agents_needed_edges() -> None:
     assert erlang.agents_needed(0.2, 0.0, 0.8, 15) == 0
     assert erlang.agents_needed(0.2, 240, 0.8, 15, limit=50) == 50
     assert erlang.agents_needed(0.2, 240, 0.99999, 15, limit=60) == 60
+
+
+def test_the_center_counts_each_operators_time_once_and_every_call() -> None:
+    incs: rollup.Increments = {}
+    utc = ZoneInfo("UTC")
+    t = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    rollup.add_interval(
+        incs, "ann", ("a", "b"), "presence", "ready", t, t + timedelta(hours=2), utc
+    )
+    rollup.add_interval(incs, "bob", (), "presence", "ready", t, t + timedelta(minutes=30), utc)
+    day = datetime(2026, 1, 5, tzinfo=UTC)
+    assert incs[(rollup.CENTER, "day", rollup.CENTER_KEY, day)] == {"presence.ready": 9000.0}
+    assert incs[(rollup.CENTER, "hour", rollup.CENTER_KEY, t)] == {"presence.ready": 5400.0}
+    assert incs[(rollup.GROUP, "hour", "a", t)] == {"presence.ready": 3600.0}
+    call = _call(
+        created_at=t, enqueued_at=t, outcome="abandoned", ended_at=t + timedelta(seconds=9)
+    )
+    rollup.add_call(incs, call, utc, 20, 5)
+    quarter = incs[(rollup.CENTER, "15min", rollup.CENTER_KEY, t)]
+    assert quarter == {
+        "presence.ready": 1800.0,
+        **rollup.call_counters(call, 20, 5),
+    }
+    assert incs[(rollup.CENTER, "day", rollup.CENTER_KEY, day)]["abandoned"] == 1.0
+
+
+def test_cover_reads_whole_days_as_day_buckets() -> None:
+    utc = ZoneInfo("UTC")
+    d = datetime(2026, 1, 5, tzinfo=UTC)
+    h = timedelta(hours=1)
+    day = timedelta(days=1)
+    # Whole days only.
+    assert rollup.cover(d, d + 3 * day, "hour", utc) == [("day", d, d + 3 * day)]
+    # Partial days at both ends, at the resolution asked for.
+    assert rollup.cover(d + 10 * h, d + 2 * day + 5 * h, "15min", utc) == [
+        ("15min", d + 10 * h, d + day),
+        ("day", d + day, d + 2 * day),
+        ("15min", d + 2 * day, d + 2 * day + 5 * h),
+    ]
+    assert rollup.cover(d + 10 * h, d + 2 * day, "hour", utc) == [
+        ("hour", d + 10 * h, d + day),
+        ("day", d + day, d + 2 * day),
+    ]
+    assert rollup.cover(d, d + day + h, "hour", utc) == [
+        ("day", d, d + day),
+        ("hour", d + day, d + day + h),
+    ]
+    # No whole day inside: nothing to gain.
+    assert rollup.cover(d + 10 * h, d + day + 5 * h, "hour", utc) == [
+        ("hour", d + 10 * h, d + day + 5 * h)
+    ]
+    assert rollup.cover(d + 10 * h, d + 11 * h, "hour", utc) == [("hour", d + 10 * h, d + 11 * h)]
+    assert rollup.cover(d, d + day, "hour", utc) == [("day", d, d + day)]
+    # By day there is nothing finer to replace.
+    assert rollup.cover(d + 10 * h, d + 3 * day, "day", utc) == [("day", d + 10 * h, d + 3 * day)]
+    # Days start at the center's midnight (Kolkata: 18:30 UTC the day before).
+    k = datetime(2026, 1, 5, 18, 30, tzinfo=UTC)
+    assert rollup.cover(d, d + day, "hour", KOLKATA) == [("hour", d, d + day)]
+    assert rollup.cover(d, d + 2 * day, "hour", KOLKATA) == [
+        ("hour", d, k),
+        ("day", k, k + day),
+        ("hour", k + day, d + 2 * day),
+    ]
+
+
+def test_buckets_of_calls_and_intervals_follow_the_centers_zone() -> None:
+    # 20:10 UTC is 01:40 the next day in Kolkata: the day, hour and quarter there.
+    t = datetime(2026, 1, 5, 20, 10, tzinfo=UTC)
+    incs: rollup.Increments = {}
+    rollup.add_interval(
+        incs, "ann", ("a",), "presence", "ready", t, t + timedelta(minutes=5), KOLKATA
+    )
+    call = _call(
+        created_at=t, enqueued_at=t, ended_at=t + timedelta(seconds=9), outcome="abandoned"
+    )
+    rollup.add_call(incs, call, KOLKATA, 20, 5)
+    day = datetime(2026, 1, 5, 18, 30, tzinfo=UTC)
+    hour = datetime(2026, 1, 5, 19, 30, tzinfo=UTC)
+    quarter = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
+    for kind, key in ((rollup.OPERATOR, "ann"), (rollup.GROUP, "a"), (rollup.CENTER, "all")):
+        for res, b in (("day", day), ("hour", hour), ("15min", quarter)):
+            assert incs[(kind, res, key, b)]["presence.ready"] == 300.0
+    for res, b in (("day", day), ("hour", hour), ("15min", quarter)):
+        assert incs[(rollup.GROUP, res, "sales", b)]["calls"] == 1.0
+        assert incs[(rollup.CENTER, res, "all", b)]["abandoned"] == 1.0
+
+
+def test_a_call_without_operator_counts_for_nobody() -> None:
+    incs: rollup.Increments = {}
+    call = _call(outcome="abandoned", transfers=1, help_requests=1)
+    rollup.add_call(incs, call, ZoneInfo("UTC"), 20, 5)
+    assert not [k for k in incs if k[0] == rollup.OPERATOR]
+    assert len(incs) == 2 * 3  # the group and the center, at each resolution
+
+
+def test_figures_round_as_documented() -> None:
+    c = {
+        "calls": 3.0,
+        "answered": 3.0,
+        "talk_s": 100.04,
+        "hold_s": 0.06,
+        "activity.wrap_up": 12.3456,
+        "activity.in_call": 7.00049,
+        "presence.ready": 1000.12345,
+        "outcome.answered": 3.0,
+    }
+    f = rollup.figures(c)
+    assert f["wrap_up_s"] == 12.3
+    assert f["talk_s"] == 100.0 and f["hold_s"] == 0.1
+    assert f["presence"] == {"ready": 1000.123}
+    assert f["activity"] == {"in_call": 7.0, "wrap_up": 12.346}
+    assert f["outcomes"] == {"answered": 3}
+    assert rollup.figures({})["calls"] == 0 and rollup.figures({})["abandon_rate"] is None
+    # Names with no prefix and unknown prefixes stay out of the named maps.
+    assert rollup.figures({"ready": 5.0, "other.x": 1.0})["presence"] == {}
