@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from backend.keys import FEED, SWEEPER
+from backend.keys import FEED, HUB, SWEEPER
 from backend.services.engine import Contention
 from tests.conftest import Backend
+from tests.support.waiting import eventually
 
 # The timers' own heartbeat stays out of the way: each test writes the records it judges.
 QUIET = "[routing]\nheartbeat_interval_s = 60\n"
@@ -121,3 +122,39 @@ async def test_a_sweep_that_meets_contention_says_so_and_stops(
     messages = [r.getMessage() for r in caplog.records if r.name == "backend.services.sweeper"]
     assert "sweep deferred: operator walt kept changing" in messages
     assert rebalanced == []
+
+
+async def test_ready_counts_as_seen_before_the_stream_echoes_it(backend: Backend) -> None:
+    """The bug this found: the sweep read `last_seen` from the view, which heard of the click's
+    write only through the stream, so a sweep in between made the operator absent at once."""
+    b = backend
+    await b.add_operator("walt")
+    auth = await b.login("walt")
+    b.app[FEED].flowing.clear()  # the stream is slow: nothing of this process's writes comes back
+    await b.set_status(auth, "ready")
+    await b.app[SWEEPER].absent(b.engine.clock())
+    assert await _presence(b, "walt") == "ready"
+    b.app[FEED].flowing.set()
+
+
+async def test_a_closed_socket_starts_the_grace_before_the_stream_echoes_it(
+    backend: Backend,
+) -> None:
+    """A page reload after a long shift: the grace runs from the close, not from the Ready."""
+    b = backend
+    auth = await b.ready_operator("walt")
+    clicked = _last_seen(b, "walt")
+    hub = b.app[HUB]
+    async with b.client.ws_connect("/api/v1/ws", headers=auth) as ws:
+        await _state(ws)
+        b.app[FEED].flowing.clear()
+    await eventually(lambda: _true(not hub.connected("walt")), message="the socket is gone")
+    # Judged one grace after the Ready click (as if the shift had been that long): the close
+    # came later, so the operator is still within its grace.
+    await b.app[SWEEPER].absent(clicked + timedelta(seconds=GRACE_S, milliseconds=1))
+    b.app[FEED].flowing.set()
+    assert await _presence(b, "walt") == "ready"
+
+
+async def _true(value: bool) -> bool:
+    return value
