@@ -158,3 +158,17 @@ async def test_a_closed_socket_starts_the_grace_before_the_stream_echoes_it(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_one_seen_within_the_grace_does_not_end_the_sweep(backend: Backend) -> None:
+    b = backend
+    await b.add_operator("amy")
+    await b.add_operator("walt")
+    await b.set_status(await b.login("walt"), "ready")
+    await b.set_status(await b.login("amy"), "ready")  # seen later than Walt
+    await b.add_operator("walt", name="Walter")  # written last: the sweep meets Amy first
+    assert b.engine.view.ready_logins() == ["amy", "walt"]
+    amy_seen = _last_seen(b, "amy")
+    assert _last_seen(b, "walt") < amy_seen
+    await b.app[SWEEPER].absent(amy_seen + timedelta(seconds=GRACE_S))
+    assert [await _presence(b, x) for x in ("amy", "walt")] == ["ready", "not_ready"]
