@@ -21,6 +21,7 @@ from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
 from backend.adapters.voximplant_api import Credentials, ManagementApi
 from backend.auth import InviteSigner, TokenSigner
+from backend.clock import utcnow
 from backend.domain.view import ReadView
 from backend.keys import (
     ENGINE,
@@ -40,7 +41,7 @@ from backend.keys import (
     TIMERS,
 )
 from backend.routes import setup_routes
-from backend.services import desk
+from backend.services import desk, group_settings
 from backend.services.callback import Callbacks
 from backend.services.engine import Engine
 from backend.services.fallback import Fallbacks
@@ -75,16 +76,28 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def groups_check_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Warn at start about operators in groups the configuration no longer has, and about
-    groups nobody belongs to (their calls could only wait, overflow or be refused)."""
-    configured = set(app[SETTINGS].group_names)
+    """Warn at start about operators in groups that no longer exist, and about groups nobody
+    belongs to (their calls could only wait, overflow or be refused). The groups are the
+    database's (seeded once from the configuration; a configuration that differs is said)."""
+    store, settings = app[STORE], app[SETTINGS]
+    if await group_settings.seed(store, settings.config, utcnow()):
+        log.info("groups and context rules seeded from the configuration into the database")
+    doc = await store.routing_settings.find_one({"_id": group_settings.DOC_ID})
+    assert doc is not None
+    for what in group_settings.differs_from_config(doc, settings.config):
+        log.warning(
+            "the configuration's %s differ from the database's; the database's are in force "
+            "(change them in /admin or through /api/v1/groups and /api/v1/rules)",
+            what,
+        )
+    configured = {g.name for g in group_settings.parse(doc)[0]}
     staffed: set[str] = set()
     async for doc in app[STORE].operators.find({}, {"group_names": 1}):
         names = set(doc.get("group_names") or ())
         staffed |= names
         if unknown := sorted(names - configured):
             log.warning(
-                "operator %s is in group(s) %s, which the configuration does not have",
+                "operator %s is in group(s) %s, which do not exist",
                 doc["_id"],
                 ", ".join(unknown),
             )
@@ -158,10 +171,12 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         app[HTTP], timeout_s=p.request_timeout_s, attempts=p.attempts, backoff_s=p.backoff_s
     )
     # One change stream per process feeds the read view (routing) and the desk push.
-    view = ReadView(lambda group: settings.policy(group).strategy)
+    # The strategies are the groups' as stored now (the engine's settings follow the database).
+    view = ReadView(lambda group: engine.settings.policy(group).strategy)
     feed = ChangeFeed(app[STORE], view)
     app[FEED] = feed
     engine = Engine(settings, app[STORE], platform, timers, feed)
+    feed.settings_listeners.append(functools.partial(group_settings.apply, engine))
     engine.invite_signer = InviteSigner(
         app[SECRETS]["secret_key"], settings.config.video.invite_ttl_s
     )
@@ -201,7 +216,10 @@ async def push_ctx(app: web.Application) -> AsyncIterator[None]:
 async def floor_ctx(app: web.Application) -> AsyncIterator[None]:
     """The supervisors' live floor, pushed from the change feed after each change."""
     settings = app[SETTINGS]
-    floor = Floor(settings, app[FEED], app[ENGINE].clock)
+    engine = app[ENGINE]
+    floor = Floor(engine.settings, app[FEED], engine.clock)
+    # Groups added or removed in /admin appear on the floor.
+    app[FEED].settings_listeners.append(lambda _doc: setattr(floor, "settings", engine.settings))
     await floor.seed(app[STORE])
     relay = FloorRelay(
         floor.changed, floor.snapshot, settings.config.supervision.floor_push_interval_s

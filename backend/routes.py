@@ -53,6 +53,12 @@ def setup_routes(app: web.Application) -> None:
             ),
             web.get("/api/v1/queues", operators.queues, name="queues"),
             web.put("/api/v1/groups/{name}/closed", groups.put_closed, name="group_closed"),
+            web.get("/api/v1/groups", groups.list_groups, name="groups"),
+            web.get("/api/v1/groups/{name}", groups.get_group, name="group"),
+            web.put("/api/v1/groups/{name}", groups.put_group, name="group_put"),
+            web.delete("/api/v1/groups/{name}", groups.delete_group, name="group_delete"),
+            web.get("/api/v1/rules", groups.get_rules, name="rules"),
+            web.put("/api/v1/rules", groups.put_rules, name="rules_put"),
             web.put(
                 "/api/v1/contacts/{phone}/manager",
                 affinity.put_contact_manager,

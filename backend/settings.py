@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -210,8 +211,9 @@ class VideoConfig(_Strict):
         return v
 
 
-class GroupConfig(_Strict):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+class GroupSettings(_Strict):
+    """A `[[groups]]` entry without its name: what PUT /api/v1/groups/{name} takes."""
+
     priority: int = Field(50, ge=1, le=100)
     strategy: Strategy | None = None
     wrap_up_s: int | None = Field(None, ge=0)
@@ -267,6 +269,13 @@ class GroupConfig(_Strict):
         if (self.max_wait_s is None) != (not self.max_wait_action):
             raise ValueError("max_wait_s and max_wait_action: set both or neither")
         return self
+
+
+GROUP_NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+
+class GroupConfig(GroupSettings):
+    name: str = Field(min_length=1, max_length=64, pattern=GROUP_NAME_PATTERN)
 
     def actions(self) -> tuple[FallbackAction | None, ...]:
         return tuple(
@@ -576,6 +585,13 @@ class Settings(_Strict):
     def group_names(self) -> tuple[str, ...]:
         return tuple(g.name for g in self.config.groups)
 
+    def with_groups_and_rules(
+        self, groups: tuple[GroupConfig, ...], rules: tuple[RuleConfig, ...]
+    ) -> Settings:
+        """These settings with the groups and rules the database holds (already checked)."""
+        config = self.config.model_copy(update={"groups": groups, "rules": rules})
+        return self.model_copy(update={"config": config})
+
 
 class ConfigError(Exception):
     """Invalid configuration: the message names the key."""
@@ -643,6 +659,32 @@ def _describe(e: ValidationError) -> str:
         else:
             lines.append(f"{key}: {message}")
     return "; ".join(lines)
+
+
+class InvalidGroupsOrRules(ConfigError):
+    """A proposed set of groups and rules that start-up would refuse; `key` names the field
+    ('groups.sales.closed_action', 'rules[2].group')."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def check_groups_and_rules(
+    config: AppConfig, groups: Sequence[Any], rules: Sequence[Any]
+) -> AppConfig:
+    """Groups and rules checked exactly as start-up checks them (each entry's fields, names,
+    references, loops of group actions) against the rest of `config`."""
+    data = {name: getattr(config, name) for name in AppConfig.model_fields}
+    data.update(groups=tuple(groups), rules=tuple(rules))
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = _key(first["loc"])
+        if not key:  # a check across keys names its key at the start of its message
+            key = str(first["msg"]).removeprefix("Value error, ").split(":", 1)[0]
+        raise InvalidGroupsOrRules(_describe(e), key) from e
 
 
 def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:

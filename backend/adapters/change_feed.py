@@ -33,7 +33,7 @@ from backend.domain.view import ReadView
 
 log = logging.getLogger(__name__)
 
-COLLECTIONS = ("operators", "calls", "contacts", "meta", "groups")
+COLLECTIONS = ("operators", "calls", "contacts", "meta", "groups", "routing_settings")
 SYNC_PREFIX = "sync:"
 # Ended calls kept for the desk (wrap-up card, late notes) before they are forgotten.
 ENDED_KEEP = 5_000
@@ -53,6 +53,8 @@ PIPELINE: list[Doc] = [
 # (collection, the document as it now stands, whether the change came from elsewhere: the
 # stream or a read, rather than this process's own write).
 Listener = Callable[[str, Doc, bool], None]
+# Told the stored groups and rules (the routing_settings document) whenever they change.
+SettingsListener = Callable[[Doc], None]
 
 
 def _set_path(doc: Doc, path: str, value: Any) -> None:
@@ -88,6 +90,8 @@ class ChangeFeed:
         self.ended: OrderedDict[str, Doc] = OrderedDict()
         self.sessions: dict[str, str] = {}  # session_id -> call_id, calls not ended
         self.listeners: list[Listener] = []
+        self.routing_settings: Doc | None = None
+        self.settings_listeners: list[SettingsListener] = []
         self.ready = asyncio.Event()  # the first snapshot is loaded and the stream is open
         self.rebuilds = 0
         self.resumes = 0
@@ -244,7 +248,11 @@ class ChangeFeed:
             {"manager": {"$type": "string"}}, {"manager": 1}
         ).to_list(None)
         groups = await store.groups.find({}, {"closed": 1}).to_list(None)
+        routing_settings = await store.routing_settings.find_one({})
         self.view.reset()
+        if routing_settings is not None:
+            # Before the operators: they are filed in their groups' strategy order.
+            self._put_routing_settings(routing_settings)
         for doc in groups:
             self.view.closed[doc["_id"]] = bool(doc.get("closed"))
         self.operator_docs.clear()
@@ -353,6 +361,14 @@ class ChangeFeed:
         if coll == "groups":
             self._fold_group(key, change)
             return
+        if coll == "routing_settings":
+            if kind in ("insert", "replace") and change.get("fullDocument") is not None:
+                self._put_routing_settings(change["fullDocument"])
+            elif kind == "update":  # never written so, but then the document is the truth
+                stored = await self.store.routing_settings.find_one({"_id": key})
+                if stored is not None:
+                    self._put_routing_settings(stored)
+            return
         if coll == "meta":
             if isinstance(key, str) and (waiter := self._syncs.pop(key, None)) is not None:
                 waiter.set()
@@ -445,6 +461,18 @@ class ChangeFeed:
                 self.view.closed[key] = bool(fields["closed"])
         elif kind == "delete":
             self.view.closed.pop(key, None)
+
+    def _put_routing_settings(self, doc: Doc) -> None:
+        held = self.routing_settings
+        if held is not None and int(held.get("rev", 0)) >= int(doc.get("rev", 0)):
+            return  # this process's own write, or an older state
+        for listener in self.settings_listeners:
+            listener(doc)  # a document that cannot be used stops here, and is not kept
+        self.routing_settings = doc
+
+    def local_routing_settings(self, doc: Doc) -> None:
+        """This process just wrote the groups and rules (the stream's echo will be skipped)."""
+        self._put_routing_settings(doc)
 
     def local_group(self, name: str, closed: bool) -> None:
         self.view.closed[name] = closed

@@ -103,6 +103,9 @@ class Store:
         self.audit = self.db["audit"]
         # One document per group a supervisor closed or reopened: {_id: name, closed, by, at}.
         self.groups = self.db["groups"]
+        # Groups' settings and the context rules: one document, seeded once from the config
+        # (services/group_settings.py).
+        self.routing_settings = self.db["routing_settings"]
 
     async def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():

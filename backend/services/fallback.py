@@ -9,7 +9,6 @@ its `deadline`), so the process that set it or any other's sweep fires it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from backend.clock import new_id
@@ -18,15 +17,22 @@ from backend.domain.actions import Step
 from backend.domain.fallback import ActionType, GroupRules, Resolution, Why, resolve
 from backend.domain.model import Address, Call, SpareAttempt, TargetType
 from backend.services.engine import Engine
+from backend.settings import Settings
 
 
 class Fallbacks:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._rules: dict[str, GroupRules] = {}
+        self._rules_of: Settings | None = None
 
-    @cached_property
+    @property
     def rules(self) -> dict[str, GroupRules]:
-        return self.engine.settings.group_rules()
+        """The groups' rules, built again only when the settings change (an admin's edit)."""
+        settings = self.engine.settings
+        if self._rules_of is not settings:
+            self._rules, self._rules_of = settings.group_rules(), settings
+        return self._rules
 
     # -- deciding ----------------------------------------------------------------------
 

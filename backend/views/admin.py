@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from backend.keys import ENGINE, SETTINGS, STORE
+from backend.keys import ENGINE, STORE
 from backend.presenters import _iso_all
 from backend.views.access import current_operator, require_admin
 from backend.views.errors import ApiError
@@ -33,12 +33,15 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
     if op.get("role") != "admin":
         refused = {"title": "Not allowed", "operator": op}
         return aiohttp_jinja2.render_template("forbidden.html", request, refused, status=403)
-    config = request.app[SETTINGS].config
+    config = request.app[ENGINE].settings.config  # the groups as stored now
     context: dict[str, Any] = {
         "title": "Administration",
         "operator": op,
         "is_supervisor": True,
         "is_admin": True,
         "groups": [g.name for g in config.groups],
+        "default_strategy": config.routing.strategy.value.replace("_", " "),
+        "default_wrap_up_s": config.routing.wrap_up_s,
+        "center_timezone": config.center.timezone,
     }
     return aiohttp_jinja2.render_template("admin.html", request, context)

@@ -11,7 +11,7 @@ from backend.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, password_stamp, sess
 from backend.domain.model import Address, Presence, Skill, TargetType
 from backend.keys import ENGINE, HASHER, SIGNER, STORE, THROTTLE
 from backend.presenters import operator_view
-from backend.services import audit
+from backend.services import audit, group_settings
 from backend.services import operators as op_service
 from backend.services.login import HasherBusy, Throttled
 from backend.services.reports import queue_figures
@@ -158,6 +158,10 @@ async def put_operator(request: web.Request) -> web.Response:
     body = await read_json(request, OperatorIn)
     engine = request.app[ENGINE]
     known = set(engine.settings.group_names)
+    if any(g.name not in known for g in body.groups):
+        # A group made a moment ago through another process may not be in this one's view
+        # yet (a load balancer sends the next request anywhere): the database says.
+        known |= await group_settings.stored_group_names(engine.store)
     for i, g in enumerate(body.groups):
         if g.name not in known:
             raise ApiError(

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from backend.adapters.desk_store import DeskStore
 from backend.adapters.documents import Doc
-from backend.keys import SETTINGS, STORE
+from backend.keys import ENGINE, SETTINGS, STORE
 from backend.presenters import operator_view
 from backend.settings import ROOT
 from backend.views.access import current_operator
@@ -108,7 +108,7 @@ async def supervisor_page(request: web.Request) -> web.StreamResponse:
     if op.get("role") not in SUPERVISOR_ROLES:
         refused = {"title": "Not allowed", "operator": op}
         return aiohttp_jinja2.render_template("forbidden.html", request, refused, status=403)
-    config = request.app[SETTINGS].config
+    config = request.app[ENGINE].settings.config  # the groups as stored now
     context: dict[str, Any] = {
         "title": "Floor",
         "operator": op,

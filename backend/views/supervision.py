@@ -73,7 +73,7 @@ async def summary(request: web.Request) -> web.StreamResponse:
             app[STORE],
             app[FEED],
             app[ENGINE].rollup,
-            app[SETTINGS],
+            app[ENGINE].settings,
             _range(request),
             app[ENGINE].clock(),
         )
@@ -93,5 +93,7 @@ async def summary(request: web.Request) -> web.StreamResponse:
 async def staffing(request: web.Request) -> web.Response:
     await require_supervisor(request)
     app = request.app
-    groups = await reports.staffing(app[STORE], app[FEED], app[SETTINGS], app[ENGINE].clock())
+    groups = await reports.staffing(
+        app[STORE], app[FEED], app[ENGINE].settings, app[ENGINE].clock()
+    )
     return web.json_response({"groups": groups})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pymongo import WriteConcern
 
 from backend.adapters.documents import call_doc
@@ -134,6 +135,7 @@ async def _store_ended_calls(b: Backend, n: int) -> None:
         await fast.insert_many(chunk, ordered=False)
 
 
+@pytest.mark.own_db_server
 async def test_cost_does_not_grow_with_stored_calls(backend: Backend) -> None:
     b = backend
     # The sweep and the heartbeat send their own commands now and then: not this test's.

@@ -113,6 +113,7 @@ def _queued_intervals(call: dict[str, Any]) -> list[Interval]:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.own_db_server
 async def test_two_processes_500_calls_one_killed(
     two_backends: list[BackendProcess], db_url: str
 ) -> None:
@@ -333,6 +334,7 @@ async def two_backends_with_a_spare(
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.own_db_server
 async def test_two_processes_keep_a_spares_limits_exact(
     two_backends_with_a_spare: list[BackendProcess], db_url: str
 ) -> None:

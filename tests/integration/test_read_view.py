@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pymongo import AsyncMongoClient
 
 from backend.adapters.documents import call_doc, operator_doc
@@ -123,6 +124,7 @@ async def test_the_view_survives_a_broken_stream_under_load(
     await eventually(same, message="A's view equals the database")
 
 
+@pytest.mark.own_db_server
 async def test_a_process_started_with_1000_waiting_calls_routes_them(
     make_backend: MakeBackend, db_url: str
 ) -> None:

@@ -4,10 +4,11 @@
     ...a request that must be refused...
     await before.assert_unchanged(b.store)
 
-Every document of `operators`, `calls` and `contacts` is kept whole; the comparison names each
-document added, removed or changed, and each changed field with its old and new value, so a
-refused update that bumps a `rev`, stamps `updated_at` or appends to a call's log fails as
-surely as a refused create that inserts a document.
+Every document of `operators`, `calls`, `contacts`, `groups` and `routing_settings` (the
+groups' settings and the context rules) is kept whole; the comparison names each document
+added, removed or changed, and each changed field with its old and new value, so a refused
+update that bumps a `rev`, stamps `updated_at` or appends to a call's log fails as surely as a
+refused create that inserts a document.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from backend.adapters.mongo import Store
 
-COLLECTIONS = ("operators", "calls", "contacts", "groups")
+COLLECTIONS = ("operators", "calls", "contacts", "groups", "routing_settings")
 
 Docs = dict[str, dict[str, dict[str, Any]]]
 
