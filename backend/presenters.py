@@ -84,6 +84,8 @@ def parties_view(doc: Doc) -> list[dict[str, Any]]:
         }
         if p.get("login"):
             item["login"] = p["login"]
+        if p.get("mode"):
+            item["mode"] = p["mode"]  # a supervisor's: listen, whisper or barge
         out.append(item)
     return out
 

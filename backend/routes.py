@@ -19,6 +19,7 @@ from backend.views import (
     pages,
     parties,
     platform,
+    supervise,
     supervision,
     video,
     ws,
@@ -102,6 +103,15 @@ def setup_routes(app: web.Application) -> None:
             ),
             web.post(
                 "/api/v1/calls/{call_id}/transfer", parties.post_transfer, name="call_transfer"
+            ),
+            # Listen, whisper, barge.
+            web.post(
+                "/api/v1/calls/{call_id}/supervise", supervise.post_supervise, name="supervise"
+            ),
+            web.patch(
+                "/api/v1/calls/{call_id}/parties/{party_id}",
+                supervise.patch_party,
+                name="call_party_mode",
             ),
             web.post("/api/v1/calls/{call_id}/accept", desk.post_accept_task, name="task_accept"),
             web.post("/api/v1/calls/{call_id}/close", desk.post_close_task, name="task_close"),

@@ -64,6 +64,7 @@ const SAY_END_MARGIN_SEC = 3; // past PlaybackStarted.duration, when PlaybackFin
 const DRAIN_LIMIT_SEC = 20; // how long to wait for reports before terminating
 const PIN_YES_TONE = '1';
 const PIN_NO_TONE = '2';
+const SUPERVISE_MODES = ['listen', 'whisper', 'barge'];
 
 /**
  * @typedef {{leg: Call, offerId: string, connected: boolean, cancelled: boolean, timer: number | null,
@@ -73,7 +74,8 @@ const PIN_NO_TONE = '2';
  * @typedef {{body: Record<string, string | number>, onDone?: (result: Net.HttpRequestResult) => void}} PendingEvent
  * @typedef {{operator: string, asr: ASR | null, timer: number | null, done: boolean}} PinQuestion
  * @typedef {{leg: Call, partyId: string, connected: boolean, cancelled: boolean, timer: number | null,
- *   rtpTimer: number | null}} PartyLeg
+ *   rtpTimer: number | null, mode: string, pstn: boolean}} PartyLeg
+ *   mode is '' for a party, 'listen' | 'whisper' | 'barge' for a supervisor's leg
  * @typedef {{recorder: Recorder | null, url: string, maxSec: number, timer: number | null,
  *   stopped: boolean, reported: boolean}} Voicemail
  * @typedef {{number: string, digits: string, entering: boolean, timer: number | null, done: boolean}} CallbackAsk
@@ -95,6 +97,7 @@ const state = {
   // Legs added to the call besides the owner's (help, conference, transfer), by party_id.
   /** @type {Record<string, PartyLeg>} */ parties: {},
   /** @type {Conference | null} */ conference: null, // created with the first added party
+  /** @type {Conference | null} */ whisper: null, // the operators' mix while a supervisor whispers
   held: false, // the caller hears music and nobody hears the caller
   /** @type {string[]} */ removedParties: [], // removed before their add_party arrived
   playing: '', // '' | 'music' | 'say'
@@ -411,7 +414,34 @@ function talkingLegs() {
   if (state.offer && state.offer.connected) legs.push(state.offer.leg);
   Object.keys(state.parties).forEach(function (id) {
     const p = state.parties[id];
-    if (p.connected && !p.cancelled) legs.push(p.leg);
+    if (p.connected && !p.cancelled && !p.mode) legs.push(p.leg);
+  });
+  return legs;
+}
+
+/**
+ * Supervisors' legs on the line (listen, whisper, barge). Not talking legs: they never keep
+ * the call going and the caller's signalling never reaches them.
+ * @returns {PartyLeg[]}
+ */
+function supervisorLegs() {
+  return Object.keys(state.parties)
+    .map(function (id) { return state.parties[id]; })
+    .filter(function (p) { return p.mode && p.connected && !p.cancelled; });
+}
+
+/**
+ * The operators' legs, which hear a whisper: the owner's and every added leg not dialled over
+ * PSTN (an external number is always a PSTN leg; operators are Web SDK users or SIP).
+ * @returns {Call[]}
+ */
+function operatorLegs() {
+  /** @type {Call[]} */
+  const legs = [];
+  if (state.offer && state.offer.connected) legs.push(state.offer.leg);
+  Object.keys(state.parties).forEach(function (id) {
+    const p = state.parties[id];
+    if (p.connected && !p.cancelled && !p.mode && !p.pstn) legs.push(p.leg);
   });
   return legs;
 }
@@ -425,6 +455,12 @@ function talkingLegs() {
  * @param {boolean} [afterSay] the caller heard an announcement: only their hearing changes
  */
 function remix(afterSay) {
+  remixTalkers(afterSay);
+  routeSupervisors();
+}
+
+/** @param {boolean} [afterSay] */
+function remixTalkers(afterSay) {
   const customer = state.customer;
   if (!customer || state.customerGone || !state.customerConnected) return;
   const legs = talkingLegs();
@@ -452,6 +488,42 @@ function remix(afterSay) {
   if (conf) VoxEngine.sendMediaBetween(customer, conf);
   else if (afterSay) legs[0].sendMediaTo(customer); // the operator never stopped hearing the caller
   else VoxEngine.sendMediaBetween(customer, legs[0]);
+}
+
+/**
+ * Who hears a supervisor, with one-way media (call.sendMediaTo / stopMediaTo, documented as
+ * one-way; a call hears one stream and sends to any number of units). A supervisor always
+ * hears the call's conference, which mixes everyone who talks. listen: the supervisor sends
+ * nothing. barge: the supervisor sends to the conference too, so everyone hears them.
+ * whisper: a second conference mixes everyone who sends to the first plus the supervisor,
+ * and the operators hear that one instead (a conference never sends a leg its own voice):
+ * the operators hear the supervisor, the caller and any number never do.
+ */
+function routeSupervisors() {
+  const customer = state.customer;
+  const conf = state.conference;
+  if (!customer || state.customerGone || !state.customerConnected || !conf) return;
+  const sups = supervisorLegs();
+  const whisperers = sups.filter(function (p) { return p.mode === 'whisper'; });
+  if (whisperers.length > 0) {
+    if (!state.whisper) state.whisper = VoxEngine.createConference({ hd_audio: false });
+    const w = state.whisper;
+    talkingLegs().forEach(function (leg) { leg.sendMediaTo(w); });
+    if (state.held) customer.stopMediaTo(w); // nobody hears a held caller
+    else customer.sendMediaTo(w);
+    whisperers.forEach(function (p) { p.leg.sendMediaTo(w); });
+    operatorLegs().forEach(function (leg) { w.sendMediaTo(leg); }); // replaces the call's mix
+  } else if (state.whisper) {
+    state.whisper.stop();
+    state.whisper = null;
+    operatorLegs().forEach(function (leg) { conf.sendMediaTo(leg); }); // the call's mix again
+  }
+  sups.forEach(function (p) {
+    conf.sendMediaTo(p.leg); // every supervisor hears the whole call
+    if (p.mode === 'barge') p.leg.sendMediaTo(conf);
+    else p.leg.stopMediaTo(conf);
+    if (p.mode !== 'whisper' && state.whisper) p.leg.stopMediaTo(state.whisper);
+  });
 }
 
 /** The conference, created when the call first gets a third party. */
@@ -1368,6 +1440,8 @@ function onHttpRequest(e) {
       return addParty(cmd);
     case 'remove_party':
       return removeParty(cmd);
+    case 'party_mode':
+      return partyMode(cmd);
     case 'hold':
     case 'unhold':
       if (!state.customer || state.customerGone || state.closing) return { ok: false, command: cmd.command, error: 'call_ended' };
@@ -1461,8 +1535,12 @@ function addParty(cmd) {
     return { ok: true, command: 'add_party', party_id: partyId };
   }
   const leg = dial({ target: target, video: false, ring_timeout_s: cmd.ring_timeout_s, headers: cmd.headers });
+  const mode = SUPERVISE_MODES.indexOf(String(cmd.mode || '')) >= 0 ? String(cmd.mode) : '';
   /** @type {PartyLeg} */
-  const party = { leg: leg, partyId: partyId, connected: false, cancelled: false, timer: null, rtpTimer: null };
+  const party = {
+    leg: leg, partyId: partyId, connected: false, cancelled: false, timer: null, rtpTimer: null,
+    mode: mode, pstn: target.type === 'pstn',
+  };
   state.parties[partyId] = party;
   const timeoutSec = ringTimeout(cmd.ring_timeout_s, CONFIG.ringTimeoutSec) + (target.type === 'user' ? 5 : 0);
   party.timer = later('party ring timeout', function () { partyRingTimedOut(party); }, timeoutSec * 1000);
@@ -1470,7 +1548,8 @@ function addParty(cmd) {
   leg.addEventListener(CallEvents.Failed, guard('party Failed', function (e) { onPartyFailed(party, e); }));
   leg.addEventListener(CallEvents.Disconnected, guard('party Disconnected', function () { onPartyDisconnected(party); }));
   watchRtp(leg, function (t) { party.rtpTimer = t; }, 'party');
-  relaySignalling(leg, function () { return callerFor(party); }, 'party');
+  // A supervisor's leg exchanges no signalling with the caller.
+  if (!mode) relaySignalling(leg, function () { return callerFor(party); }, 'party');
   return { ok: true, command: 'add_party', party_id: partyId };
 }
 
@@ -1504,7 +1583,8 @@ function onPartyConnected(party) {
   if (party.timer !== null) clearTimeout(party.timer);
   party.timer = null;
   party.connected = true;
-  if (talkingLegs().length > 1 || state.conference) ensureConference();
+  // A supervisor hears the call through the conference, even a call of two.
+  if (talkingLegs().length > 1 || state.conference || party.mode) ensureConference();
   if (state.announceTimer !== null) clearTimeout(state.announceTimer);
   state.announceTimer = null;
   remix();
@@ -1529,7 +1609,7 @@ function onPartyDisconnected(party) {
   party.rtpTimer = null;
   if (state.parties[party.partyId] === party) delete state.parties[party.partyId];
   if (party.cancelled || state.closing || state.customerGone || !party.connected) return;
-  if (talkingLegs().length > 0) {
+  if (talkingLegs().length > 0 || party.mode) {
     remix(); // the other two (or more) keep talking
     report('party_hung_up', { party_id: party.partyId });
     return;
@@ -1560,6 +1640,21 @@ function removeParty(cmd) {
   dropParty(party);
   if (wasConnected && !state.closing && !state.customerGone) afterLegDropped();
   return { ok: true, command: 'remove_party', party_id: partyId };
+}
+
+/**
+ * A supervisor's leg changes mode (listen, whisper, barge): its media is routed again.
+ * @param {any} cmd
+ */
+function partyMode(cmd) {
+  const partyId = String(cmd.party_id || '');
+  const mode = String(cmd.mode || '');
+  if (!partyId || SUPERVISE_MODES.indexOf(mode) < 0) return { ok: false, command: 'party_mode', error: 'bad_request' };
+  const party = state.parties[partyId];
+  if (!party || !party.mode) return { ok: false, command: 'party_mode', party_id: partyId, error: 'unknown_party' };
+  party.mode = mode;
+  remix();
+  return { ok: true, command: 'party_mode', party_id: partyId, mode: mode };
 }
 
 // ---------------------------------------------------------------- platform events

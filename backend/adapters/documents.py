@@ -25,6 +25,7 @@ from backend.domain.model import (
     Presence,
     Skill,
     SpareAttempt,
+    SuperviseMode,
     TargetType,
 )
 
@@ -160,7 +161,7 @@ def _offer_from(d: Doc | None) -> Offer | None:
 
 
 def party_doc(p: CallParty) -> Doc:
-    return {
+    doc: Doc = {
         "party_id": p.party_id,
         "kind": p.kind.value,
         "address": address_doc(p.address),
@@ -176,6 +177,9 @@ def party_doc(p: CallParty) -> Doc:
         "code": p.code,
         "reason": p.reason,
     }
+    if p.mode is not None:  # a supervisor's party only
+        doc["mode"] = p.mode.value
+    return doc
 
 
 def party_from(d: Doc) -> CallParty:
@@ -194,6 +198,7 @@ def party_from(d: Doc) -> CallParty:
         outcome=d.get("outcome"),
         code=d.get("code"),
         reason=d.get("reason"),
+        mode=SuperviseMode(d["mode"]) if d.get("mode") else None,
     )
 
 

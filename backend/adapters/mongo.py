@@ -46,6 +46,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("state", ASCENDING)], name="state"),
         IndexModel([("caller", ASCENDING), ("created_at", DESCENDING)], name="contact_history"),
         IndexModel([("group", ASCENDING), ("created_at", DESCENDING)], name="group_day"),
+        # Which connected call a supervisor is on (a few calls per login, whatever history).
+        IndexModel([("parties.login", ASCENDING), ("state", ASCENDING)], name="party_login"),
     ],
     "contacts": [
         IndexModel([("manager", ASCENDING)], name="manager"),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from backend.domain.model import Address
+from backend.domain.model import Address, SuperviseMode
 
 T = TypeVar("T")
 
@@ -39,6 +39,17 @@ class SendAddParty:
     party_id: str
     target: Address
     ring_timeout_s: int
+    # A supervisor's leg: who hears it (the scenario routes its media by this).
+    mode: SuperviseMode | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendPartyMode:
+    """A supervisor's leg changes mode: listen, whisper to the operators, or barge in."""
+
+    call_id: str
+    party_id: str
+    mode: SuperviseMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +171,7 @@ Action = (
     | SendHangup
     | SendAddParty
     | SendRemoveParty
+    | SendPartyMode
     | SendHold
     | DispatchCall
     | DispatchOperator

@@ -535,7 +535,7 @@ def deadline_reached(call: Call, now: datetime, policy: RoutingPolicy) -> Step[C
     if call.state is CallState.CONNECTED and call.parties:
         from backend.domain import parties as party_rules  # parties builds on this module
 
-        ring = party_rules.dialing(call)
+        ring = party_rules.next_ring(call)
         if ring is not None and ring.expires_at is not None and ring.expires_at <= now:
             return party_rules.party_expired(call, ring.party_id, now, policy)
         new = replace(call, deadline=party_rules.connected_deadline(call, now, policy))

@@ -217,6 +217,15 @@ class PartyKind(StrEnum):
     CALLER = "caller"
     OPERATOR = "operator"
     EXTERNAL = "external"
+    SUPERVISOR = "supervisor"  # listens, whispers to the operator, or barges in
+
+
+class SuperviseMode(StrEnum):
+    """Who hears a supervisor's leg (the supervisor always hears the whole call)."""
+
+    LISTEN = "listen"  # nobody
+    WHISPER = "whisper"  # the operators only, never the caller
+    BARGE = "barge"  # everyone
 
 
 class PartyState(StrEnum):
@@ -255,6 +264,11 @@ class CallParty:
     outcome: str | None = None
     code: int | None = None
     reason: str | None = None  # why they were asked in (shown on their offer)
+    mode: SuperviseMode | None = None  # a supervisor's party only
+
+    @property
+    def supervisor(self) -> bool:
+        return self.kind is PartyKind.SUPERVISOR
 
     @property
     def active(self) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from backend.domain import calls as call_rules
+from backend.domain import supervision
 from backend.domain.actions import (
     Action,
     CallFinished,
@@ -65,16 +66,28 @@ PARTIES_LEFT = "parties_left"
 NOT_CONNECTED = "not_connected"
 
 
+# A supervisor's leg (domain/supervision.py) is none of these: it never keeps a call going,
+# never counts against max_parties and never blocks a party from being added.
+
+
 def active(call: Call) -> list[CallParty]:
-    return [p for p in call.parties if p.active]
+    return [p for p in call.parties if p.active and not p.supervisor]
 
 
 def dialing(call: Call) -> CallParty | None:
-    return next((p for p in call.parties if p.state is PartyState.DIALING), None)
+    return next(
+        (p for p in call.parties if p.state is PartyState.DIALING and not p.supervisor), None
+    )
 
 
 def on_line(call: Call) -> list[CallParty]:
-    return [p for p in call.parties if p.on_line]
+    return [p for p in call.parties if p.on_line and not p.supervisor]
+
+
+def next_ring(call: Call) -> CallParty | None:
+    """The leg ringing that runs out first, a supervisor's included."""
+    ringing = [p for p in call.parties if p.state is PartyState.DIALING and p.expires_at]
+    return min(ringing, key=lambda p: p.expires_at or p.created_at, default=None)
 
 
 def operator_on_line(call: Call, login: str) -> CallParty | None:
@@ -110,7 +123,7 @@ def size(call: Call) -> int:
 def connected_deadline(call: Call, now: datetime, policy: RoutingPolicy) -> datetime:
     """The next look at a connected call: the periodic check, or a party's ring deadline."""
     moments = [now + timedelta(seconds=policy.in_call_check_s)]
-    ring = dialing(call)
+    ring = next_ring(call)
     if ring is not None and ring.expires_at is not None:
         moments.append(ring.expires_at)
     return min(moments)
@@ -243,7 +256,7 @@ def _nobody_left(call: Call, now: datetime, policy: RoutingPolicy, actions: list
     back to the head of its group's queue (its enqueued_at is kept)."""
     if on_line(call) or dialing(call) is not None:
         return call
-    back = hold_closed(call, now)
+    back = hold_closed(supervision.all_leave(call, now, actions), now)
     back = replace(back, state=CallState.QUEUED, offer=None, operator=None, spare=None)
     back = replace(back, deadline=call_rules.queued_deadline(back, now, policy))
     actions.append(DispatchCall(call.call_id))
@@ -274,7 +287,8 @@ def party_failed(
         actions.append(OfferMissed(p.login, party_id, code))
     new = _with(call, gone)
     if new.state is CallState.CONNECTED:
-        new = _nobody_left(new, now, policy, actions)
+        if not p.supervisor:  # a supervisor who did not answer changes nothing else
+            new = _nobody_left(new, now, policy, actions)
         if new.state is CallState.CONNECTED:
             new = replace(new, deadline=connected_deadline(new, now, policy))
     return Step(new, tuple(actions))
@@ -325,7 +339,8 @@ def party_left(
     new = _with(call, gone)
     if p.login is not None and p.login == new.operator:
         new = replace(new, operator=_next_owner(new))
-    if on_line(new) or dialing(new) is not None:
+    if on_line(new) or dialing(new) is not None or p.supervisor:
+        # A supervisor leaving never ends the call.
         return Step(replace(new, deadline=connected_deadline(new, now, policy)), tuple(actions))
     ended = call_rules.end(new, Outcome.ANSWERED, Party.OPERATOR, PARTIES_LEFT, now)
     assert ended.state is not None
@@ -379,6 +394,7 @@ def blind_to_queue(
             SendRemoveParty(call.call_id, call.offer.offer_id),
         ]
     back = hold_closed(replace(call, parties=parties), now)
+    back = supervision.all_leave(back, now, actions)
     back = replace(
         back,
         state=CallState.QUEUED,
@@ -413,10 +429,11 @@ def blind_to_number(
     gone = replace(own, state=PartyState.LEFT, left_at=now, outcome=TRANSFERRED)
     talk_s = max(0.0, (now - (own.connected_at or now)).total_seconds())
     new = replace(_with(call, gone), operator=None, parties=(*_with(call, gone).parties, party))
-    new = replace(new, deadline=connected_deadline(new, now, policy))
     actions: list[Action] = [
         CallFinished(by, call.call_id, talk_s, call.group),
         SendRemoveParty(call.call_id, own.party_id),
         SendAddParty(call.call_id, party.party_id, party.address, policy.ring_timeout_s),
     ]
+    new = supervision.all_leave(new, now, actions)  # nobody of ours is left to supervise
+    new = replace(new, deadline=connected_deadline(new, now, policy))
     return Step(new, tuple(actions))

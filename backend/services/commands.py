@@ -12,7 +12,7 @@ from backend.adapters.platform import CommandRejected, PlatformUnavailable, Repl
 from backend.domain import calls as call_rules
 from backend.domain import parties as party_rules
 from backend.domain.actions import Step
-from backend.domain.model import Address, Call
+from backend.domain.model import Address, Call, SuperviseMode
 
 if TYPE_CHECKING:
     from backend.services.engine import Engine
@@ -119,19 +119,31 @@ class ScenarioCommands:
             await self.engine.store.append_call_log(call_id, [entry])
 
     async def add_party(
-        self, call_id: str, party_id: str, target: Address, ring_timeout_s: int
+        self,
+        call_id: str,
+        party_id: str,
+        target: Address,
+        ring_timeout_s: int,
+        *,
+        mode: SuperviseMode | None = None,
     ) -> None:
         """Dial one more leg into the call. A leg the scenario would not place is taken back
         without anyone's fault (the party leaves the call as cancelled)."""
-        command = {
+        headers = {"X-Call-Id": call_id, "X-Offer-Id": party_id, "X-Party-Id": party_id}
+        command: dict[str, Any] = {
             "command": "add_party",
             "call_id": call_id,
             "party_id": party_id,
             "target": {"type": target.type.value, "address": target.address},
             "ring_timeout_s": ring_timeout_s,
             # X-Offer-Id too: for an operator the party is their offer (the desk matches it).
-            "headers": {"X-Call-Id": call_id, "X-Offer-Id": party_id, "X-Party-Id": party_id},
+            "headers": headers,
         }
+        if mode is not None:
+            # A supervisor's leg: the scenario routes its media by the mode; the supervisor's
+            # page answers the leg named by X-Supervise (its own request) by itself.
+            command["mode"] = mode.value
+            headers["X-Supervise"] = mode.value
         outcome = await self.deliver(call_id, command)
         if outcome is not None:
             reply, entry = outcome

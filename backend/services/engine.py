@@ -45,6 +45,7 @@ from backend.domain.actions import (
     SendCancel,
     SendHangup,
     SendHold,
+    SendPartyMode,
     SendRemoveParty,
     StatusInterval,
     Step,
@@ -355,8 +356,17 @@ class Engine:
                     await self.commands.send(
                         call_id, {"command": "remove_party", "party_id": party_id}
                     )
-                case SendAddParty(call_id, party_id, target, ring_timeout_s):
-                    self.spawn(self.commands.add_party(call_id, party_id, target, ring_timeout_s))
+                case SendAddParty(call_id, party_id, target, ring_timeout_s, mode):
+                    self.spawn(
+                        self.commands.add_party(
+                            call_id, party_id, target, ring_timeout_s, mode=mode
+                        )
+                    )
+                case SendPartyMode(call_id, party_id, mode):
+                    await self.commands.send(
+                        call_id,
+                        {"command": "party_mode", "party_id": party_id, "mode": mode.value},
+                    )
                 case SendHold(call_id, held):
                     await self.commands.send(call_id, {"command": "hold" if held else "unhold"})
                 case SendHangup(call_id, reason, say):

@@ -256,6 +256,8 @@ async def remove_party(engine: Engine, call_id: str, party_id: str, actor: Actor
     own = actor.login is not None and party.login == actor.login
     if not own:
         _authorize(call, actor)
+        if party.supervisor and not actor.supervisor:
+            raise DeskError(403, "forbidden", "only supervisors may take a supervisor off a call")
     policy = engine.settings.policy(call.group)
 
     def transition(c: Call, now: datetime) -> Step[Call]:

@@ -115,5 +115,10 @@ async def supervisor_page(request: web.Request) -> web.StreamResponse:
         "is_supervisor": True,
         "groups": [g.name for g in config.groups],
         "timezone": config.center.timezone,
+        # Listen, whisper, barge dial the supervisor's own media user (Web SDK, as on the desk).
+        "config": {
+            "login": op["_id"],
+            "websdk_url": desk_config(request, op)["websdk_url"],
+        },
     }
     return aiohttp_jinja2.render_template("supervisor.html", request, context)

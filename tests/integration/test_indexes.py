@@ -46,6 +46,13 @@ async def test_every_filter_the_backend_sends_uses_an_index(make_backend: Any) -
         )
         card = await b.client.get(f"/api/v1/calls/{call['call_id']}/card", headers=auth)
         assert card.status == 200, await card.text()
+        # A supervisor listens in (the "on another call?" query).
+        await b.add_operator("sue", [("sales", 1)], role="supervisor")
+        sue = await b.login("sue")
+        listen = await b.client.post(
+            f"/api/v1/calls/{call['call_id']}/supervise", json={"mode": "listen"}, headers=sue
+        )
+        assert listen.status == 202, await listen.text()
         # A video invitation (logged in development), its page, Video Reserved and its report.
         invite = await b.client.post(
             f"/api/v1/calls/{call['call_id']}/video_invite", json={}, headers=auth

@@ -306,3 +306,37 @@ def test_an_update_writes_only_the_fields_that_changed() -> None:
 def test_iso_times_for_the_api() -> None:
     assert iso(at(1.5)) == "2026-01-05T09:00:01.500000+00:00"
     assert iso(None) is None
+
+
+def test_a_supervisors_party_keeps_its_mode_and_other_parties_have_none() -> None:
+    from backend.adapters.documents import party_doc, party_from
+    from backend.domain.model import (
+        CallParty,
+        PartyKind,
+        PartyRole,
+        PartyState,
+        SuperviseMode,
+        TargetType,
+    )
+
+    at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    sue = CallParty(
+        party_id="s1",
+        kind=PartyKind.SUPERVISOR,
+        address=Address(TargetType.USER, "sue"),
+        state=PartyState.CONNECTED,
+        created_at=at,
+        login="sue",
+        mode=SuperviseMode.WHISPER,
+    )
+    doc = party_doc(sue)
+    assert (doc["kind"], doc["mode"]) == ("supervisor", "whisper")
+    assert party_from(doc) == sue
+    helper = party_from({**doc, "kind": "operator", "mode": None})
+    assert helper.mode is None
+    assert "mode" not in party_doc(helper)
+    del doc["mode"]
+    assert party_from(doc).mode is None
+    # A party stored before roles were recorded reads as a helper.
+    del doc["role"]
+    assert party_from(doc).role is PartyRole.HELP

@@ -54,3 +54,50 @@ test('createConference needs the module; the mix drops a leg that ends', async (
   const alive = snap.legs.filter((l) => l.id !== b.id);
   for (const leg of alive) assert.deepEqual(leg.hearing, { kind: 'conference', from: conf.id });
 });
+
+test('one-way media: a leg that only hears the conference is heard by nobody (hears)', async () => {
+  await emu.callee('one-a', { action: 'answer', after_ms: 10 });
+  await emu.callee('one-sup', { action: 'answer', after_ms: 10 });
+  const s = await emu.call(`
+    require(Modules.Conference);
+    const conf = VoxEngine.createConference({ hd_audio: false });
+    const whisper = VoxEngine.createConference({ hd_audio: false });
+    VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+      const caller = e.call;
+      caller.answer();
+      caller.addEventListener(CallEvents.Connected, () => {
+        VoxEngine.sendMediaBetween(caller, conf);
+        const a = VoxEngine.callUser({ username: 'one-a', callerid: 'x' });
+        a.addEventListener(CallEvents.Connected, () => {
+          VoxEngine.sendMediaBetween(a, conf);
+          const sup = VoxEngine.callUser({ username: 'one-sup', callerid: 'x' });
+          sup.addEventListener(CallEvents.Connected, () => {
+            conf.sendMediaTo(sup); // listens
+            Logger.write('listen');
+            VoxEngine.addEventListener(AppEvents.HttpRequest, () => {
+              // whisper: a second mix of everyone plus the supervisor, heard by 'one-a' only
+              caller.sendMediaTo(whisper);
+              a.sendMediaTo(whisper);
+              sup.sendMediaTo(whisper);
+              whisper.sendMediaTo(a);
+              return 'whisper';
+            });
+          });
+        });
+      });
+    });
+  `);
+  await s.wait('logger', { text: 'listen' });
+  let snap = await s.snapshot();
+  const id = (address) => snap.legs.find((l) => l.address === address).id;
+  const hears = (address) => snap.legs.find((l) => l.address === address).hears;
+  const caller = snap.legs.find((l) => l.direction === 'in').id;
+  assert.deepEqual(hears('one-sup'), [caller, id('one-a')].sort());
+  assert.deepEqual(hears('one-a'), [caller]);
+  assert.deepEqual(snap.legs.find((l) => l.id === caller).hears, [id('one-a')]);
+  assert.equal((await s.send('{}')).text, 'whisper');
+  snap = await s.snapshot();
+  assert.deepEqual(hears('one-a'), [caller, id('one-sup')].sort());
+  assert.deepEqual(snap.legs.find((l) => l.id === caller).hears, [id('one-a')]);
+  assert.deepEqual(hears('one-sup'), [caller, id('one-a')].sort());
+});

@@ -61,6 +61,21 @@ class MediaGraph {
     if (leg.hearing && ['call', 'conference'].includes(leg.hearing.kind)) leg.hearing = null;
   }
 
+  /**
+   * Whose voices reach this leg now (ids of the units): the one call it hears, or every unit
+   * sending to the conference it hears but itself (a conference never sends a leg its own
+   * voice). The snapshot's `legs[].hears`, for tests of who hears whom.
+   */
+  hears(leg) {
+    const h = leg.hearing;
+    if (!h) return [];
+    if (h.kind === 'call') return [h.from];
+    if (h.kind !== 'conference') return [];
+    const conference = this.session.conferences.find((c) => c.id === h.from);
+    if (!conference || !conference.alive) return [];
+    return [...conference.inputs].filter((id) => id !== leg.id).sort();
+  }
+
   /** A leg ended: whoever heard it now hears silence. */
   detach(leg) {
     for (const conference of this.session.conferences) {

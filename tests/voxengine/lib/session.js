@@ -106,7 +106,7 @@ class Session {
       phase: this.phase,
       access_url: this.accessURL,
       access_secure_url: this.accessSecureURL,
-      legs: this.legs.map((leg) => leg.summary()),
+      legs: this.legs.map((leg) => ({ ...leg.summary(), hears: this.media.hears(leg) })),
       asrs: this.asrs.map((asr) => asr.summary()),
       conferences: this.conferences.map((c) => c.summary()),
       log: this.entries,

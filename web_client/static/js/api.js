@@ -36,3 +36,4 @@ export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body);
 export const put = (path, body) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);
+export const patch = (path, body) => api("PATCH", path, body);

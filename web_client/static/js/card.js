@@ -3,6 +3,7 @@ import { get, post, put } from "./api.js";
 import { $, clock, duration, el, fillList, setText, words } from "./dom.js";
 import { renderHistory } from "./history.js";
 import { PartyPanel } from "./parties.js";
+import { renderSupervised } from "./supervised.js";
 
 const STATE_TEXT = {
   queued: "Waiting",
@@ -137,6 +138,7 @@ export class CallCard {
 
   renderBasics() {
     const c = this.call;
+    renderSupervised(c);
     const ctx = c.context || {};
     const help = this.helpParty();
     const mineParty = (c.parties || []).find((p) => this.operator && p.login === this.operator.login);
@@ -331,6 +333,7 @@ export class CallCard {
 
   clear() {
     this.call = null;
+    renderSupervised(null);
     $("card-body").hidden = true;
     $("card-empty").hidden = false;
     $("card-empty").textContent = "No call now. The next call offered to you will appear here.";

@@ -63,7 +63,17 @@ async function oneTimeKey(client, username) {
   return r.key;
 }
 
+// The desk: an incoming call is answered only when it is the offer the desk was told about.
 export async function startMedia(config, card) {
+  await connectMedia(config, (Vox, client) => {
+    const incoming = new IncomingOffers(Vox, card);
+    client.on(Vox.Events.IncomingCall, (e) => incoming.arrived(e));
+  });
+}
+
+// Loads the SDK and logs in with a one-time key (the desk and the supervisor's page alike);
+// onClient(Vox, client) sets up what incoming calls do before the first log-in.
+export async function connectMedia(config, onClient) {
   let info;
   try {
     info = await get("/api/v1/me/media");
@@ -102,8 +112,7 @@ export async function startMedia(config, card) {
     setStatus(`Media is not connected: ${failureText(err)}`, "off");
     return;
   }
-  const incoming = new IncomingOffers(Vox, card);
-  client.on(Vox.Events.IncomingCall, (e) => incoming.arrived(e));
+  onClient(Vox, client);
   // One log-in at a time: a retry is scheduled only when none is running or waiting, so a
   // connection that closes during a log-in (which rejects it with 409) retries once, not twice.
   let delay = 1000;
@@ -149,7 +158,7 @@ export async function startMedia(config, card) {
 // operator state that names it (the SDK's call and the backend's push race each other).
 const UNKNOWN_OFFER_WAIT_MS = 5000;
 
-function headerOf(event, name) {
+export function headerOf(event, name) {
   const fromCall = event.call && typeof event.call.headers === "function" ? event.call.headers() : {};
   const all = { ...(fromCall || {}), ...(event.headers || {}) };
   const key = Object.keys(all).find((k) => k.toLowerCase() === name.toLowerCase());

@@ -71,7 +71,8 @@ export class PartyPanel {
     $("parties-list").replaceChildren(
       ...parties.map((p) => {
         const who = p.kind === "caller" ? `Caller ${p.address}` : p.login || p.address;
-        const role = p.role && p.role !== "owner" ? ` (${words(p.role)})` : "";
+        const role = p.kind === "supervisor" ? ` (supervisor, ${words(p.mode || "")})`
+          : p.role && p.role !== "owner" ? ` (${words(p.role)})` : "";
         const state = PARTY_STATE[p.state] || p.state;
         const outcome = p.state === "left" && p.outcome ? `: ${words(p.outcome)}` : "";
         const item = el("li", `${who}${role} — ${state}${outcome}`);

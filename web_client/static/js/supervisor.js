@@ -3,8 +3,9 @@
 import { get, post } from "./api.js";
 import { $, duration, el, words } from "./dom.js";
 import { connectSocket } from "./socket.js";
+import { Supervise } from "./supervise.js";
 
-$("media-status").hidden = true;
+const supervise = new Supervise(JSON.parse($("supervisor-config").textContent));
 
 const percent = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)} %`);
 const seconds = (x) => (x === null || x === undefined ? "—" : `${x} s`);
@@ -13,6 +14,9 @@ const SPARES_EVERY_MS = 5000;
 let floor = null; // the last floor pushed
 let skew = 0; // server clock minus ours, so "for 0:12" counts from the server's times
 let sparesAt = 0;
+// The latest copy of a call on the floor, for the Supervise buttons.
+supervise.calls = (id) =>
+  (floor && floor.operators.map((o) => o.call).find((c) => c && c.call_id === id)) || null;
 
 function row(cells, header) {
   const tr = el("tr");
@@ -58,7 +62,9 @@ function renderOperators() {
     const call = o.call ? `${o.call.caller || o.call.call_id} · ${o.call.group} · ${words(o.call.state)}`
       + (o.call.parties && o.call.parties.length ? ` · ${o.call.parties.length} parties` : "") : "";
     const groups = (o.groups || []).map((g) => `${g.name} (${g.level})`).join(", ");
-    const tr = row([presence, words(o.activity), duration(since(o.since)), call, groups],
+    const time = el("td", duration(since(o.since)));
+    time.dataset.since = o.since;
+    const tr = row([presence, words(o.activity), time, call, groups, supervise.cell(o.call, o.login)],
       o.name ? `${o.name} (${o.login})` : o.login);
     tr.dataset.login = o.login;
     return tr;
@@ -79,10 +85,15 @@ function renderWaiting() {
   $("no-waiting").hidden = rows.length > 0;
 }
 
-function render() {
+function render(pushed) {
   if (!floor) return;
   renderGroups();
-  renderOperators();
+  // Rows (and their buttons) are rebuilt only when the floor changes; between pushes only
+  // the times move, so a button is never replaced under the pointer.
+  if (pushed) renderOperators();
+  else for (const td of document.querySelectorAll("#floor-operators td[data-since]")) {
+    td.textContent = duration(since(td.dataset.since));
+  }
   renderWaiting();
 }
 
@@ -134,7 +145,7 @@ const socket = connectSocket({
     $("conn-banner").hidden = true;
     $("queues-updated").textContent = `Live · last change ${new Date().toLocaleTimeString()}`;
     document.body.dataset.floorAt = msg.now;
-    render();
+    render(true);
     if (Date.now() - sparesAt > SPARES_EVERY_MS) refreshSpares();
   },
 });
@@ -247,4 +258,4 @@ $("logout").addEventListener("click", async () => {
 refreshStaffing();
 showReport();
 // Between pushes only the clocks move: redraw the times (nothing is fetched).
-window.setInterval(render, 1000);
+window.setInterval(() => render(false), 1000);
