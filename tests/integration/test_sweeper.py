@@ -167,6 +167,7 @@ async def test_one_seen_within_the_grace_does_not_end_the_sweep(backend: Backend
     await b.set_status(await b.login("walt"), "ready")
     await b.set_status(await b.login("amy"), "ready")  # seen later than Walt
     await b.add_operator("walt", name="Walter")  # written last: the sweep meets Amy first
+    await b.view_synced()  # the profile's write reaches the view through the stream
     assert b.engine.view.ready_logins() == ["amy", "walt"]
     amy_seen = _last_seen(b, "amy")
     assert _last_seen(b, "walt") < amy_seen
