@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 WEB_DEPS := web_client/node_modules/.package-lock.json
 
-.PHONY: run test lint typecheck unit node-test scenario-check bench bench-parties clean browser mutation mutation-changed
+.PHONY: run test lint typecheck unit node-test scenario-check bench bench-parties clean browser mutation mutation-changed mutation-services
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,14 @@ mutation-changed: $(STAMP)
 	$(VENV)/bin/mutmut run --max-children 1 $$(echo "$$files" | sed -e 's/\.py$$/.*/' -e 's|/|.|g') \
 	  > mutants/run.log 2>&1 || { tail -c 5000 mutants/run.log; exit 1; }; \
 	$(PY) bench/mutation_report.py --survivors --only $$files $(MUTATION_TARGETS)
+
+# The services against one real SecantusDB server (bench/mutation_services.py): the unit and
+# the single-process integration tests, in var/mutation-services/ (kept: mutmut resumes and
+# keeps results; MUTATION_FRESH=1 starts anew). Hours for all of services: run it per file,
+# e.g. MUTANTS='backend.services.engine*'. docs/testing.md has the scores and the survivors.
+MUTATION_FRESH ?=
+mutation-services: $(STAMP) $(WEB_DEPS)
+	$(PY) bench/mutation_services.py $(if $(MUTATION_FRESH),--fresh) $(MUTANTS)
 
 clean:
 	rm -rf $(VENV) var cloud_scripts/node_modules web_client/node_modules mutants

@@ -14,7 +14,8 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo.errors import PyMongoError
@@ -311,6 +312,16 @@ class ChangeFeed:
         self._put_operator_doc(doc)
         self._notify("operators", doc, False)
         return doc
+
+    def local_seen(self, logins: Sequence[str], now: datetime) -> None:
+        """Operators seen now by this process (Ready clicked, a socket opened or closed).
+
+        The sweep judges absence from these documents: they must not wait for the stream's
+        echo of the write, or a sweep in between finds the old `last_seen` (none at all after a
+        first Ready) and makes an operator absent who was seen a moment ago."""
+        for login in logins:
+            if (doc := self.operator_docs.get(login)) is not None:
+                self.operator_docs[login] = {**doc, "last_seen": now}
 
     def local_call(self, call: Call, extra: Doc | None = None) -> Doc:
         doc = self.call_doc(call.call_id) or {"_id": call.call_id}

@@ -191,6 +191,12 @@ class Engine:
         """The call as this process knows it (calls in progress and recently ended)."""
         return self.feed.call_doc(call_id)
 
+    async def seen(self, login: str) -> None:
+        """The operator was seen now: in this process's view at once, then in the database."""
+        now = self.clock()
+        self.feed.local_seen([login], now)
+        await self.store.touch_operators([login], now)
+
     # -- guarded state changes -------------------------------------------------------
 
     async def apply_operator(self, login: str, transition: OperatorTransition) -> Operator | None:

@@ -106,7 +106,7 @@ async def set_status(
     """The operator's own choice. Refused propagates (409); Ready starts the presence clock."""
     if presence is Presence.READY:
         # Ready counts as "seen now", so the grace period starts from this click.
-        await engine.store.touch_operators([login], engine.clock())
+        await engine.seen(login)
     return await engine.apply_operator(
         login, lambda op, now: op_rules.set_presence(op, presence, reason, now)
     )

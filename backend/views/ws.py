@@ -10,7 +10,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from backend.adapters.push import operator_message
 from backend.auth import SESSION_COOKIE, password_stamp, session_epoch
-from backend.keys import ENGINE, FEED, FLOOR, FLOOR_RELAY, HUB, PARTY_TARGETS, STORE, TARGETS_RELAY
+from backend.keys import ENGINE, FEED, FLOOR, FLOOR_RELAY, HUB, PARTY_TARGETS, TARGETS_RELAY
 from backend.services.parties import targets
 from backend.views.access import SUPERVISING_ROLES, require_operator, session_valid
 from backend.views.errors import ApiError
@@ -35,7 +35,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     stamp, epoch = password_stamp(doc.get("password_hash")), session_epoch(doc)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
-    hub, store, engine = request.app[HUB], request.app[STORE], request.app[ENGINE]
+    hub, engine = request.app[HUB], request.app[ENGINE]
     feed = request.app[FEED]
 
     def snapshot() -> dict[str, Any] | None:
@@ -50,7 +50,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     # Log-out, a new password or role, or dismissal closes the socket (see PushHub.close_revoked).
     hub.add(login, ws, lambda fresh: session_valid(fresh, stamp, epoch))
     try:
-        await store.touch_operators([login], engine.clock())
+        await engine.seen(login)
         current = feed.operator_doc(login)
         if current is None or not session_valid(current, stamp, epoch):
             # Revoked between the token check and joining the hub.
@@ -95,5 +95,5 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         request.app[TARGETS_RELAY].remove(ws)
         with contextlib.suppress(Exception):
             # Seen until this moment: the grace period runs from the disconnect.
-            await store.touch_operators([login], engine.clock())
+            await engine.seen(login)
     return ws
