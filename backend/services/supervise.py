@@ -48,6 +48,12 @@ async def _elsewhere(engine: Engine, login: str, call_id: str) -> str | None:
     return None
 
 
+async def supervising(engine: Engine, login: str) -> str | None:
+    """The call this login supervises now, if any: such a supervisor may not click Ready (a
+    customer's call would ring them while they listen)."""
+    return await _elsewhere(engine, login, "")
+
+
 async def supervise(engine: Engine, call_id: str, actor: Actor, mode: SuperviseMode) -> str:
     """The supervisor's leg is dialled into the call with the mode; → its party_id."""
     login = _require_supervisor(actor)

@@ -15,6 +15,7 @@ from backend.services import audit, group_settings
 from backend.services import operators as op_service
 from backend.services.login import HasherBusy, Throttled
 from backend.services.reports import queue_figures
+from backend.services.supervise import supervising
 from backend.views.access import (
     current_operator,
     require_admin,
@@ -91,6 +92,8 @@ async def set_status(request: web.Request) -> web.Response:
         )
     if body.status != "not_ready" and body.reason is not None:
         raise ApiError(422, "invalid_field", "reason: only 'not_ready' takes a reason", "reason")
+    if body.status == "ready" and (call_id := await supervising(engine, doc["_id"])):
+        raise ApiError(409, "supervising", f"you supervise call {call_id}: leave it first")
     await op_service.set_status(engine, doc["_id"], Presence(body.status), body.reason)
     fresh = await request.app[STORE].operator_doc(doc["_id"])
     assert fresh is not None

@@ -106,6 +106,29 @@ async def test_a_supervisor_never_keeps_a_call_going(b: Backend) -> None:
     await operator_in(b, "alice", "wrap_up")
 
 
+async def test_a_supervisor_on_a_call_may_not_click_ready(b: Backend) -> None:
+    """Ready while listening would let a customer's call ring them: refused, nothing written,
+    and allowed again once they leave."""
+    await b.ready_operator("alice")
+    placed = await connected_call(b, "alice")
+    call_id = placed["call_id"]
+    sue = await _supervisor(b)
+    party_id = (await _supervise(b, call_id, sue, {"mode": "listen"}))["party_id"]
+    await _party_in(b, call_id, party_id, "connected")
+    before = await Snapshot.take(b.store)
+    resp = await b.client.post("/api/v1/me/status", json={"status": "ready"}, headers=sue)
+    assert resp.status == 409, await resp.text()
+    err = _error(await resp.json())
+    assert err["code"] == "supervising" and call_id in err["message"]
+    await before.assert_unchanged(b.store)
+    resp = await b.client.delete(f"/api/v1/calls/{call_id}/parties/{party_id}", headers=sue)
+    assert resp.status == 200, await resp.text()
+    await _party_in(b, call_id, party_id, "left")
+    resp = await b.client.post("/api/v1/me/status", json={"status": "ready"}, headers=sue)
+    assert resp.status == 200, await resp.text()
+    await operator_in(b, "sue", "idle")
+
+
 async def test_refusals_write_nothing(b: Backend) -> None:
     alice = await b.ready_operator("alice")
     placed = await connected_call(b, "alice")
