@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from backend.keys import TARGETS_RELAY
+from backend.keys import FEED, TARGETS_RELAY
 from tests.conftest import Backend
 from tests.support.desk import connected_call
 from tests.support.fake_platform import Script
@@ -68,6 +68,8 @@ async def test_the_helper_is_pushed_the_offer_with_its_party_and_the_call_change
 async def test_the_pickers_targets_are_pushed_whole_then_as_they_change(backend: Backend) -> None:
     alice = await backend.ready_operator("alice")
     await backend.add_operator("bob")  # offline
+    # The picker lists the view: wait until bob's insert came back through the stream.
+    await backend.app[FEED].sync()
     async with backend.client.ws_connect("/api/v1/ws", headers=alice) as ws:
         await _next(ws, lambda m: m["type"] == "state")
         await ws.send_str("targets")
