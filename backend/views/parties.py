@@ -81,6 +81,9 @@ async def _reply(
         view = call_view(doc)
         body.update(call_id=call_id, state=view["state"], operator=view["operator"])
         body["parties"] = view["parties"]
+        # With its revision, so that the desk keeps a newer copy pushed meanwhile (a helper
+        # who answers at once is pushed "connected" before this reply says "dialing").
+        body["rev"] = view["rev"]
     return web.json_response(body, status=status)
 
 
