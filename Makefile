@@ -92,7 +92,7 @@ mutation-changed: $(STAMP)
 # e.g. MUTANTS='backend.services.engine*'. docs/testing.md has the scores and the survivors.
 MUTATION_FRESH ?=
 mutation-services: $(STAMP) $(WEB_DEPS)
-	$(PY) bench/mutation_services.py $(if $(MUTATION_FRESH),--fresh) $(MUTANTS)
+	$(PY) bench/mutation_services.py $(if $(MUTATION_FRESH),--fresh) $(if $(SAMPLE),--sample $(SAMPLE) --seed $(or $(SEED),1)) $(MUTANTS)
 
 clean:
 	rm -rf $(VENV) var cloud_scripts/node_modules web_client/node_modules mutants
