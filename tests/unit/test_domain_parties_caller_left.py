@@ -4,7 +4,6 @@ is left (backend/domain/parties.py: caller_hung_up, party_left after the caller 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,49 +21,19 @@ from backend.domain.model import (
     Call,
     CallParty,
     CallState,
-    Media,
-    Offer,
     Outcome,
     Party,
     PartyKind,
     PartyState,
     TargetType,
 )
-from backend.domain.policy import RoutingPolicy
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-POLICY = RoutingPolicy(ring_timeout_s=20, offer_grace_s=5, in_call_check_s=600, queued_check_s=60)
-ANN = Address(TargetType.USER, "ann")
-
-
-def at(s: float) -> datetime:
-    return T0 + timedelta(seconds=s)
-
-
-def moved(step: Step[Call]) -> Call:
-    assert step.state is not None
-    return step.state
-
-
-def connected() -> Call:
-    call = moved(calls.new_call("c1", "default", 50, Media.VOICE, T0, POLICY))
-    call = moved(calls.offer(call, Offer("o1", "ann", ANN, at(1), at(31))))
-    return moved(calls.offer_connected(call, "o1", at(2), POLICY))
+from tests.unit.party_calls import POLICY, at, connected, joined, moved
+from tests.unit.party_calls import external as number
 
 
 def operator(party_id: str, login: str, t: float = 10) -> CallParty:
     address = Address(TargetType.USER, login)
     return parties.new_party(party_id, PartyKind.OPERATOR, address, at(t), POLICY, login=login)
-
-
-def number(party_id: str, t: float = 10) -> CallParty:
-    address = Address(TargetType.PSTN, "+1555000" + party_id[-4:].rjust(4, "0"))
-    return parties.new_party(party_id, PartyKind.EXTERNAL, address, at(t), POLICY)
-
-
-def joined(call: Call, party: CallParty, t: float = 12) -> Call:
-    call = moved(parties.add(call, party, at(t - 2), POLICY, 6))
-    return moved(parties.party_connected(call, party.party_id, at(t), POLICY))
 
 
 def three() -> Call:

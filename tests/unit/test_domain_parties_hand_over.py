@@ -5,11 +5,10 @@ holds the call, and the target owns it once it answers."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.domain import calls, parties
+from backend.domain import parties
 from backend.domain.actions import (
     CallFinished,
     OfferAnswered,
@@ -24,28 +23,12 @@ from backend.domain.model import (
     Call,
     CallParty,
     CallState,
-    Media,
-    Offer,
     PartyKind,
     PartyRole,
     PartyState,
     TargetType,
 )
-from backend.domain.policy import RoutingPolicy
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-POLICY = RoutingPolicy(ring_timeout_s=20, offer_grace_s=5, in_call_check_s=600, queued_check_s=60)
-ANN = Address(TargetType.USER, "ann")
-NUMBER = Address(TargetType.PSTN, "+15550001234")
-
-
-def at(s: float) -> datetime:
-    return T0 + timedelta(seconds=s)
-
-
-def moved(step: Step[Call]) -> Call:
-    assert step.state is not None
-    return step.state
+from tests.unit.party_calls import NUMBER, POLICY, at, connected, joined, moved
 
 
 def operator(
@@ -62,17 +45,6 @@ def operator(
         login=login,
         requested_by=by,
     )
-
-
-def joined(call: Call, party: CallParty, t: float = 12) -> Call:
-    call = moved(parties.add(call, party, at(t - 2), POLICY, 6))
-    return moved(parties.party_connected(call, party.party_id, at(t), POLICY))
-
-
-def connected() -> Call:
-    call = moved(calls.new_call("c1", "default", 50, Media.VOICE, T0, POLICY))
-    call = moved(calls.offer(call, Offer("o1", "ann", ANN, at(1), at(31))))
-    return moved(calls.offer_connected(call, "o1", at(2), POLICY))
 
 
 def with_bob() -> Call:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -27,7 +26,6 @@ from backend.domain.model import (
     CallParty,
     CallState,
     Media,
-    Offer,
     Operator,
     Outcome,
     Party,
@@ -40,28 +38,9 @@ from backend.domain.model import (
     TargetType,
 )
 from backend.domain.operators import new_operator, set_presence
-from backend.domain.policy import RoutingPolicy
+from tests.unit.party_calls import NUMBER, POLICY, T0, at, connected, moved
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-POLICY = RoutingPolicy(ring_timeout_s=20, offer_grace_s=5, in_call_check_s=600, queued_check_s=60)
-ANN = Address(TargetType.USER, "ann")
 BOB = Address(TargetType.USER, "bob")
-NUMBER = Address(TargetType.PSTN, "+15550001234")
-
-
-def at(s: float) -> datetime:
-    return T0 + timedelta(seconds=s)
-
-
-def moved(step: Step[Call]) -> Call:
-    assert step.state is not None
-    return step.state
-
-
-def connected() -> Call:
-    call = moved(calls.new_call("c1", "default", 50, Media.VOICE, T0, POLICY))
-    call = moved(calls.offer(call, Offer("o1", "ann", ANN, at(1), at(31))))
-    return moved(calls.offer_connected(call, "o1", at(2), POLICY))
 
 
 def owner(call: Call) -> CallParty:

@@ -95,50 +95,48 @@ async function refresh() {
   await Promise.all([loadOperators(), loadGroups(), loadRules(), loadAudit()]);
 }
 
-$("operator-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  $("operator-result").textContent = "";
-  const login = $("op-login").value.trim();
-  if (!login) {
-    showError("operator-error", { message: "login: required", field: "login" }, FIELDS);
+// One form action: the key field checked first, then the request; the result line on success,
+// else the error shown on the field the API names.
+async function act(prefix, fields, keyId, run, done) {
+  $(`${prefix}-result`).textContent = "";
+  const field = Object.keys(fields).find((name) => fields[name] === keyId);
+  const key = $(keyId).value.trim();
+  if (!key) {
+    showError(`${prefix}-error`, { message: `${field}: required`, field }, fields);
     return;
   }
-  const body = {
-    name: $("op-name").value, email: $("op-email").value, role: $("op-role").value,
-    address: { type: $("op-address-type").value, address: $("op-address").value.trim() },
-    groups: parseGroups($("op-groups").value),
-  };
-  if ($("op-password").value) body.password = $("op-password").value;
   try {
-    await api("PUT", `/api/v1/operators/${encodeURIComponent(login)}`, body);
-    showError("operator-error", null, FIELDS);
-    $("operator-result").textContent = `Saved ${login}.`;
-    $("op-password").value = "";
+    await run(key);
+    showError(`${prefix}-error`, null, fields);
+    $(`${prefix}-result`).textContent = done(key);
     await refresh();
   } catch (err) {
-    showError("operator-error", err, FIELDS);
+    showError(`${prefix}-error`, err, fields);
   }
+}
+
+$("operator-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  act("operator", FIELDS, "op-login", async (login) => {
+    const body = {
+      name: $("op-name").value, email: $("op-email").value, role: $("op-role").value,
+      address: { type: $("op-address-type").value, address: $("op-address").value.trim() },
+      groups: parseGroups($("op-groups").value),
+    };
+    if ($("op-password").value) body.password = $("op-password").value;
+    await api("PUT", `/api/v1/operators/${encodeURIComponent(login)}`, body);
+    $("op-password").value = "";
+  }, (login) => `Saved ${login}.`);
 });
 
 const ABSENCE_FIELDS = { login: "abs-login", reason: "abs-reason", until: "abs-until" };
 
-async function absence(method) {
-  $("absence-result").textContent = "";
-  const login = $("abs-login").value.trim();
-  if (!login) {
-    showError("absence-error", { message: "login: required", field: "login" }, ABSENCE_FIELDS);
-    return;
-  }
-  const body = method === "PUT" ? { reason: $("abs-reason").value } : undefined;
-  if (body && $("abs-until").value) body.until = $("abs-until").value;
-  try {
+function absence(method) {
+  act("absence", ABSENCE_FIELDS, "abs-login", async (login) => {
+    const body = method === "PUT" ? { reason: $("abs-reason").value } : undefined;
+    if (body && $("abs-until").value) body.until = $("abs-until").value;
     await api(method, `/api/v1/operators/${encodeURIComponent(login)}/absence`, body);
-    showError("absence-error", null, ABSENCE_FIELDS);
-    $("absence-result").textContent = method === "PUT" ? `${login} is marked absent.` : `${login} is marked present.`;
-    await refresh();
-  } catch (err) {
-    showError("absence-error", err, ABSENCE_FIELDS);
-  }
+  }, (login) => (method === "PUT" ? `${login} is marked absent.` : `${login} is marked present.`));
 }
 
 $("absence-form").addEventListener("submit", (event) => {
@@ -223,39 +221,17 @@ async function loadGroups() {
   document.querySelectorAll("#admin-rules select[data-key='group']").forEach((select) => fillGroups(select, select.value));
 }
 
-$("group-form").addEventListener("submit", async (event) => {
+$("group-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  $("group-result").textContent = "";
-  const name = $("grp-name").value.trim();
-  if (!name) {
-    showError("group-error", { message: "name: required", field: "name" }, GROUP_FIELDS);
-    return;
-  }
-  try {
-    await api("PUT", `/api/v1/groups/${encodeURIComponent(name)}`, groupBody());
-    showError("group-error", null, GROUP_FIELDS);
-    $("group-result").textContent = `Saved group ${name}.`;
-    await refresh();
-  } catch (err) {
-    showError("group-error", err, GROUP_FIELDS);
-  }
+  act("group", GROUP_FIELDS, "grp-name", (name) => (
+    api("PUT", `/api/v1/groups/${encodeURIComponent(name)}`, groupBody())
+  ), (name) => `Saved group ${name}.`);
 });
 
-$("grp-delete").addEventListener("click", async () => {
-  $("group-result").textContent = "";
-  const name = $("grp-name").value.trim();
-  if (!name) {
-    showError("group-error", { message: "name: required", field: "name" }, GROUP_FIELDS);
-    return;
-  }
-  try {
-    await api("DELETE", `/api/v1/groups/${encodeURIComponent(name)}`);
-    showError("group-error", null, GROUP_FIELDS);
-    $("group-result").textContent = `Deleted group ${name}.`;
-    await refresh();
-  } catch (err) {
-    showError("group-error", err, GROUP_FIELDS);
-  }
+$("grp-delete").addEventListener("click", () => {
+  act("group", GROUP_FIELDS, "grp-name", (name) => (
+    api("DELETE", `/api/v1/groups/${encodeURIComponent(name)}`)
+  ), (name) => `Deleted group ${name}.`);
 });
 
 // -- context rules ----------------------------------------------------------------------------
