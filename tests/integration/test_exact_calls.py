@@ -1,0 +1,302 @@
+"""The scenario's side of a call compared whole: every reply to `POST /api/v1/calls` and
+`/events`, every command the access URL received, every entry logged on the call.
+
+Each field here is one a scenario or a report reads; a key renamed, a value dropped or a
+counter miscounted shows up as a difference in one of these comparisons."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from backend.domain.estimates import estimated_wait_s
+from tests.conftest import Backend
+from tests.support.fake_platform import Script
+from tests.support.waiting import eventually
+
+CALLER = "+15551230001"
+NOWHERE = "http://127.0.0.1:9/request/nowhere"  # the plain URL of a call that has a secure one
+
+
+async def _state(b: Backend, call_id: str, state: str) -> dict[str, Any] | None:
+    call = await b.call(call_id)
+    return call if call["state"] == state else None
+
+
+async def _raw(b: Backend, call_id: str) -> dict[str, Any]:
+    doc = await b.store.calls.find_one({"_id": call_id})
+    assert doc is not None
+    return dict(doc)
+
+
+def _at(entry: dict[str, Any]) -> datetime:
+    at = entry["at"]
+    assert isinstance(at, datetime)
+    return at
+
+
+async def _post_event(b: Backend, call_id: str, event: dict[str, Any]) -> tuple[int, Any]:
+    resp = await b.client.post(f"/api/v1/calls/{call_id}/events", json=event, headers=b.plat)
+    return resp.status, await resp.json()
+
+
+async def test_arrival_status_connect_and_events_compared_whole(backend: Backend) -> None:
+    b = backend
+    messages = b.engine.settings.config.messages
+    await b.add_operator("bob")
+    b.platform.script("bob", Script(talk_s=None))
+    arrival = {
+        "session_id": "s1",
+        "access_url": NOWHERE,
+        "access_secure_url": b.platform.access_url("s1"),
+        "caller": CALLER,
+        "destination": "+15559990000",
+        "display_name": "Ann Caller",
+        "media": "voice",
+        "custom_data": '{"customer_id": "c7", "page": "home"}',
+        "headers": {"X-A": "b"},
+    }
+    resp = await b.client.post("/api/v1/calls", json=arrival, headers=b.plat)
+    assert resp.status == 201
+    reply = await resp.json()
+    call_id = reply["call_id"]
+    queued = {
+        "call_id": call_id,
+        "state": "queued",
+        "group": "default",
+        "media": "voice",
+        "outcome": None,
+        "position": 1,
+    }
+    # Nobody of the group could take it: said at once; no estimate while nobody is Ready.
+    assert reply == {**queued, "say": messages.no_agents}
+    b.platform.sessions["s1"].call_id = call_id
+    raw = await _raw(b, call_id)
+    created = raw["created_at"]
+    assert isinstance(created, datetime) and raw.pop("updated_at") >= created
+    assert raw == {
+        "_id": call_id,
+        "rev": 0,
+        "state": "queued",
+        "group": "default",
+        "priority": 50,
+        "media": "voice",
+        "created_at": created,
+        "enqueued_at": created,
+        "connected_at": None,
+        "ended_at": None,
+        "deadline": created + timedelta(seconds=30),  # queued_check_s
+        "max_wait_at": None,
+        "next_overflow_at": None,
+        "attempts": 0,
+        "operator": None,
+        "offer": None,
+        "parties": [],
+        "held_since": None,
+        "hold_s": 0.0,
+        "caller_left_at": None,
+        "outcome": None,
+        "hung_up_by": None,
+        "end_reason": None,
+        "preferred": "",
+        "preferred_until": None,
+        "spare": None,
+        "spares_tried": [],
+        "invite_id": None,
+        "task": None,
+        "voicemail_url": None,
+        "voicemail_s": None,
+        "callback_number": None,
+        "callback_attempts": 0,
+        "session_id": "s1",
+        "access_url": NOWHERE,
+        "access_secure_url": arrival["access_secure_url"],
+        "caller": CALLER,
+        "destination": "+15559990000",
+        "display_name": "Ann Caller",
+        "custom_data": arrival["custom_data"],
+        "context": {"customer_id": "c7", "page": "home"},
+        "headers": {"X-A": "b"},
+        "manager": None,
+        "contact_key": None,
+        "say": None,
+        "action": None,
+        "log": [
+            {
+                "at": created,
+                "kind": "arrived",
+                "group": "default",
+                "priority": 50,
+                "waits_for": None,
+            }
+        ],
+    }
+    # The scenario retried: the same call, not created again (no words then).
+    resp = await b.client.post("/api/v1/calls", json=arrival, headers=b.plat)
+    assert resp.status == 200 and await resp.json() == queued
+    assert await b.store.calls.count_documents({}) == 1
+
+    # Bob clicks Ready: the connect goes to the secure URL, the plain one is never tried.
+    await b.set_status(await b.login("bob"), "ready")
+    await eventually(lambda: _state(b, call_id, "connected"))
+    raw = await _raw(b, call_id)
+    offer = raw["offer"]
+    offer_id = offer["offer_id"]
+    connect = {
+        "command": "connect",
+        "call_id": call_id,
+        "offer_id": offer_id,
+        "target": {"type": "user", "address": "bob"},
+        "video": False,
+        "ring_timeout_s": 10,
+        "headers": {"X-Call-Id": call_id, "X-Offer-Id": offer_id},
+    }
+    assert b.platform.sessions["s1"].commands == [connect]
+    log = raw["log"]
+    sent = log[3]
+    assert isinstance(sent["replied_at"], datetime) and sent["replied_at"] >= sent["at"]
+    # The delivery time rides along with the call's next write, as the offer's `sent_at`.
+    assert offer["sent_at"] == sent["at"]
+    connected_at = raw["connected_at"]
+    assert sent["at"] <= log[4]["at"] <= connected_at
+    assert log[1:] == [
+        {
+            "at": offer["created_at"],
+            "kind": "offer",
+            "offer_id": offer_id,
+            "operator": "bob",
+            "target": {"type": "user", "address": "bob"},
+        },
+        {"at": offer["created_at"], "kind": "state", "from": "queued", "to": "offering"},
+        {
+            "at": sent["at"],
+            "kind": "command",
+            "command": connect,
+            "replied_at": sent["replied_at"],
+            "status": 200,
+            "reply": {"ok": True, "command": "connect", "offer_id": offer_id},
+            "attempts": 1,
+        },
+        {"at": _at(log[4]), "kind": "event", "type": "operator_connected", "offer_id": offer_id},
+        {"at": connected_at, "kind": "state", "from": "offering", "to": "connected"},
+    ]
+
+    # Bob is Ready (in a call): a second caller hears the queue's words and gets an estimate.
+    second = await b.place_call(session_id="s2")
+    handle = b.engine.settings.policy("default").default_handle_time_s
+    assert second == {
+        **queued,
+        "call_id": second["call_id"],
+        "estimated_wait_s": estimated_wait_s(1, 1, handle),
+        "session_id": "s2",
+        **({"say": messages.queued} if messages.queued else {}),
+    }
+    third = await b.place_call(session_id="s3")
+    status = await b.client.get(f"/api/v1/calls/{third['call_id']}", headers=b.plat)
+    got = await status.json()
+    assert {k: got[k] for k in ("position", "estimated_wait_s")} == {
+        "position": 2,
+        "estimated_wait_s": estimated_wait_s(2, 1, handle),
+    }
+
+    # Facts the scenario reports: stored on the call and logged as given.
+    rec = {"type": "recording_started", "url": "https://rec.example/1.mp3"}
+    assert await _post_event(b, call_id, rec) == (200, {"ok": True, "applied": True})
+    # A stale failure changes nothing and is acknowledged.
+    stale = {"type": "operator_failed", "offer_id": "old", "code": 486, "reason": "busy"}
+    assert await _post_event(b, call_id, stale) == (200, {"ok": True, "applied": False})
+    hangup = {"type": "operator_hung_up", "reason": "bye"}
+    # The operator hung up on a caller without a manager: the reply asks whether to keep Bob.
+    assert await _post_event(b, call_id, hangup) == (
+        200,
+        {
+            "ok": True,
+            "applied": True,
+            "ask_pin_manager": {
+                "command": "ask_pin_manager",
+                "operator": "bob",
+                "operator_name": "Bob",
+                "text": "Would you like Bob to answer your calls from now on? "
+                "Say yes or no, or press 1 for yes and 2 for no.",
+                "timeout_s": 8,
+            },
+        },
+    )
+    yes = {"type": "manager_pin_answer", "answer": "yes"}
+    assert await _post_event(b, call_id, yes) == (200, {"ok": True, "applied": True})
+    raw = await _raw(b, call_id)
+    assert (raw["recording_url"], raw["pin_answer"], raw["manager"]) == (rec["url"], "yes", "bob")
+    ended_at = raw["ended_at"]
+    log = raw["log"][6:]
+    assert log == [
+        {"at": _at(log[0]), "kind": "event", **rec},
+        {"at": _at(log[1]), "kind": "event", **stale, "ignored": True},
+        {"at": _at(log[2]), "kind": "event", **hangup},
+        {"at": ended_at, "kind": "state", "from": "connected", "to": "ended"},
+        {"at": _at(log[4]), "kind": "event", **yes},
+    ]
+    assert created < log[0]["at"] <= log[1]["at"] <= log[2]["at"] <= ended_at <= log[4]["at"]
+    contacts = [c async for c in b.store.contacts.find({})]
+    since = contacts[0]["manager_since"]
+    assert log[4]["at"] <= since
+    assert contacts == [
+        {"_id": "customer:c7", "manager": "bob", "manager_since": since, "updated_at": since}
+    ]
+    # The customer calls again while Bob talks to the next caller: the call waits for him.
+    again = await b.place_call(
+        session_id="s4", caller="+15550000777", custom_data='{"customer_id": "c7"}'
+    )
+    raw = await _raw(b, again["call_id"])
+    assert again["position"] == 2 and raw["preferred_until"] == raw["deadline"]
+    assert {k: raw[k] for k in ("manager", "contact_key", "say", "preferred", "log")} == {
+        "manager": "bob",
+        "contact_key": "customer:c7",
+        "say": None,
+        "preferred": "bob",
+        "log": [
+            {
+                "at": raw["created_at"],
+                "kind": "arrived",
+                "group": "default",
+                "priority": 50,
+                "waits_for": "bob",
+            }
+        ],
+    }
+    # Bob away, with an end date and without one: the caller is told, nobody is waited for.
+    absences = [
+        ({"reason": "vacation", "until": "2099-12-31"}, " until December 31"),
+        ({"reason": "sick_leave"}, ""),
+    ]
+    for n, (absence, until) in enumerate(absences):
+        resp = await b.client.put("/api/v1/operators/bob/absence", json=absence, headers=b.admin)
+        assert resp.status == 200, await resp.text()
+        away = await b.place_call(session_id=f"a{n}", custom_data='{"customer_id": "c7"}')
+        say = f"Your manager Bob is away{until}. Another specialist will help you."
+        assert away == {
+            **queued,
+            "call_id": away["call_id"],
+            "position": 3 + n,
+            "say": say,
+            "session_id": f"a{n}",
+        }
+        raw = await _raw(b, away["call_id"])
+        assert {k: raw[k] for k in ("manager", "contact_key", "say", "preferred", "log")} == {
+            "manager": "bob",
+            "contact_key": "customer:c7",
+            "say": say,
+            "preferred": "",
+            "log": [
+                {
+                    "at": raw["created_at"],
+                    "kind": "arrived",
+                    "group": "default",
+                    "priority": 50,
+                    "waits_for": None,
+                }
+            ],
+        }
+    # A report for no call: the whole error, for a fact and for a transition alike.
+    missing = {"error": {"code": "not_found", "message": "no call nope", "field": "call_id"}}
+    assert await _post_event(b, "nope", rec) == (404, missing)
+    assert await _post_event(b, "nope", hangup) == (404, missing)
