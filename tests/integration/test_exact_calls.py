@@ -300,3 +300,146 @@ async def test_arrival_status_connect_and_events_compared_whole(backend: Backend
     missing = {"error": {"code": "not_found", "message": "no call nope", "field": "call_id"}}
     assert await _post_event(b, "nope", rec) == (404, missing)
     assert await _post_event(b, "nope", hangup) == (404, missing)
+
+
+FALLBACKS = """
+[[groups]]
+name = "default"
+no_agents_action = "group:vm"
+
+[[groups]]
+name = "vm"
+no_agents_action = "voicemail"
+
+[[groups]]
+name = "bye"
+no_agents_action = "goodbye"
+
+[[groups]]
+name = "num"
+no_agents_action = "number:+15550001111"
+
+[[rules]]
+group = "bye"
+headers = { "X-Q" = "bye" }
+
+[[rules]]
+group = "num"
+headers = { "X-Q" = "num" }
+"""
+NO_AGENTS = "No operator is available to take your call right now."
+
+
+async def test_fallback_arrivals_and_their_events_compared_whole(make_backend: Any) -> None:
+    b: Backend = await make_backend(FALLBACKS)
+    b.platform.script("+15550001111", Script(talk_s=None))
+
+    def arrived(raw: dict[str, Any], group: str, path: list[str], action: str) -> list[Any]:
+        at = raw["created_at"]
+        return [
+            {"at": at, "kind": "arrived", "group": group, "priority": 50, "waits_for": None},
+            {"at": at, "kind": "fallback", "why": "no_agents", "path": path, "action": action},
+        ]
+
+    # Nobody in `default`: followed to `vm`, whose action is a voicemail.
+    vm = await b.place_call(session_id="vm")
+    vm_action = {
+        "type": "voicemail",
+        "why": "no_agents",
+        "say": f"{NO_AGENTS} Please leave a message after the tone. Hang up when you are done.",
+        "max_length_s": 120,
+    }
+    assert vm == {
+        "call_id": vm["call_id"],
+        "state": "voicemail",
+        "group": "vm",
+        "media": "voice",
+        "outcome": None,
+        "action": vm_action,
+        "session_id": "vm",
+    }
+    raw = await _raw(b, vm["call_id"])
+    assert (raw["action"], raw["log"]) == (
+        vm_action,
+        arrived(raw, "vm", ["default", "vm"], "voicemail"),
+    )
+    recorded = {"type": "voicemail_recorded", "url": "https://v.example/1", "duration_s": 12.5}
+    assert await _post_event(b, vm["call_id"], recorded) == (200, {"ok": True, "applied": True})
+    raw = await _raw(b, vm["call_id"])
+    assert {k: raw[k] for k in ("state", "task", "priority", "voicemail_url", "voicemail_s")} == {
+        "state": "queued",
+        "task": "voicemail",
+        "priority": 1,
+        "voicemail_url": "https://v.example/1",
+        "voicemail_s": 12.5,
+    }
+    entry = raw["log"][2]
+    assert raw["log"][2:] == [
+        {"at": _at(entry), "kind": "event", **recorded},
+        {"at": raw["updated_at"], "kind": "state", "from": "voicemail", "to": "queued"},
+    ]
+    # The queued voicemail, as the platform reads it: its task, the action, no callback offer.
+    resp = await b.client.get(f"/api/v1/calls/{vm['call_id']}", headers=b.plat)
+    status = await resp.json()
+    assert {k: status[k] for k in ("state", "position", "action", "task")} == {
+        "state": "queued",
+        "position": 1,
+        "action": vm_action,
+        "task": "voicemail",
+    }
+    assert "estimated_wait_s" not in status and "callback" not in status
+
+    # Goodbye: refused at once, ended with the reason.
+    bye = await b.place_call(session_id="bye", headers={"X-Q": "bye"})
+    bye_action = {
+        "type": "goodbye",
+        "why": "no_agents",
+        "say": f"{NO_AGENTS} Please call again later. Thank you for calling. Goodbye.",
+    }
+    assert bye == {
+        "call_id": bye["call_id"],
+        "state": "ended",
+        "group": "bye",
+        "media": "voice",
+        "outcome": "rejected",
+        "action": bye_action,
+        "session_id": "bye",
+    }
+    raw = await _raw(b, bye["call_id"])
+    assert (raw["end_reason"], raw["log"]) == ("no_agents", arrived(raw, "bye", ["bye"], "goodbye"))
+
+    # A number: dialled like a spare; its answer and hang-up are the spare's.
+    num = await b.place_call(session_id="num", headers={"X-Q": "num"})
+    num_action = {
+        "type": "number",
+        "why": "no_agents",
+        "target": "+15550001111",
+        "say": f"{NO_AGENTS} We are putting you through. Please stay on the line.",
+    }
+    assert num == {
+        "call_id": num["call_id"],
+        "state": "overflow_offering",
+        "group": "num",
+        "media": "voice",
+        "outcome": None,
+        "action": num_action,
+        "session_id": "num",
+    }
+    raw = await eventually(lambda: _state(b, num["call_id"], "overflow_connected"))
+    raw = await _raw(b, num["call_id"])
+    assert raw["log"][:2] == arrived(raw, "num", ["num"], "number:+15550001111")
+    spare_id = raw["spare"]["offer_id"]
+    answered = raw["log"][5]
+    assert raw["log"][5:] == [
+        {"at": _at(answered), "kind": "event", "type": "operator_connected", "offer_id": spare_id},
+        {
+            "at": raw["connected_at"],
+            "kind": "state",
+            "from": "overflow_offering",
+            "to": "overflow_connected",
+        },
+    ]
+    done = {"type": "operator_hung_up"}
+    assert await _post_event(b, num["call_id"], done) == (200, {"ok": True, "applied": True})
+    raw = await _raw(b, num["call_id"])
+    assert (raw["state"], raw["outcome"], raw["hung_up_by"]) == ("ended", "overflowed", "operator")
