@@ -11,6 +11,9 @@ from typing import Any
 
 from backend.domain.estimates import estimated_wait_s
 from tests.conftest import Backend
+from tests.integration.test_parties import CONFIG as PARTIES
+from tests.integration.test_parties import _add, _party_in
+from tests.support.desk import connected_call
 from tests.support.fake_platform import Script
 from tests.support.waiting import eventually
 
@@ -44,7 +47,8 @@ async def test_arrival_status_connect_and_events_compared_whole(backend: Backend
     b = backend
     messages = b.engine.settings.config.messages
     await b.add_operator("bob")
-    b.platform.script("bob", Script(talk_s=None))
+    # Answers well after the connect's reply is handled: the log's order is fixed.
+    b.platform.script("bob", Script(answer_after_s=0.2, talk_s=None))
     arrival = {
         "session_id": "s1",
         "access_url": NOWHERE,
@@ -443,3 +447,108 @@ async def test_fallback_arrivals_and_their_events_compared_whole(make_backend: A
     assert await _post_event(b, num["call_id"], done) == (200, {"ok": True, "applied": True})
     raw = await _raw(b, num["call_id"])
     assert (raw["state"], raw["outcome"], raw["hung_up_by"]) == ("ended", "overflowed", "operator")
+
+
+async def test_party_events_late_answers_and_their_commands_compared_whole(
+    make_backend: Any,
+) -> None:
+    b: Backend = await make_backend(PARTIES)
+    alice = await b.ready_operator("alice")
+    placed = await connected_call(b, "alice")
+    call_id = placed["call_id"]
+    session = b.platform.sessions[placed["session_id"]]
+    await b.ready_operator("sam", [("sales", 1)])
+    b.platform.script("sam", Script(fail_code=486))
+    sam = (await _add(b, call_id, alice, {"type": "group", "address": "sales"}))["party_id"]
+    await _party_in(b, call_id, sam, "left")
+    await b.ready_operator("bob", [("sales", 1)])
+    b.platform.script("bob", Script(answer_after_s=0.2, talk_s=None))
+    bob = (await _add(b, call_id, alice, {"type": "operator", "address": "bob"}))["party_id"]
+    await _party_in(b, call_id, bob, "connected")
+
+    async def command_logged() -> bool:
+        return bool((await _raw(b, call_id))["log"][-1]["kind"] == "command")
+
+    # A late answer of a leg already given up on: acknowledged, ignored, and hung up.
+    late_party = {"type": "party_connected", "party_id": sam}
+    assert await _post_event(b, call_id, late_party) == (200, {"ok": True, "applied": False})
+    await eventually(command_logged, message="remove_party logged")
+    late_offer = {"type": "operator_connected", "offer_id": "late"}
+    assert await _post_event(b, call_id, late_offer) == (200, {"ok": True, "applied": False})
+    await eventually(command_logged, message="cancel logged")
+    # The caller leaves two operators talking: the call goes on until the last one leaves.
+    left = {"type": "caller_hung_up", "parties_stay": True}
+    assert await _post_event(b, call_id, left) == (200, {"ok": True, "applied": True})
+    raw = await _raw(b, call_id)
+    assert (raw["state"], raw["caller_left_at"]) == ("connected", _at(raw["log"][-1]))
+    gone = {"type": "party_hung_up", "party_id": bob}
+    assert await _post_event(b, call_id, gone) == (200, {"ok": True, "applied": True})
+    ended = {"type": "session_ended"}
+    assert await _post_event(b, call_id, ended) == (200, {"ok": True, "applied": False})
+
+    def add_party(party_id: str, login: str) -> dict[str, Any]:
+        return {
+            "command": "add_party",
+            "call_id": call_id,
+            "party_id": party_id,
+            "target": {"type": "user", "address": login},
+            "ring_timeout_s": 10,
+            "headers": {"X-Call-Id": call_id, "X-Offer-Id": party_id, "X-Party-Id": party_id},
+        }
+
+    remove = {"command": "remove_party", "party_id": sam}
+    cancel = {"command": "cancel", "offer_id": "late"}
+    assert session.commands[1:] == [add_party(sam, "sam"), add_party(bob, "bob"), remove, cancel]
+    raw = await _raw(b, call_id)
+    assert (raw["state"], raw["end_reason"], raw["hung_up_by"]) == (
+        "ended",
+        "parties_left",
+        "caller",
+    )
+    assert [(p["login"], p["outcome"], p["code"]) for p in raw["parties"]] == [
+        ("alice", "call_ended", None),
+        ("sam", "no_answer", 486),
+        ("bob", "hung_up", None),
+    ]
+    log = raw["log"][6:]
+
+    def sent(
+        entry: dict[str, Any], command: dict[str, Any], offer_id: str | None
+    ) -> dict[str, Any]:
+        assert entry["replied_at"] >= entry["at"]
+        return {
+            "at": _at(entry),
+            "kind": "command",
+            "command": command,
+            "replied_at": entry["replied_at"],
+            "status": 200,
+            "reply": {"ok": True, "command": command["command"], "offer_id": offer_id},
+            "attempts": 1,
+        }
+
+    # The failure may come before or after the add_party's reply is handled (10 ms apart).
+    by_kind = sorted(log[1:3], key=lambda e: str(e["kind"]))
+    assert by_kind == [
+        sent(by_kind[0], add_party(sam, "sam"), None),
+        {
+            "at": _at(by_kind[1]),
+            "kind": "event",
+            "type": "party_failed",
+            "party_id": sam,
+            "code": 486,
+            "reason": "scripted",
+        },
+    ]
+    assert log[0]["kind"] == log[3]["kind"] == "party_added"
+    assert log[4:] == [
+        sent(log[4], add_party(bob, "bob"), None),
+        {"at": _at(log[5]), "kind": "event", "type": "party_connected", "party_id": bob},
+        {"at": _at(log[6]), "kind": "event", **late_party, "ignored": True},
+        sent(log[7], remove, None),
+        {"at": _at(log[8]), "kind": "event", **late_offer, "ignored": True},
+        sent(log[9], cancel, "late"),
+        {"at": raw["caller_left_at"], "kind": "event", **left},
+        {"at": _at(log[11]), "kind": "event", **gone},
+        {"at": raw["ended_at"], "kind": "state", "from": "connected", "to": "ended"},
+        {"at": _at(log[13]), "kind": "event", **ended, "ignored": True},
+    ]
