@@ -552,3 +552,80 @@ async def test_party_events_late_answers_and_their_commands_compared_whole(
         {"at": raw["ended_at"], "kind": "state", "from": "connected", "to": "ended"},
         {"at": _at(log[13]), "kind": "event", **ended, "ignored": True},
     ]
+
+
+async def test_undelivered_commands_are_logged_whole_and_settle_the_call(make_backend: Any) -> None:
+    b: Backend = await make_backend("[platform]\nattempts = 2\nbackoff_s = 0.01\n")
+    await b.ready_operator("ivan")
+
+    def failed(entry: dict[str, Any], command: dict[str, Any], error: str) -> dict[str, Any]:
+        assert entry["replied_at"] >= entry["at"]
+        return {
+            "at": _at(entry),
+            "kind": "command",
+            "command": command,
+            "error": error,
+            "replied_at": entry["replied_at"],
+        }
+
+    def connect(raw: dict[str, Any]) -> dict[str, Any]:
+        offer_id = raw["log"][1]["offer_id"]
+        return {
+            "command": "connect",
+            "call_id": raw["_id"],
+            "offer_id": offer_id,
+            "target": {"type": "user", "address": "ivan"},
+            "video": False,
+            "ring_timeout_s": 10,
+            "headers": {"X-Call-Id": raw["_id"], "X-Offer-Id": offer_id},
+        }
+
+    # The session is gone (404): the call ends at once, the attempt logged with its error.
+    b.platform.access_url("gone")
+    b.platform.sessions["gone"].gone = True
+    gone = await b.place_call(session_id="gone")
+    ended = await eventually(lambda: _state(b, gone["call_id"], "ended"))
+    raw = await _raw(b, gone["call_id"])
+    assert (ended["outcome"], ended["end_reason"]) == ("failed", "session_gone")
+    attempt = raw["log"][3]
+    assert attempt == failed(attempt, connect(raw), "access URL answered 404")
+    assert raw["log"][4] == {
+        "at": raw["ended_at"],
+        "kind": "state",
+        "from": "offering",
+        "to": "ended",
+    }
+    await eventually(lambda: _activity(b, "ivan", "idle"))
+
+    # Unreachable after every attempt: the call ends too, with that reason.
+    b.platform.fail_next = 2
+    dead = await b.place_call(session_id="dead")
+    ended = await eventually(lambda: _state(b, dead["call_id"], "ended"))
+    raw = await _raw(b, dead["call_id"])
+    assert (ended["outcome"], ended["end_reason"]) == ("failed", "platform_unreachable")
+    attempt = raw["log"][3]
+    assert attempt == failed(attempt, connect(raw), "2 attempts failed; last: HTTP 503")
+    await eventually(lambda: _activity(b, "ivan", "idle"))
+
+    # Any other command that cannot be delivered is only logged: the call goes on.
+    b.platform.script("ivan", Script(talk_s=None))
+    live = await b.place_call(session_id="live")
+    await eventually(lambda: _state(b, live["call_id"], "connected"))
+    b.platform.fail_next = 2
+    late = {"type": "operator_connected", "offer_id": "late"}
+    assert await _post_event(b, live["call_id"], late) == (200, {"ok": True, "applied": False})
+
+    async def logged() -> dict[str, Any] | None:
+        raw = await _raw(b, live["call_id"])
+        return raw if raw["log"][-1]["kind"] == "command" else None
+
+    raw = await eventually(logged, message="the cancel logged")
+    attempt = raw["log"][-1]
+    cancel = {"command": "cancel", "offer_id": "late"}
+    assert attempt == failed(attempt, cancel, "2 attempts failed; last: HTTP 503")
+    assert raw["state"] == "connected"
+
+
+async def _activity(b: Backend, login: str, activity: str) -> dict[str, Any] | None:
+    op = await b.operator(login)
+    return op if op["activity"] == activity else None
