@@ -629,3 +629,30 @@ async def test_undelivered_commands_are_logged_whole_and_settle_the_call(make_ba
 async def _activity(b: Backend, login: str, activity: str) -> dict[str, Any] | None:
     op = await b.operator(login)
     return op if op["activity"] == activity else None
+
+
+async def test_another_process_dials_a_call_through_its_secure_url(make_backend: Any) -> None:
+    a: Backend = await make_backend("[platform]\nattempts = 1\n")
+    b: Backend = await make_backend("[platform]\nattempts = 1\n")
+    await a.add_operator("vera")
+    b.platform.script("vera", Script(answer_after_s=0.2, talk_s=None))
+    # The call arrives at A; vera clicks Ready at B, which has never seen the call's URLs.
+    arrival = {
+        "session_id": "s1",
+        "access_url": NOWHERE,
+        "access_secure_url": b.platform.access_url("s1"),
+        "caller": CALLER,
+    }
+    resp = await a.client.post("/api/v1/calls", json=arrival, headers=a.plat)
+    assert resp.status == 201
+    call_id = (await resp.json())["call_id"]
+    b.platform.sessions["s1"].call_id = call_id
+
+    async def b_knows() -> bool:
+        return b.engine.call_doc(call_id) is not None
+
+    await eventually(b_knows, message="B's view has the call")
+    await b.set_status(await b.login("vera"), "ready")
+    await eventually(lambda: _state(b, call_id, "connected"))
+    [connect] = b.platform.sessions["s1"].commands
+    assert (connect["command"], connect["call_id"]) == ("connect", call_id)
