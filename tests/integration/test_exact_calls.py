@@ -656,3 +656,46 @@ async def test_another_process_dials_a_call_through_its_secure_url(make_backend:
     await eventually(lambda: _state(b, call_id, "connected"))
     [connect] = b.platform.sessions["s1"].commands
     assert (connect["command"], connect["call_id"]) == ("connect", call_id)
+
+
+async def test_pin_answers_no_then_yes_by_phone_and_never_asked_again(backend: Backend) -> None:
+    b = backend
+    caller = "+15557770001"
+    b.platform.script("penny", Script(answer_after_s=0.2, talk_s=None))
+    await b.ready_operator("penny")
+    first = await b.place_call(caller=caller)
+    await eventually(lambda: _state(b, first["call_id"], "connected"))
+    hangup = {"type": "operator_hung_up"}
+    code, reply = await _post_event(b, first["call_id"], hangup)
+    assert (code, reply["ask_pin_manager"]["operator"]) == (200, "penny")
+    no = {"type": "manager_pin_answer", "answer": "no"}
+    assert await _post_event(b, first["call_id"], no) == (200, {"ok": True, "applied": True})
+    raw = await _raw(b, first["call_id"])
+    assert (raw["pin_answer"], raw["manager"], raw["contact_key"]) == ("no", None, None)
+    assert await b.store.contacts.count_documents({}) == 0
+    yes = {"type": "manager_pin_answer", "answer": "yes"}
+    assert await _post_event(b, first["call_id"], yes) == (200, {"ok": True, "applied": True})
+    raw = await _raw(b, first["call_id"])
+    assert (raw["pin_answer"], raw["manager"]) == ("yes", "penny")
+    [contact] = [c async for c in b.store.contacts.find({})]
+    since = contact["manager_since"]
+    assert contact == {
+        "_id": f"phone:{caller}",
+        "manager": "penny",
+        "manager_since": since,
+        "updated_at": since,
+    }
+    # Penny's caller again: her call, and no question at the end.
+    await eventually(lambda: _activity(b, "penny", "idle"))
+    second = await b.place_call(caller=caller)
+    raw = await _raw(b, second["call_id"])
+    assert (raw["manager"], raw["contact_key"], raw["preferred"]) == (
+        "penny",
+        f"phone:{caller}",
+        "penny",
+    )
+    await eventually(lambda: _state(b, second["call_id"], "connected"))
+    assert await _post_event(b, second["call_id"], hangup) == (200, {"ok": True, "applied": True})
+    # A yes nobody was asked for changes nothing.
+    assert await _post_event(b, second["call_id"], yes) == (200, {"ok": True, "applied": True})
+    assert [c async for c in b.store.contacts.find({})] == [contact]
