@@ -625,6 +625,30 @@ async def test_undelivered_commands_are_logged_whole_and_settle_the_call(make_ba
     assert attempt == failed(attempt, cancel, "2 attempts failed; last: HTTP 503")
     assert raw["state"] == "connected"
 
+    # Ivan is busy: a waiting caller asks to be called back instead.
+    waiting = await b.place_call(session_id="cb")
+    ask = {"type": "callback_requested", "number": "+15557770009"}
+    assert await _post_event(b, waiting["call_id"], ask) == (200, {"ok": True, "applied": True})
+    raw = await _raw(b, waiting["call_id"])
+    assert (raw["state"], raw["task"], raw["callback_number"]) == (
+        "queued",
+        "callback",
+        "+15557770009",
+    )
+    assert raw["log"][1] == {"at": _at(raw["log"][1]), "kind": "event", **ask}
+    resp = await b.client.get(f"/api/v1/calls/{waiting['call_id']}", headers=b.plat)
+    status = await resp.json()
+    assert {k: status[k] for k in ("state", "task", "callback_number")} == {
+        "state": "queued",
+        "task": "callback",
+        "callback_number": "+15557770009",
+    }
+    assert status["offer"] is None and "callback" not in status
+    # The caller's own session is over: its reports change nothing now.
+    bye = {"type": "caller_hung_up"}
+    assert await _post_event(b, waiting["call_id"], bye) == (200, {"ok": True, "applied": False})
+    assert (await _raw(b, waiting["call_id"]))["state"] == "queued"
+
 
 async def _activity(b: Backend, login: str, activity: str) -> dict[str, Any] | None:
     op = await b.operator(login)
