@@ -45,14 +45,14 @@ def _view(doc: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
         "role": profile["role"],
         "address": profile["address"],
         "groups": profile["groups"],
-        "presence": "offline",
+        "presence": doc["presence"],
         "presence_since": iso(doc["presence_since"]),
         "reason": None,
         "activity": "idle",
         "activity_since": iso(doc["activity_since"]),
         "activity_until": None,
         "idle_since": iso(doc["idle_since"]),
-        "last_seen": None,
+        "last_seen": iso(doc.get("last_seen")),
         "offer_id": None,
         "call_id": None,
         "misses_in_row": 0,
@@ -128,6 +128,16 @@ async def test_profile_updates_end_sessions_only_when_they_must(backend: Backend
     assert [d["_id"] async for d in attempts.find({})] == ["addr:127.0.0.1"]
     old = {"Authorization": f"Bearer {body['token']}"}
     assert (await b.client.get("/api/v1/me", headers=old)).status == 200
+    # Ready counts as seen now; Not ready with its reason does not touch last_seen.
+    ready = await b.set_status(old, "ready")
+    doc = await _stored(b)
+    seen = doc["last_seen"]
+    assert isinstance(seen, datetime) and doc["created_at"] < seen <= doc["presence_since"]
+    assert (ready["presence"], ready["reason"], ready["last_seen"]) == ("ready", None, iso(seen))
+    lunch = await b.set_status(old, "not_ready", "lunch")
+    doc = await _stored(b)
+    assert (lunch["presence"], lunch["reason"], doc["last_seen"]) == ("not_ready", "lunch", seen)
+    await b.set_status(old, "offline")
 
     def epoch(d: dict[str, Any]) -> int:
         return int(d.get("session_epoch", 0))
@@ -138,18 +148,18 @@ async def test_profile_updates_end_sessions_only_when_they_must(backend: Backend
     status, reply = await _put(b, "olga", renamed)
     doc = await _stored(b)
     assert (status, reply) == (200, _view(doc, renamed))
-    assert (doc["rev"], doc["name"], doc["group_names"], epoch(doc)) == (1, "Olga K", ["sales"], 0)
+    assert (doc["rev"], doc["name"], doc["group_names"], epoch(doc)) == (4, "Olga K", ["sales"], 0)
     assert (await b.client.get("/api/v1/me", headers=old)).status == 200
     # Another role: every session ends, before the change and after it.
     promoted = {**renamed, "role": "supervisor"}
     status, reply = await _put(b, "olga", promoted)
     doc = await _stored(b)
-    assert (status, reply, doc["rev"], epoch(doc)) == (200, _view(doc, promoted), 2, 2)
+    assert (status, reply, doc["rev"], epoch(doc)) == (200, _view(doc, promoted), 5, 2)
     assert (await b.client.get("/api/v1/me", headers=old)).status == 401
     # A new password: the same, twice more; the old password no longer logs in.
     status, reply = await _put(b, "olga", {**promoted, "password": "password-2"})
     doc = await _stored(b)
-    assert (status, reply, doc["rev"], epoch(doc)) == (200, _view(doc, promoted), 3, 4)
+    assert (status, reply, doc["rev"], epoch(doc)) == (200, _view(doc, promoted), 6, 4)
     assert await _login(b, "password-1") == (401, refused)
     status, body = await _login(b, "password-2")
     assert (status, body["operator"]) == (200, _view(doc, promoted))
@@ -159,7 +169,7 @@ async def test_profile_updates_end_sessions_only_when_they_must(backend: Backend
     )
     assert resp.status == 200
     doc = await _stored(b)
-    assert (doc["absence"]["reason"], doc["rev"], epoch(doc)) == ("dismissed", 4, 5)
+    assert (doc["absence"]["reason"], doc["rev"], epoch(doc)) == ("dismissed", 7, 5)
     assert await _login(b, "password-2") == (
         403,
         {
