@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from backend.presenters import iso
+from backend.adapters.documents import iso
 from tests.conftest import Backend
 
 PROFILE = {
@@ -163,13 +163,27 @@ async def test_profile_updates_end_sessions_only_when_they_must(backend: Backend
     assert await _login(b, "password-1") == (401, refused)
     status, body = await _login(b, "password-2")
     assert (status, body["operator"]) == (200, _view(doc, promoted))
-    # Dismissed: the right password, refused with its own error.
+    # Olga manages a contact. On vacation she keeps it and her sessions; dismissed, she loses
+    # both, and the right password is refused with its own error.
+    phone = "+15551110000"
     resp = await b.client.put(
-        "/api/v1/operators/olga/absence", json={"reason": "dismissed"}, headers=b.admin
+        f"/api/v1/contacts/{phone}/manager", json={"manager": "olga"}, headers=b.admin
     )
-    assert resp.status == 200
-    doc = await _stored(b)
-    assert (doc["absence"]["reason"], doc["rev"], epoch(doc)) == ("dismissed", 7, 5)
+    assert resp.status == 200, await resp.text()
+    [contact] = [c async for c in b.store.contacts.find({})]
+    for reason, rev, sessions in (("vacation", 7, 4), ("dismissed", 8, 5)):
+        resp = await b.client.put(
+            "/api/v1/operators/olga/absence", json={"reason": reason}, headers=b.admin
+        )
+        assert resp.status == 200
+        doc = await _stored(b)
+        assert (doc["absence"]["reason"], doc["rev"], epoch(doc)) == (reason, rev, sessions)
+        if reason == "vacation":
+            assert [c async for c in b.store.contacts.find({})] == [contact]
+    [released] = [c async for c in b.store.contacts.find({})]
+    assert released["updated_at"] > contact["updated_at"]
+    assert released == {**contact, "manager": None, "updated_at": released["updated_at"]}
+    assert b.engine.view.manager_of([f"phone:{phone}"]) is None
     assert await _login(b, "password-2") == (
         403,
         {
