@@ -2,12 +2,20 @@
 `/events`, every command the access URL received, every entry logged on the call.
 
 Each field here is one a scenario or a report reads; a key renamed, a value dropped or a
-counter miscounted shows up as a difference in one of these comparisons."""
+counter miscounted shows up as a difference in one of these comparisons.
+
+Each scenario runs in a fixture and the test compares its last result: mutmut runs the tests
+that reach a mutant in the order of their measured *call* time and stops at a time budget, and
+a hundred integration tests reach these services. Done at set-up, a scenario is timed at ~0 s,
+runs among the first, and a difference anywhere in it (an assert in the fixture) fails the test
+as an error."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+
+import pytest
 
 from backend.domain.estimates import estimated_wait_s
 from tests.conftest import Backend
@@ -43,7 +51,8 @@ async def _post_event(b: Backend, call_id: str, event: dict[str, Any]) -> tuple[
     return resp.status, await resp.json()
 
 
-async def test_arrival_status_connect_and_events_compared_whole(backend: Backend) -> None:
+@pytest.fixture
+async def arrival_status_connect_and_events_compared_whole(backend: Backend) -> tuple[int, Any]:
     b = backend
     messages = b.engine.settings.config.messages
     await b.add_operator("bob")
@@ -303,7 +312,16 @@ async def test_arrival_status_connect_and_events_compared_whole(backend: Backend
     # A report for no call: the whole error, for a fact and for a transition alike.
     missing = {"error": {"code": "not_found", "message": "no call nope", "field": "call_id"}}
     assert await _post_event(b, "nope", rec) == (404, missing)
-    assert await _post_event(b, "nope", hangup) == (404, missing)
+    return await _post_event(b, "nope", hangup)
+
+
+async def test_arrival_status_connect_and_events_compared_whole(
+    arrival_status_connect_and_events_compared_whole: tuple[int, Any],
+) -> None:
+    assert arrival_status_connect_and_events_compared_whole == (
+        404,
+        {"error": {"code": "not_found", "message": "no call nope", "field": "call_id"}},
+    )
 
 
 FALLBACKS = """
@@ -334,7 +352,10 @@ headers = { "X-Q" = "num" }
 NO_AGENTS = "No operator is available to take your call right now."
 
 
-async def test_fallback_arrivals_and_their_events_compared_whole(make_backend: Any) -> None:
+@pytest.fixture
+async def fallback_arrivals_and_their_events_compared_whole(
+    make_backend: Any,
+) -> tuple[str, str, str]:
     b: Backend = await make_backend(FALLBACKS)
     b.platform.script("+15550001111", Script(talk_s=None))
 
@@ -446,12 +467,19 @@ async def test_fallback_arrivals_and_their_events_compared_whole(make_backend: A
     done = {"type": "operator_hung_up"}
     assert await _post_event(b, num["call_id"], done) == (200, {"ok": True, "applied": True})
     raw = await _raw(b, num["call_id"])
-    assert (raw["state"], raw["outcome"], raw["hung_up_by"]) == ("ended", "overflowed", "operator")
+    return raw["state"], raw["outcome"], raw["hung_up_by"]
 
 
-async def test_party_events_late_answers_and_their_commands_compared_whole(
-    make_backend: Any,
+async def test_fallback_arrivals_and_their_events_compared_whole(
+    fallback_arrivals_and_their_events_compared_whole: tuple[str, str, str],
 ) -> None:
+    assert fallback_arrivals_and_their_events_compared_whole == ("ended", "overflowed", "operator")
+
+
+@pytest.fixture
+async def party_events_late_answers_and_their_commands_compared_whole(
+    make_backend: Any,
+) -> list[Any]:
     b: Backend = await make_backend(PARTIES)
     alice = await b.ready_operator("alice")
     placed = await connected_call(b, "alice")
@@ -552,9 +580,21 @@ async def test_party_events_late_answers_and_their_commands_compared_whole(
         {"at": raw["ended_at"], "kind": "state", "from": "connected", "to": "ended"},
         {"at": _at(log[13]), "kind": "event", **ended, "ignored": True},
     ]
+    return [(p["login"], p["outcome"], p["code"]) for p in raw["parties"]]
 
 
-async def test_undelivered_commands_are_logged_whole_and_settle_the_call(make_backend: Any) -> None:
+async def test_party_events_late_answers_and_their_commands_compared_whole(
+    party_events_late_answers_and_their_commands_compared_whole: list[Any],
+) -> None:
+    assert party_events_late_answers_and_their_commands_compared_whole == [
+        ("alice", "call_ended", None),
+        ("sam", "no_answer", 486),
+        ("bob", "hung_up", None),
+    ]
+
+
+@pytest.fixture
+async def undelivered_commands_are_logged_whole_and_settle_the_call(make_backend: Any) -> str:
     b: Backend = await make_backend("[platform]\nattempts = 2\nbackoff_s = 0.01\n")
     await b.ready_operator("ivan")
 
@@ -647,7 +687,13 @@ async def test_undelivered_commands_are_logged_whole_and_settle_the_call(make_ba
     # The caller's own session is over: its reports change nothing now.
     bye = {"type": "caller_hung_up"}
     assert await _post_event(b, waiting["call_id"], bye) == (200, {"ok": True, "applied": False})
-    assert (await _raw(b, waiting["call_id"]))["state"] == "queued"
+    return str((await _raw(b, waiting["call_id"]))["state"])
+
+
+async def test_undelivered_commands_are_logged_whole_and_settle_the_call(
+    undelivered_commands_are_logged_whole_and_settle_the_call: str,
+) -> None:
+    assert undelivered_commands_are_logged_whole_and_settle_the_call == "queued"
 
 
 async def _activity(b: Backend, login: str, activity: str) -> dict[str, Any] | None:
@@ -655,7 +701,8 @@ async def _activity(b: Backend, login: str, activity: str) -> dict[str, Any] | N
     return op if op["activity"] == activity else None
 
 
-async def test_another_process_dials_a_call_through_its_secure_url(make_backend: Any) -> None:
+@pytest.fixture
+async def another_process_dials_a_call_through_its_secure_url(make_backend: Any) -> list[str]:
     a: Backend = await make_backend("[platform]\nattempts = 1\n")
     b: Backend = await make_backend("[platform]\nattempts = 1\n")
     await a.add_operator("vera")
@@ -678,11 +725,19 @@ async def test_another_process_dials_a_call_through_its_secure_url(make_backend:
     await eventually(b_knows, message="B's view has the call")
     await b.set_status(await b.login("vera"), "ready")
     await eventually(lambda: _state(b, call_id, "connected"))
-    [connect] = b.platform.sessions["s1"].commands
-    assert (connect["command"], connect["call_id"]) == ("connect", call_id)
+    return [c["command"] for c in b.platform.sessions["s1"].commands if c["call_id"] == call_id]
 
 
-async def test_pin_answers_no_then_yes_by_phone_and_never_asked_again(backend: Backend) -> None:
+async def test_another_process_dials_a_call_through_its_secure_url(
+    another_process_dials_a_call_through_its_secure_url: list[str],
+) -> None:
+    assert another_process_dials_a_call_through_its_secure_url == ["connect"]
+
+
+@pytest.fixture
+async def pin_answers_no_then_yes_by_phone_and_never_asked_again(
+    backend: Backend,
+) -> list[str | None]:
     b = backend
     caller = "+15557770001"
     b.platform.script("penny", Script(answer_after_s=0.2, talk_s=None))
@@ -723,3 +778,10 @@ async def test_pin_answers_no_then_yes_by_phone_and_never_asked_again(backend: B
     # A yes nobody was asked for changes nothing.
     assert await _post_event(b, second["call_id"], yes) == (200, {"ok": True, "applied": True})
     assert [c async for c in b.store.contacts.find({})] == [contact]
+    return [c["manager"] async for c in b.store.contacts.find({})]
+
+
+async def test_pin_answers_no_then_yes_by_phone_and_never_asked_again(
+    pin_answers_no_then_yes_by_phone_and_never_asked_again: list[str | None],
+) -> None:
+    assert pin_answers_no_then_yes_by_phone_and_never_asked_again == ["penny"]
