@@ -403,6 +403,12 @@ async def fallback_arrivals_and_their_events_compared_whole(
         {"at": _at(entry), "kind": "event", **recorded},
         {"at": raw["updated_at"], "kind": "state", "from": "voicemail", "to": "queued"},
     ]
+    # A message reported without its length: 0 s, not made up.
+    short = await b.place_call(session_id="vm2")
+    bare = {"type": "voicemail_recorded", "url": "https://v.example/2"}
+    assert await _post_event(b, short["call_id"], bare) == (200, {"ok": True, "applied": True})
+    raw = await _raw(b, short["call_id"])
+    assert (raw["voicemail_url"], raw["voicemail_s"]) == ("https://v.example/2", 0.0)
     # The queued voicemail, as the platform reads it: its task, the action, no callback offer.
     resp = await b.client.get(f"/api/v1/calls/{vm['call_id']}", headers=b.plat)
     status = await resp.json()
