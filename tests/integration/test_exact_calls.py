@@ -791,3 +791,81 @@ async def test_pin_answers_no_then_yes_by_phone_and_never_asked_again(
     pin_answers_no_then_yes_by_phone_and_never_asked_again: list[str | None],
 ) -> None:
     assert pin_answers_no_then_yes_by_phone_and_never_asked_again == ["penny"]
+
+
+@pytest.fixture
+async def refusals(make_backend: Any) -> tuple[str, str]:
+    """The scenario refuses a leg ({"ok": false}): a helper's leg is taken back without
+    anyone's fault, a caller's connect ends the call (it would be refused on every retry)."""
+    b: Backend = await make_backend(PARTIES)
+    alice = await b.ready_operator("alice")
+    placed = await connected_call(b, "alice")
+    call_id = placed["call_id"]
+    b.platform.script("rex", Script(refuse=True))
+    await b.ready_operator("rex", [("sales", 1)])
+    rex = (await _add(b, call_id, alice, {"type": "operator", "address": "rex"}))["party_id"]
+    await _party_in(b, call_id, rex, "left")
+    raw = await _raw(b, call_id)
+    headers = {"X-Call-Id": call_id, "X-Offer-Id": rex, "X-Party-Id": rex}
+    add = {
+        "command": "add_party",
+        "call_id": call_id,
+        "party_id": rex,
+        "target": {"type": "user", "address": "rex"},
+        "ring_timeout_s": 10,
+        "headers": headers,
+    }
+    entry = raw["log"][7]
+    assert raw["log"][7:] == [
+        {
+            "at": _at(entry),
+            "kind": "command",
+            "command": add,
+            "replied_at": entry["replied_at"],
+            "status": 200,
+            "reply": {"ok": False, "command": "add_party", "error": "refused"},
+            "attempts": 1,
+        }
+    ]
+    party = raw["parties"][-1]
+    assert (party["login"], party["outcome"], party["code"], raw["state"]) == (
+        "rex",
+        "cancelled",
+        None,
+        "connected",
+    )
+    await eventually(lambda: _activity(b, "rex", "idle"))
+    other = await b.place_call(session_id="other", custom_data='{"category": "sales"}')
+    ended = await eventually(lambda: _state(b, other["call_id"], "ended"))
+    raw = await _raw(b, other["call_id"])
+    offer_id = raw["log"][1]["offer_id"]
+    entry = raw["log"][3]
+    assert raw["log"][3:] == [
+        {
+            "at": _at(entry),
+            "kind": "command",
+            "command": {
+                "command": "connect",
+                "call_id": other["call_id"],
+                "offer_id": offer_id,
+                "target": {"type": "user", "address": "rex"},
+                "video": False,
+                "ring_timeout_s": 10,
+                "headers": {"X-Call-Id": other["call_id"], "X-Offer-Id": offer_id},
+            },
+            "replied_at": entry["replied_at"],
+            "status": 200,
+            "reply": {"ok": False, "command": "connect", "error": "refused"},
+            "attempts": 1,
+        },
+        {"at": raw["ended_at"], "kind": "state", "from": "offering", "to": "ended"},
+    ]
+    rex_now = await eventually(lambda: _activity(b, "rex", "idle"))
+    assert rex_now["scores"]["misses"] == 0
+    return ended["outcome"], ended["end_reason"]
+
+
+async def test_refused_legs_are_taken_back_and_a_refused_connect_ends_the_call(
+    refusals: tuple[str, str],
+) -> None:
+    assert refusals == ("failed", "connect_refused")
