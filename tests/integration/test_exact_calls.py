@@ -29,6 +29,24 @@ CALLER = "+15551230001"
 NOWHERE = "http://127.0.0.1:9/request/nowhere"  # the plain URL of a call that has a secure one
 
 
+# The group's own policy differs from the defaults: its overflow (20 s) comes before the
+# periodic check (queued_check_s, 30 s), so the call's first deadline shows which one it got.
+SPARE_AFTER_20_S = """
+rules = []
+
+[[groups]]
+name = "default"
+overflow_after_s = 20
+spares = ["+15550000101"]
+
+[[spare_numbers]]
+number = "+15550000101"
+name = "Spare"
+max_concurrent = 1
+daily_cap = 5
+"""
+
+
 async def _state(b: Backend, call_id: str, state: str) -> dict[str, Any] | None:
     call = await b.call(call_id)
     return call if call["state"] == state else None
@@ -52,8 +70,10 @@ async def _post_event(b: Backend, call_id: str, event: dict[str, Any]) -> tuple[
 
 
 @pytest.fixture
-async def arrival_status_connect_and_events_compared_whole(backend: Backend) -> tuple[int, Any]:
-    b = backend
+async def arrival_status_connect_and_events_compared_whole(
+    make_backend: Any,
+) -> tuple[int, Any]:
+    b: Backend = await make_backend(SPARE_AFTER_20_S)
     messages = b.engine.settings.config.messages
     await b.add_operator("bob")
     # Answers well after the connect's reply is handled: the log's order is fixed.
@@ -98,7 +118,7 @@ async def arrival_status_connect_and_events_compared_whole(backend: Backend) -> 
         "enqueued_at": created,
         "connected_at": None,
         "ended_at": None,
-        "deadline": created + timedelta(seconds=30),  # queued_check_s
+        "deadline": created + timedelta(seconds=20),  # the group's overflow, before the check
         "max_wait_at": None,
         "next_overflow_at": None,
         "attempts": 0,
@@ -260,7 +280,13 @@ async def arrival_status_connect_and_events_compared_whole(backend: Backend) -> 
         session_id="s4", caller="+15550000777", custom_data='{"customer_id": "c7"}'
     )
     raw = await _raw(b, again["call_id"])
-    assert again["position"] == 2 and raw["preferred_until"] == raw["deadline"]
+    # Waits for Bob up to [manager] wait_s (30 s); the group's overflow look comes first.
+    at = raw["created_at"]
+    assert (again["position"], raw["preferred_until"], raw["deadline"]) == (
+        2,
+        at + timedelta(seconds=30),
+        at + timedelta(seconds=20),
+    )
     assert {k: raw[k] for k in ("manager", "contact_key", "say", "preferred", "log")} == {
         "manager": "bob",
         "contact_key": "customer:c7",
