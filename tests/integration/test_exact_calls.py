@@ -810,6 +810,25 @@ async def pin_answers_no_then_yes_by_phone_and_never_asked_again(
     # A yes nobody was asked for changes nothing.
     assert await _post_event(b, second["call_id"], yes) == (200, {"ok": True, "applied": True})
     assert [c async for c in b.store.contacts.find({})] == [contact]
+    # Dave is busy (486) on the next call: a miss for him, the call back in line.
+    await b.set_status(await b.login("penny"), "not_ready", "lunch")
+    b.platform.script("dave", Script(fail_code=486))
+    await b.ready_operator("dave")
+    third = await b.place_call(caller="+15550000333")
+    missed = await eventually(lambda: _activity(b, "dave", "paused_no_answer"))
+    assert (missed["scores"]["misses"], missed["misses_in_row"]) == (1, 1)
+    raw = await _raw(b, third["call_id"])
+    offer_id = raw["log"][1]["offer_id"]
+    failed = next(e for e in raw["log"] if e["kind"] == "event")
+    assert failed == {
+        "at": _at(failed),
+        "kind": "event",
+        "type": "operator_failed",
+        "offer_id": offer_id,
+        "code": 486,
+        "reason": "scripted",
+    }
+    assert (raw["state"], raw["attempts"]) == ("queued", 1)
     return [c["manager"] async for c in b.store.contacts.find({})]
 
 
