@@ -215,7 +215,8 @@ async def arrival_status_connect_and_events_compared_whole(
     ]
 
     # Bob is Ready (in a call): a second caller hears the queue's words and gets an estimate.
-    second = await b.place_call(session_id="s2")
+    # From another phone, for the same customer (whose manager Bob becomes below).
+    second = await b.place_call(session_id="s2", custom_data='{"customer_id": "c7"}')
     handle = b.engine.settings.policy("default").default_handle_time_s
     assert second == {
         **queued,
@@ -335,6 +336,12 @@ async def arrival_status_connect_and_events_compared_whole(
                 }
             ],
         }
+    # Bob took the customer's second call; it ends: nobody asks to keep him, he manages them.
+    await eventually(lambda: _state(b, second["call_id"], "connected"))
+    assert await _post_event(b, second["call_id"], {"type": "operator_hung_up"}) == (
+        200,
+        {"ok": True, "applied": True},
+    )
     # A report for no call: the whole error, for a fact and for a transition alike.
     missing = {"error": {"code": "not_found", "message": "no call nope", "field": "call_id"}}
     assert await _post_event(b, "nope", rec) == (404, missing)
