@@ -12,7 +12,9 @@ as an error."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from tests.conftest import Backend
 from tests.integration.test_parties import CONFIG as PARTIES
 from tests.integration.test_parties import _add, _party_in
 from tests.support.desk import connected_call
+from tests.support.fake_management_api import FakeManagementApi, make_credentials
 from tests.support.fake_platform import Script
 from tests.support.waiting import eventually
 
@@ -927,3 +930,103 @@ async def test_refused_legs_are_taken_back_and_a_refused_connect_ends_the_call(
     refusals: tuple[str, str],
 ) -> None:
     assert refusals == ("failed", "connect_refused")
+
+
+@pytest.fixture
+async def management_api(tmp_path: Path) -> AsyncIterator[tuple[FakeManagementApi, Path]]:
+    keys = make_credentials(tmp_path)
+    api = FakeManagementApi(keys.public_key_pem)
+    await api.start()
+    yield api, keys.path
+    await api.close()
+
+
+@pytest.fixture
+async def callback_session(
+    make_backend: Any, management_api: tuple[FakeManagementApi, Path]
+) -> list[Any]:
+    """A queued callback: offered to the waiting caller, asked for, started for the operator
+    through StartScenarios; from then on the callback's session speaks for the call."""
+    api, credentials = management_api
+    b: Backend = await make_backend(
+        'rules = []\n\n[[groups]]\nname = "default"\n\n'
+        f'[voximplant]\napi_url = "{api.url}"\napplication = "switchboard"\n'
+        'account = "acc"\nnode = "NODE_1"\nattempts = 1\nbackoff_s = 0\n\n'
+        '[callback]\nenabled = true\nrule_name = "callback"\n',
+        voximplant_credentials=str(credentials),
+    )
+    callback_url = b.platform.access_url("callback")
+
+    async def start(form: dict[str, str]) -> dict[str, Any]:
+        return {"result": 1, "media_session_access_url": callback_url}
+
+    api.on_start_scenarios = start
+    placed = await b.place_call(session_id="caller")
+    call_id = placed["call_id"]
+    offer_text = "To be called back instead of waiting, press star."
+    assert placed == {
+        "call_id": call_id,
+        "state": "queued",
+        "group": "default",
+        "media": "voice",
+        "outcome": None,
+        "position": 1,
+        "callback": {"key": "*", "say": offer_text},
+        "say": b.engine.settings.config.messages.no_agents,
+        "session_id": "caller",
+    }
+    ask = {"type": "callback_requested", "number": "+15557770001"}
+    assert await _post_event(b, call_id, ask) == (200, {"ok": True, "applied": True})
+    auth = await b.ready_operator("cleo")
+
+    async def started() -> dict[str, Any] | None:
+        raw = await _raw(b, call_id)
+        return raw if raw.get("callback_access_url") else None
+
+    raw = await eventually(started, message="the callback session started")
+    offer_id = raw["offer"]["offer_id"]
+    assert raw["callback_access_url"] == callback_url
+    # What the callback's session reads: whom to bridge, and no callback offered again.
+    resp = await b.client.get(f"/api/v1/calls/{call_id}", headers=b.plat)
+    status = await resp.json()
+    assert {
+        k: status.get(k) for k in ("state", "task", "callback_number", "offer", "callback")
+    } == {
+        "state": "offering",
+        "task": "callback",
+        "callback_number": "+15557770001",
+        "offer": {
+            "offer_id": offer_id,
+            "operator": "cleo",
+            "target": {"type": "user", "address": "cleo"},
+        },
+        "callback": None,
+    }
+    # The caller's first session is over; only the callback session's live offer counts.
+    replies = [
+        await _post_event(b, call_id, event)
+        for event in (
+            {"type": "caller_hung_up"},
+            {"type": "operator_connected", "offer_id": "other"},
+            {"type": "operator_connected", "offer_id": offer_id},
+        )
+    ]
+    assert [r[1]["applied"] for r in replies] == [False, False, True]
+    # The answer of a dead offer is hung up in the session that placed it: the callback's.
+    resp = await b.client.post(f"/api/v1/calls/{call_id}/hangup", headers=auth)
+    assert resp.status == 200
+
+    async def hung_up() -> list[Any] | None:
+        sent = b.platform.sessions["callback"].commands
+        return sent if len(sent) >= 2 else None
+
+    sent = await eventually(hung_up, message="the commands in the callback's session")
+    assert b.platform.sessions["caller"].commands == []
+    return sorted(sent, key=lambda c: str(c["command"]))
+
+
+async def test_a_callback_session_speaks_for_its_call(callback_session: list[Any]) -> None:
+    assert callback_session == [
+        {"command": "cancel", "offer_id": "other"},
+        {"command": "hangup", "reason": "operator_hangup"},
+    ]
