@@ -746,7 +746,22 @@ async def _activity(b: Backend, login: str, activity: str) -> dict[str, Any] | N
 @pytest.fixture
 async def another_process_dials_a_call_through_its_secure_url(make_backend: Any) -> list[str]:
     a: Backend = await make_backend("[platform]\nattempts = 1\n")
+    # A call that ended at A before B started: B knows it only from the database.
+    old = await a.place_call(session_id="old")
+    left = {"type": "caller_hung_up"}
+    assert await _post_event(a, old["call_id"], left) == (200, {"ok": True, "applied": True})
     b: Backend = await make_backend("[platform]\nattempts = 1\n")
+    b.platform = a.platform  # the same sessions answer both processes' commands
+    assert b.engine.call_doc(old["call_id"]) is None
+    late = {"type": "operator_connected", "offer_id": "ghost"}
+    assert await _post_event(b, old["call_id"], late) == (200, {"ok": True, "applied": False})
+
+    async def cancelled() -> list[Any] | None:
+        return a.platform.sessions["old"].commands or None
+
+    # The late answer is hung up through the URL B read from the stored call.
+    sent = await eventually(cancelled, timeout=3, message="the cancel through the stored URL")
+    assert sent == [{"command": "cancel", "offer_id": "ghost"}]
     await a.add_operator("vera")
     b.platform.script("vera", Script(answer_after_s=0.2, talk_s=None))
     # The call arrives at A; vera clicks Ready at B, which has never seen the call's URLs.
