@@ -456,6 +456,22 @@ async def fallback_arrivals_and_their_events_compared_whole(
     }
     assert "estimated_wait_s" not in status and "callback" not in status
 
+    # A caller whose manager is in `default` (not Ready): moved on to `vm`, the call still
+    # names the manager, but waits for nobody.
+    await b.add_operator("mia")
+    resp = await b.client.put(
+        f"/api/v1/contacts/{CALLER}/manager", json={"manager": "mia"}, headers=b.admin
+    )
+    assert resp.status == 200, await resp.text()
+    managed = await b.place_call(session_id="vm3", caller=CALLER)
+    raw = await _raw(b, managed["call_id"])
+    assert {k: raw[k] for k in ("group", "manager", "contact_key", "preferred", "say")} == {
+        "group": "vm",
+        "manager": "mia",
+        "contact_key": f"phone:{CALLER}",
+        "preferred": "",
+        "say": None,
+    }
     # Goodbye: refused at once, ended with the reason.
     bye = await b.place_call(session_id="bye", headers={"X-Q": "bye"})
     bye_action = {
