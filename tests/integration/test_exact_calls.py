@@ -377,6 +377,15 @@ no_agents_action = "goodbye"
 name = "num"
 no_agents_action = "number:+15550001111"
 
+[[groups]]
+name = "wait"
+max_wait_s = 60
+max_wait_action = "goodbye"
+
+[[rules]]
+group = "wait"
+headers = { "X-Q" = "wait" }
+
 [[rules]]
 group = "bye"
 headers = { "X-Q" = "bye" }
@@ -472,6 +481,14 @@ async def fallback_arrivals_and_their_events_compared_whole(
         "preferred": "",
         "say": None,
     }
+    # A group with a longest wait: the call's limit is set at its arrival.
+    waiting = await b.place_call(session_id="wait", headers={"X-Q": "wait"})
+    raw = await _raw(b, waiting["call_id"])
+    assert (raw["state"], raw["group"], raw["max_wait_at"]) == (
+        "queued",
+        "wait",
+        raw["created_at"] + timedelta(seconds=60),
+    )
     # Goodbye: refused at once, ended with the reason.
     bye = await b.place_call(session_id="bye", headers={"X-Q": "bye"})
     bye_action = {
