@@ -184,7 +184,10 @@ async def test_sms_invite_reserve_and_the_video_call_comes_back_to_the_same_oper
         (voice, "not_connected", f"call {voice} is not connected to an operator"),
     ):
         status, error = await invite(b, call_id, auth)
-        assert (status, error) == (409, {"error": {"code": code, "message": message, "field": None}})
+        assert (status, error) == (
+            409,
+            {"error": {"code": code, "message": message, "field": None}},
+        )
 
     # The card shows the voice call before it, with its notes.
     resp = await b.client.get(f"/api/v1/calls/{placed['call_id']}/card", headers=auth)
@@ -244,9 +247,7 @@ async def test_development_mode_logs_the_sms_on_the_call(
         "text": f"Alice invites you to continue your call by video: {sent['link']}",
     }
     out = capsys.readouterr().out
-    assert (
-        f"switchboard: SMS to +15551230001 (development, not sent): {entry['text']}\n" in out
-    )
+    assert f"switchboard: SMS to +15551230001 (development, not sent): {entry['text']}\n" in out
     assert (await dev.store.operator_doc("alice") or {})["video_invite"] == sent["invite_id"]
 
 
