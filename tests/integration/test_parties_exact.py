@@ -20,10 +20,11 @@ from backend.domain.model import (
     PartyState,
     TargetType,
 )
+from backend.keys import FEED
 from backend.services import parties
 from backend.services.desk import DeskError
 from backend.services.parties import Actor, Target
-from backend.services.party_targets import target_entry
+from backend.services.party_targets import PartyTargets, target_entry
 from tests.conftest import Backend
 from tests.integration.test_parties import CONFIG
 from tests.support.desk import call_in_state, connected_call
@@ -94,6 +95,31 @@ async def test_add_hold_and_remove_write_exactly_this(b: Backend) -> None:
         "routable": True,
         "groups": ["default"],
     }
+
+    # The picker's pushes: the operators changed since the last one, as the view has them.
+    pushes = PartyTargets(engine.settings, b.app[FEED])
+    pushes._on_change("calls", {"_id": "bob"}, False)
+    pushes.mark_all_seen()
+    assert pushes.delta() is None and not pushes.changed.is_set()
+    for login in ("sam", "ghost", "bob"):
+        pushes._on_change("operators", {"_id": login}, login == "sam")
+    assert pushes.changed.is_set()
+    pushes.changed.clear()
+    pushes.mark_all_seen()
+    assert pushes.changed.is_set()
+    bob_op, sam_op = view.operator("bob"), view.operator("sam")
+    assert bob_op is not None and sam_op is not None
+    assert pushes.delta() == {
+        "type": "targets",
+        "operators": [target_entry(bob_op), target_entry(sam_op)],
+        "removed": ["ghost"],
+        "groups": [
+            {"name": "default", "routable": 1},
+            {"name": "sales", "routable": 1},
+            {"name": "support", "routable": 0},
+        ],
+    }
+    assert pushes.delta() is None
 
     # Refusals that depend on the call, the asker or the target: each error whole.
     bob = Target("operator", "bob")
