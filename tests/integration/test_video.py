@@ -225,9 +225,13 @@ async def test_sms_invite_reserve_and_the_video_call_comes_back_to_the_same_oper
 
 
 async def test_development_mode_logs_the_sms_on_the_call(
-    dev: Backend, capsys: pytest.CaptureFixture[str]
+    dev: Backend, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     auth, voice = await alice_on_a_call(dev)
+    # An email so long that the link's token no longer fits the Web SDK's customData.
+    # (The token is compressed: random letters, not a repeated one.)
+    email = "".join(hashlib.sha256(bytes([i])).hexdigest() for i in range(4)) + "@example.com"
+    await dev.store.operators.update_one({"_id": "alice"}, {"$set": {"email": email}})
     status, sent = await invite(dev, voice, auth)
     assert status == 201 and sent["sms"] == "logged"
     stored = await dev.store.call_doc(voice)
@@ -246,7 +250,13 @@ async def test_development_mode_logs_the_sms_on_the_call(
         "sms": "logged",
         "text": f"Alice invites you to continue your call by video: {sent['link']}",
     }
+    assert doc["email"] == email
     out = capsys.readouterr().out
+    warnings = [r.getMessage() for r in caplog.records if r.name == "backend.services.video"]
+    assert warnings == [
+        f"invite for call {voice}: the token is too long for customData",
+        f"call {voice}: SMS to +15551230001 not sent (no VOXIMPLANT_CREDENTIALS): " + entry["text"],
+    ]
     assert f"switchboard: SMS to +15551230001 (development, not sent): {entry['text']}\n" in out
     assert (await dev.store.operator_doc("alice") or {})["video_invite"] == sent["invite_id"]
 
@@ -321,6 +331,26 @@ async def test_refusals_write_nothing(b: Backend, api: tuple[FakeManagementApi, 
         {"code": "not_on_call", "message": f"alice is not on call {voice} now", "field": None},
     )
     assert fake.sms() == []
+
+    # A text longer than an SMS may be: refused before anything goes out.
+    await b.store.operators.update_one({"_id": "alice"}, {"$set": {"call_id": voice}})
+    settings = b.engine.settings
+    cfg = settings.config
+    long_text = cfg.model_copy(
+        update={"video": cfg.video.model_copy(update={"sms_text": "x" * 700 + " {link}"})}
+    )
+    b.engine.settings = settings.model_copy(update={"config": long_text})
+    try:
+        status, error = await refused(voice, b.admin)
+    finally:
+        b.engine.settings = settings
+    assert status == 409, error
+    length = int(error["message"].split()[4])
+    assert length > 765 and error == {
+        "code": "sms_too_long",
+        "message": f"the SMS would be {length} characters (765 at most)",
+        "field": None,
+    }
 
     # No sender configured, or (in production) no credentials: nothing goes out.
     engine = b.engine
