@@ -650,7 +650,7 @@ async def _crafted(
 
 
 async def test_how_a_call_from_each_link_is_routed(b: Backend) -> None:
-    """route_invite and video_connected, compared whole: back to the inviting operator when
+    """route_invite, compared whole: back to the inviting operator when
     theirs (reserved for it), routable or still on the voice call; to nobody in particular
     when they are away or busy elsewhere; as an ordinary call when the link is no good."""
     auth, voice = await alice_on_a_call(b)  # alice on the voice call, bob Ready and idle
@@ -715,7 +715,13 @@ async def test_how_a_call_from_each_link_is_routed(b: Backend) -> None:
     assert routed == video.InviteRouting(extra={"invite": {"status": "invalid"}})
     assert (await invites.get("inv-raced") or {})["video_call_id"] == ""
 
-    # The conversion: stamped with the call's connected_at, or now, and who took it.
+
+async def test_a_connected_video_call_stamps_its_invitation_once(b: Backend) -> None:
+    """video_connected: the conversion the report counts, stamped with the call's connected_at
+    (or now) and who took it; nothing for a call of a link that was no good, or no operator."""
+    engine, invites = b.engine, b.engine.invites
+    await _crafted(b, "inv-voice", "alice", "voice-1")
+    await _crafted(b, "inv-other", "alice", "voice-2")
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     valid = {"status": "valid", "invite_id": "inv-voice"}
     for call in (
