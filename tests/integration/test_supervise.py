@@ -278,6 +278,15 @@ async def test_what_supervising_writes_and_refuses_exactly(b: Backend) -> None:
         None,
     )
     await b.set_status(sue_auth, "not_ready", "meeting")
+    # On a call (as another process would have written it): busy too, saying so.
+    await b.store.operators.update_one({"_id": "sue"}, {"$set": {"activity": "in_call"}})
+    assert await _refusal(supervise.supervise(engine, first, sue, listen)) == (
+        409,
+        "busy",
+        "you are in_call: be Not ready and off calls to supervise",
+        None,
+    )
+    await b.store.operators.update_one({"_id": "sue"}, {"$set": {"activity": "idle"}})
 
     party_id = await supervise.supervise(engine, first, sue, listen)
     doc = await b.store.call_doc(first)
