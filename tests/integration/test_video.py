@@ -568,25 +568,50 @@ async def test_the_page_and_its_login_for_each_link_exactly(b: Backend) -> None:
         "hash": hashlib.md5(f"K|{inner}".encode()).hexdigest(),
     }
 
-    # Without the guest password the page says video is unavailable and the login refuses.
+    # Without the guest password, the account or the application, the page says video is
+    # unavailable and the login refuses.
     configured = engine.settings
-    engine.settings = configured.model_copy(update={"voximplant_guest_password": None})
+    cfg = configured.config
+    for update in (
+        {"voximplant_guest_password": None},
+        {
+            "config": cfg.model_copy(
+                update={"voximplant": cfg.voximplant.model_copy(update={"account": ""})}
+            )
+        },
+        {
+            "config": cfg.model_copy(
+                update={"voximplant": cfg.voximplant.model_copy(update={"application": ""})}
+            )
+        },
+    ):
+        engine.settings = configured.model_copy(update=update)
+        try:
+            off = await video.page(engine, invites, signer, token)
+            with pytest.raises(DeskError) as refused:
+                await video.page_login(engine, invites, signer, token, "K")
+        finally:
+            engine.settings = configured
+        assert off == {
+            **valid,
+            "message": en["unavailable"],
+            "media": {**media, "enabled": False, "username": None},
+        }, update
+        assert (refused.value.status, refused.value.code, refused.value.message) == (
+            409,
+            "media_not_configured",
+            en["unavailable"],
+        )
+    # A default language without texts: the page speaks English.
+    video_cfg = cfg.video.model_copy(update={"default_language": "de"})
+    engine.settings = configured.model_copy(
+        update={"config": cfg.model_copy(update={"video": video_cfg})}
+    )
     try:
-        off = await video.page(engine, invites, signer, token)
-        with pytest.raises(DeskError) as refused:
-            await video.page_login(engine, invites, signer, token, "K")
+        german = await video.page(engine, invites, signer, "garbage")
     finally:
         engine.settings = configured
-    assert off == {
-        **valid,
-        "message": en["unavailable"],
-        "media": {**media, "enabled": False, "username": None},
-    }
-    assert (refused.value.status, refused.value.code, refused.value.message) == (
-        409,
-        "media_not_configured",
-        en["unavailable"],
-    )
+    assert (german["lang"], german["texts"]) == ("en", en)
 
     # A bad link: the page in its state, the login refused with the same words.
     bad = {"status": "invalid", "http_status": 400, "lang": "en", "texts": en}
