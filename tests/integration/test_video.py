@@ -626,6 +626,16 @@ async def test_the_page_and_its_login_for_each_link_exactly(b: Backend) -> None:
         "link_invalid",
         en["invalid"],
     )
+    # Signed, but for no invitation here: invalid, in the language of the number it names.
+    unknown = signer.issue("no-such-invite", "", "+393331234567")
+    it = video.TEXTS["it"]
+    assert await video.page(engine, invites, signer, unknown) == {
+        "status": "invalid",
+        "http_status": 400,
+        "lang": "it",
+        "texts": it,
+        "message": it["invalid"],
+    }
     # A second invitation supersedes the first link.
     _, newer = await invite(b, voice, auth)
     assert await video.page(engine, invites, signer, token) == {
@@ -672,6 +682,33 @@ async def _crafted(
     signer = b.engine.invite_signer
     assert signer is not None
     return signer.issue(invite_id, "", "+15551230001")
+
+
+async def test_a_call_from_a_link_goes_back_to_its_routable_operator(b: Backend) -> None:
+    """The quick case of route_invite, compared whole: the inviting operator is Ready and
+    idle; the voice call's group is gone from the configuration."""
+    await b.ready_operator("bob")
+    token = await _crafted(b, "inv-bob", "bob", "voice-4", group="nope")
+    engine = b.engine
+    assert engine.invite_signer is not None
+    routed = await video.route_invite(
+        engine, engine.invites, engine.invite_signer, token, "video-1"
+    )
+    assert routed == video.InviteRouting(
+        invite_id="inv-bob",
+        preferred="bob",
+        group=None,
+        extra={
+            "invite": {
+                "status": "valid",
+                "invite_id": "inv-bob",
+                "operator": "bob",
+                "voice_call_id": "voice-4",
+                "phone": "+15551230001",
+            },
+            "previous_call_id": "voice-4",
+        },
+    )
 
 
 async def test_how_a_call_from_each_link_is_routed(b: Backend) -> None:
