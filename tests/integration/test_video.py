@@ -95,6 +95,26 @@ async def alice_on_a_call(b: Backend) -> tuple[dict[str, str], str]:
     return auth, str(placed["call_id"])
 
 
+async def test_an_invitation_for_no_call_and_a_release_with_nothing_reserved(b: Backend) -> None:
+    """The quickest refusals, from the services, whole (no call needed)."""
+    engine = b.engine
+    assert engine.invite_signer is not None
+    with pytest.raises(DeskError) as no_call:
+        await video.send_invite(engine, engine.invites, engine.invite_signer, None, "nope", "alice")
+    e = no_call.value
+    assert (e.status, e.code, e.message, e.field) == (404, "not_found", "no call nope", "call_id")
+    await b.ready_operator("alice")
+    with pytest.raises(DeskError) as nothing:
+        await video.release(engine, "alice")
+    e = nothing.value
+    assert (e.status, e.code, e.message, e.field) == (
+        409,
+        "not_video_reserved",
+        "nothing to release: you are idle",
+        None,
+    )
+
+
 async def test_sms_invite_reserve_and_the_video_call_comes_back_to_the_same_operator(
     b: Backend, api: tuple[FakeManagementApi, KeyPair]
 ) -> None:
