@@ -853,6 +853,7 @@ async def test_the_report_counts_each_invitation_and_each_reserved_interval(b: B
 
     await b.store.db["video_invites"].insert_many(
         [
+            inv(8, "bob", 40),  # first: the report sorts its operators by login
             inv(1, "alice", 1, opened_at=at(2), video_call_id="c1", connected_at=at(3))
             | {"connected_operator": "alice"},
             inv(2, "alice", 5, opened_at=at(6), video_call_id="c2", connected_at=at(7))
@@ -866,21 +867,24 @@ async def test_the_report_counts_each_invitation_and_each_reserved_interval(b: B
         ]
     )
 
-    def interval(login: str, start: float, end: float, value: str = "video_reserved") -> Doc:
+    def interval(
+        login: str, start: float, end: float, value: str = "video_reserved", ms: int = 0
+    ) -> Doc:
         return {
             "operator": login,
             "field": "activity",
             "value": value,
             "reason": "video_call",
             "start": at(start),
-            "end": at(end),
+            "end": at(end) + timedelta(milliseconds=ms),
             "seconds": (end - start) * 60,
         }
 
     await b.store.status_log.insert_many(
         [
-            interval("alice", 1, 2.5),
-            interval("alice", 10, 10.25),
+            # 0.1 s and 0.2 s: their float sum is rounded back to 0.3 s.
+            interval("alice", 1, 1, ms=100),
+            interval("alice", 10, 10, ms=200),
             interval("carl", -5, 0.5),  # cut at the window's start
             interval("carl", 59, 70),  # cut at its end
             interval("carl", -10, -5),  # before
@@ -893,24 +897,24 @@ async def test_the_report_counts_each_invitation_and_each_reserved_interval(b: B
         "from": iso(t0),
         "to": iso(at(60)),
         "invites": {
-            "sent": 5,
+            "sent": 6,
             "opened": 4,
             "video_calls": 3,
             "connected": 3,
             "connected_same_operator": 2,
-            "conversion": 0.4,
+            "conversion": 0.333,
         },
         "operators": [
             {
                 "operator": "alice",
                 "invites": 3,
                 "connected_same_operator": 2,
-                "video_reserved_s": 105.0,
+                "video_reserved_s": 0.3,
                 "video_reserved_times": 2,
             },
             {
                 "operator": "bob",
-                "invites": 2,
+                "invites": 3,
                 "connected_same_operator": 0,
                 "video_reserved_s": 0.0,
                 "video_reserved_times": 0,
