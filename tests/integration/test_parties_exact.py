@@ -50,7 +50,7 @@ async def _last_entry(b: Backend, call_id: str, kind: str) -> dict[str, Any]:
     return dict([e for e in doc["log"] if e["kind"] == kind][-1])
 
 
-async def test_add_hold_and_remove_write_exactly_this(b: Backend) -> None:
+async def test_the_picker_and_every_refusal_exactly(b: Backend) -> None:
     engine = b.engine
     await b.add_operator("nora")  # offline
     # A queued call has no owner: nobody may transfer it.
@@ -175,6 +175,17 @@ async def test_add_hold_and_remove_write_exactly_this(b: Backend) -> None:
     ]
     for action, error in refusals:
         assert await _error(action) == error
+
+
+async def test_add_hold_and_remove_write_exactly_this(b: Backend) -> None:
+    engine = b.engine
+    await b.ready_operator("alice")
+    call_id = (await connected_call(b, "alice"))["call_id"]
+    await b.ready_operator("bob")
+    b.platform.script("bob", Script(answer_after_s=None))  # rings until the test says
+    await b.ready_operator("sam", [("sales", 1)])
+    b.platform.script("sam", Script(answer_after_s=None))
+    alice, admin, bob = Actor("alice", False), Actor(None, True), Target("operator", "bob")
 
     # Hold and unhold: one entry each, by whom.
     await parties.hold(engine, call_id, alice, held=True)
@@ -314,6 +325,28 @@ async def test_add_hold_and_remove_write_exactly_this(b: Backend) -> None:
     )
     await parties.remove_party(engine, call_id, party_id, alice)
 
+    # A consult transfer asked by a supervisor: in the owner's name, the target a party.
+    consult = await parties.transfer(
+        engine, call_id, admin, Target("group", "sales"), "consult", "ask sales"
+    )
+    entry = await _last_entry(b, call_id, "party_added")
+    assert entry == {
+        "at": entry["at"],
+        "kind": "party_added",
+        "party_id": consult,
+        "to": {"type": "group", "address": "sales"},
+        "login": "sam",
+        "role": "transfer",
+        "by": None,
+    }
+    doc = await b.store.call_doc(call_id)
+    assert doc is not None
+    assert [(n["operator"], n["text"]) for n in doc["desk"]["notes"]] == [
+        ("system", "transferred by alice to group sales: ask sales")
+    ]
+    assert consult is not None
+    await parties.remove_party(engine, call_id, consult, admin)
+
     # Blind to a number, alone on the call: the party's id back, one entry, the note.
     moved = await parties.transfer(
         engine, call_id, alice, Target("number", "+15557654322"), "blind", "billing"
@@ -329,7 +362,7 @@ async def test_add_hold_and_remove_write_exactly_this(b: Backend) -> None:
         "by": "alice",
         "to": {"type": "number", "address": "+15557654322"},
     }
-    [note] = doc["desk"]["notes"]
+    [_, note] = doc["desk"]["notes"]
     assert note == {
         "at": note["at"],
         "operator": "system",

@@ -371,6 +371,13 @@ async def test_what_supervising_writes_and_refuses_exactly(b: Backend) -> None:
     )
     for switch, refused in switches:
         assert await _refusal(switch) == refused
-    # Once sue's leg has left, she supervises nothing.
+    # Only a supervisor takes a supervisor off a call; once sue's leg has left, she
+    # supervises nothing.
+    assert await _refusal(parties.remove_party(engine, first, party_id, Actor("alice", False))) == (
+        403,
+        "forbidden",
+        "only supervisors may take a supervisor off a call",
+        None,
+    )
     await parties.remove_party(engine, first, party_id, sue)
     assert await supervise.supervising(engine, "sue") is None
