@@ -379,3 +379,50 @@ async def test_add_hold_and_remove_write_exactly_this(b: Backend) -> None:
         "alice",
         "billing",
     )
+
+
+async def test_a_call_write_that_loses_gives_the_operator_back_and_tries_again(
+    b: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process changes the call between the helper's reservation and the call's
+    write (made certain here: the call's revision is bumped right after the reservation, once):
+    the helper is given back, the race counted once, and the second try adds one party."""
+    engine = b.engine
+    await b.ready_operator("alice")
+    call_id = (await connected_call(b, "alice"))["call_id"]
+    await b.ready_operator("bob")
+    b.platform.script("bob", Script(answer_after_s=None))
+    reserve = engine.store.save_operator
+    reservations: list[str | None] = []
+
+    async def reserve_then_lose_the_call(old: Any, new: Any, now: Any) -> Any:
+        saved = await reserve(old, new, now)
+        reservations.append(new.offer_id)
+        if len(reservations) == 1:
+            await b.store.calls.update_one({"_id": call_id}, {"$inc": {"rev": 1}})
+        return saved
+
+    monkeypatch.setattr(engine.store, "save_operator", reserve_then_lose_the_call)
+    races = engine.lost_races
+    party_id = await parties.add_party(
+        engine, call_id, Actor("alice", False), Target("operator", "bob")
+    )
+    monkeypatch.undo()
+    assert engine.lost_races == races + 1
+    # Reserved, given back (the same write path), reserved again for the second party.
+    first = reservations[0]
+    assert reservations == [first, None, party_id] and first != party_id
+    call = await engine.call(call_id, fresh=True)
+    assert call is not None
+    assert [p.party_id for p in call.parties if p.login == "bob"] == [party_id]
+    op = await engine.operator("bob", fresh=True)
+    assert op is not None
+    assert (op.activity, op.offer_id, op.call_id, op.misses_in_row) == (
+        Activity.OFFERED,
+        party_id,
+        call_id,
+        0,
+    )
+    doc = await b.store.call_doc(call_id)
+    assert doc is not None
+    assert [e["party_id"] for e in doc["log"] if e["kind"] == "party_added"] == [party_id]
