@@ -426,3 +426,39 @@ async def test_a_call_write_that_loses_gives_the_operator_back_and_tries_again(
     doc = await b.store.call_doc(call_id)
     assert doc is not None
     assert [e["party_id"] for e in doc["log"] if e["kind"] == "party_added"] == [party_id]
+
+
+async def test_a_lost_reservation_moves_on_to_the_next_of_the_group(
+    b: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The best of the group is changed by another process just before their reservation
+    (made certain here, once): the race is counted and the next best is asked instead."""
+    engine = b.engine
+    await b.ready_operator("alice")
+    call_id = (await connected_call(b, "alice"))["call_id"]
+    await b.ready_operator("sam", [("sales", 1)])  # the longest idle: the best
+    await b.ready_operator("sue", [("sales", 1)])
+    for login in ("sam", "sue"):
+        b.platform.script(login, Script(answer_after_s=None))
+    reserve = engine.store.save_operator
+    tried: list[str] = []
+
+    async def changed_first(old: Any, new: Any, now: Any) -> Any:
+        tried.append(old.login)
+        if len(tried) == 1:
+            await b.store.operators.update_one({"_id": old.login}, {"$inc": {"rev": 1}})
+        return await reserve(old, new, now)
+
+    monkeypatch.setattr(engine.store, "save_operator", changed_first)
+    races = engine.lost_races
+    party_id = await parties.add_party(
+        engine, call_id, Actor("alice", False), Target("group", "sales")
+    )
+    monkeypatch.undo()
+    assert (tried, engine.lost_races) == (["sam", "sue"], races + 1)
+    call = await engine.call(call_id, fresh=True)
+    assert call is not None
+    party = call.party(party_id)
+    assert party is not None and party.login == "sue"
+    sam = await engine.operator("sam", fresh=True)
+    assert sam is not None and sam.activity is Activity.IDLE
