@@ -71,13 +71,29 @@ async def test_the_picker_and_every_refusal_exactly(b: Backend) -> None:
     b.platform.script("sam", Script(answer_after_s=None))
     alice = Actor("alice", False)
 
+    # Dan is Ready but in wrap-up (as another process wrote it): not routable, saying why.
+    await b.ready_operator("dan", [("support", 1)])
+    await b.store.operators.update_one({"_id": "dan"}, {"$set": {"activity": "wrap_up"}})
+    await b.view_synced()
+    assert await _error(parties.add_party(engine, call_id, alice, Target("operator", "dan"))) == (
+        409,
+        "not_routable",
+        "operator dan is not routable now: wrap_up",
+        "to.address",
+    )
+
     # The picker: everyone but me, with their state; each group's routable count.
     await b.view_synced()
     view = engine.view
     assert parties.targets(engine, "alice") == {
         "operators": [
             target_entry(op)
-            for op in (view.operator("bob"), view.operator("nora"), view.operator("sam"))
+            for op in (
+                view.operator("bob"),
+                view.operator("dan"),
+                view.operator("nora"),
+                view.operator("sam"),
+            )
             if op is not None
         ],
         "groups": [
@@ -87,7 +103,8 @@ async def test_the_picker_and_every_refusal_exactly(b: Backend) -> None:
         ],
     }
     listed = parties.targets(engine, "alice")["operators"]
-    assert isinstance(listed, list) and [o["login"] for o in listed] == ["bob", "nora", "sam"]
+    assert isinstance(listed, list)
+    assert [o["login"] for o in listed] == ["bob", "dan", "nora", "sam"]
     assert target_entry(view.operator("bob")) == {  # type: ignore[arg-type]
         "login": "bob",
         "presence": "ready",
