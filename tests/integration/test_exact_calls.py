@@ -280,6 +280,7 @@ async def arrival_status_connect_and_events_compared_whole(
         {"_id": "customer:c7", "manager": "bob", "manager_since": since, "updated_at": since}
     ]
     # The customer calls again while Bob talks to the next caller: the call waits for him.
+    await eventually(lambda: _state(b, second["call_id"], "connected"))
     again = await b.place_call(
         session_id="s4", caller="+15550000777", custom_data='{"customer_id": "c7"}'
     )
