@@ -276,8 +276,8 @@ def test_throttle_keys_waits_and_forgetting() -> None:
         ("login:ann", PER_LOGIN),
         ("addr:10.0.0.1", PER_ADDRESS),
     ]
-    throttle = LoginThrottle(cast(Any, {"login_attempts": None}), clock=lambda: T0)
-    assert throttle.coll is None and throttle.clock() == T0
+    throttle = LoginThrottle(cast(Any, {"login_attempts": "coll"}), clock=lambda: T0)
+    assert cast(object, throttle.coll) == "coll" and throttle.clock() == T0
     doc = {"next_at": at(5), "last_at": at(0), "forget_s": 100.0}
     assert throttle._wait(None, at(0)) == 0.0
     assert throttle._wait(doc, at(1)) == 4.0
