@@ -5,6 +5,7 @@ status history's batches, the audit record and the Web SDK login info, each comp
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,11 +14,18 @@ import pytest
 
 from backend.adapters.desk_store import DeskStore
 from backend.adapters.mongo import Store, connect
+from backend.auth import verify_password
 from backend.domain.actions import StatusInterval
 from backend.services import audit
 from backend.services.desk_media import media_info
 from backend.services.desk_today import today
-from backend.services.login import PER_LOGIN, LoginThrottle, Throttled
+from backend.services.login import (
+    PER_LOGIN,
+    HasherBusy,
+    LoginThrottle,
+    PasswordHasher,
+    Throttled,
+)
 from backend.services.status_history import ROWS_PER_WRITE, StatusHistory
 from backend.settings import VoximplantConfig
 from tests.support.waiting import eventually
@@ -306,3 +314,35 @@ async def test_audit_record_and_media_info_whole(store: Store) -> None:
         "node": "NODE_2",
         "reason": None,
     }
+
+
+async def test_password_hasher_runs_in_its_own_bounded_pool() -> None:
+    """scrypt in a pool of its own (no database: here for its 1 s of hashing)."""
+    hasher = PasswordHasher(threads=1, queue=0)
+    try:
+        name = await hasher._run(lambda: threading.current_thread().name)
+        assert name.startswith("scrypt_")
+        stored = await hasher.hash("pw-1")
+        assert stored != "pw-1" and verify_password("pw-1", stored)
+        assert await hasher.verify("pw-1", stored) is True
+        assert await hasher.verify("pw-2", stored) is False
+        assert await hasher.verify("pw-1", None) is False
+        assert await hasher.verify("pw-1", "") is False
+        # One thread, no queue: a second hash while the first runs is refused at once.
+        release = threading.Event()
+        first = asyncio.ensure_future(hasher._run(release.wait, 5))
+        await asyncio.sleep(0)  # the first takes the only slot
+        with pytest.raises(HasherBusy) as busy:
+            await hasher._run(lambda: None)
+        assert str(busy.value) == "more than 1 log-ins at once"
+        release.set()
+        assert await first is True
+    finally:
+        hasher.close()
+    with pytest.raises(RuntimeError):
+        await hasher._run(lambda: None)
+    default = PasswordHasher()
+    try:
+        assert default._limit == 2 + 64
+    finally:
+        default.close()

@@ -20,7 +20,13 @@ from backend.domain.view import ReadView
 from backend.services import audit, desk, desk_media, desk_today
 from backend.services.engine import Engine
 from backend.services.fallback import Fallbacks
-from backend.services.login import PER_ADDRESS, PER_LOGIN, Limit, LoginThrottle, Throttled
+from backend.services.login import (
+    PER_ADDRESS,
+    PER_LOGIN,
+    Limit,
+    LoginThrottle,
+    Throttled,
+)
 from backend.settings import Settings, VoximplantConfig, load_settings
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
