@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.conftest import Backend
 from tests.support.desk import call_in_state
+from tests.support.fake_platform import Script
 from tests.support.snapshots import Snapshot
 
 MakeBackend = Callable[..., Awaitable[Backend]]
@@ -162,6 +163,16 @@ async def test_a_voicemail_task_is_accepted_and_closed_and_every_refusal_is_exac
         not_taken,
     )
     await before.assert_unchanged(b.store)
+
+    # An ordinary call offered to an operator is answered on the phone, not accepted here.
+    b.platform.script("walt", Script(answer_after_s=None))
+    ringing = (await b.place_call(custom_data='{"category": "sales"}'))["call_id"]
+    assert (await call_in_state(b, ringing, "offering"))["offer"]["operator"] == "walt"
+    assert await post(b, f"/api/v1/calls/{ringing}/accept", walt) == (
+        409,
+        error("not_offered", f"task {ringing} is not offered to you now"),
+    )
+    assert (await b.call(ringing))["state"] == "offering"
 
 
 async def test_a_task_of_a_group_without_required_code_closes_without_one(
