@@ -70,8 +70,9 @@ async def test_a_failed_start_counts_an_attempt_and_the_retry_starts_the_session
     make_backend: MakeBackend, api: tuple[FakeManagementApi, KeyPair]
 ) -> None:
     fake, keys = api
+    # The rule's id wins over its name when both are given.
     b = await make_backend(
-        CALLBACK_CONFIG
+        CALLBACK_CONFIG.replace('rule_name = "callback"', 'rule_name = "callback"\nrule_id = 12')
         + f'\n[voximplant]\napi_url = "{fake.url}"\napplication = "switchboard"\n'
         + "attempts = 1\nbackoff_s = 0\nrequest_timeout_s = 2\n",
         voximplant_credentials=str(keys.path),
@@ -105,7 +106,7 @@ async def test_a_failed_start_counts_an_attempt_and_the_retry_starts_the_session
         "script_custom_data": json.dumps(
             {"callback": call_id, "offer_id": offer["offer_id"]}, separators=(",", ":")
         ),
-        "rule_name": "callback",
+        "rule_id": "12",
         "application_name": "switchboard",
     }
 

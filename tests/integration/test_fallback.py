@@ -156,6 +156,8 @@ async def test_max_wait_moves_the_call_and_announces_it_exactly(make_backend: Ma
     }
     assert backend.engine.fallbacks is not None
     assert await backend.engine.fallbacks.max_wait(placed["call_id"]) is False, "done once"
+    assert await backend.engine.fallbacks.max_wait("nope") is False
+    assert await backend.engine.fallbacks.dial_number("nope", "+15550001111") is False
 
 
 async def _in_group(backend: Backend, call_id: str, group: str) -> dict[str, Any] | None:
