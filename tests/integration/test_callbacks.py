@@ -130,9 +130,35 @@ async def test_a_failed_start_counts_an_attempt_and_the_retry_starts_the_session
     assert doc["callback_access_url"] == "https://127.0.0.1/request/1"
     assert doc["callback_attempts"] == 1
 
+    # Replies without the secure URL, or without any: the plain one is kept, or nothing.
+    callbacks = b.engine.callbacks
+    assert callbacks is not None
+    replies: list[dict[str, Any]] = [
+        {"result": 1, "media_session_access_url": "http://127.0.0.1/plain"},
+        {"result": 1},
+    ]
+
+    async def reply(_form: dict[str, str]) -> dict[str, Any]:
+        return replies.pop(0)
+
+    fake.on_start_scenarios = reply
+    await callbacks.start(call_id, "offer-plain")
+    await callbacks.start(call_id, "offer-bare")
+    doc = await b.store.calls.find_one({"_id": call_id})
+    assert doc is not None
+    assert callback_starts(doc)[2:] == [
+        {
+            "kind": "callback_start",
+            "offer_id": "offer-plain",
+            "session": {"media_session_access_url": "http://127.0.0.1/plain"},
+        },
+        {"kind": "callback_start", "offer_id": "offer-bare", "session": {}},
+    ]
+    assert doc["callback_access_url"] == "http://127.0.0.1/plain"
+
 
 async def test_without_credentials_the_start_fails_and_counts_as_an_attempt(
-    make_backend: MakeBackend,
+    make_backend: MakeBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
     b = await make_backend(CALLBACK_CONFIG.replace("max_attempts = 3", "max_attempts = 1"))
     placed = await b.place_call()
@@ -153,3 +179,8 @@ async def test_without_credentials_the_start_fails_and_counts_as_an_attempt(
         "error": "no Management API credentials (VOXIMPLANT_CREDENTIALS)",
     }
     assert start["offer_id"] and "callback_access_url" not in doc
+    warned = [r.getMessage() for r in caplog.records if r.name == "backend.services.callback"]
+    assert warned == [
+        f"call {call_id}: the callback session could not be started: "
+        "no Management API credentials (VOXIMPLANT_CREDENTIALS)"
+    ]
