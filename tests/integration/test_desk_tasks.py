@@ -184,6 +184,20 @@ async def test_a_task_of_a_group_without_required_code_closes_without_one(
     await call_in_state(b, call_id, "offering")
     base = f"/api/v1/calls/{call_id}"
     assert await post(b, f"{base}/accept", sam) == (200, {"call_id": call_id, "state": "connected"})
+    # Taken over behind this process's back between the desk's check and the guarded write
+    # (the task still names sam's offer): the close is refused and writes nothing.
+    await b.store.calls.update_one(
+        {"_id": call_id}, {"$set": {"operator": "zed"}, "$inc": {"rev": 1}}
+    )
+    before = await Snapshot.take(b.store)
+    assert await post(b, f"{base}/close", sam, json={}) == (
+        409,
+        error("not_taken", f"task {call_id} is not taken by you"),
+    )
+    await before.assert_unchanged(b.store)
+    await b.store.calls.update_one(
+        {"_id": call_id}, {"$set": {"operator": "sam"}, "$inc": {"rev": 1}}
+    )
     assert await post(b, f"{base}/close", sam, json={}) == (
         200,
         {"call_id": call_id, "state": "ended", "outcome": "voicemail"},
