@@ -132,9 +132,20 @@ async def test_the_card_and_the_desk_writes_are_exact(desk: Backend) -> None:
     second = (await connected_call(desk, "alice", caller="+15550001111", custom_data=context))[
         "call_id"
     ]
+    # An older call from the same number under no customer id: found by the number only.
+    earlier = await raw(desk, first)
+    older = {
+        **earlier,
+        "_id": "older",
+        "session_id": "older-session",
+        "context": {},
+        "created_at": earlier["created_at"] - timedelta(days=1),
+        "desk": {"notes": []},
+    }
+    await desk.store.calls.insert_one(older)
     status, card = await send(desk, "GET", f"/api/v1/calls/{second}/card", auth)
     assert status == 200
-    doc, earlier = await raw(desk, second), await raw(desk, first)
+    doc = await raw(desk, second)
     waited = (doc["connected_at"] - doc["enqueued_at"]).total_seconds()
     assert card == {
         "call": {
@@ -169,7 +180,20 @@ async def test_the_card_and_the_desk_writes_are_exact(desk: Backend) -> None:
                     }
                 ],
                 "disposition": "resolved",
-            }
+            },
+            {
+                "call_id": "older",
+                "caller": "+15550001111",
+                "customer_id": None,
+                "media": "voice",
+                "group": "default",
+                "state": "ended",
+                "outcome": "answered",
+                "operator": "alice",
+                "created_at": older["created_at"].isoformat(),
+                "notes": [],
+                "disposition": None,
+            },
         ],
         "previous_call": None,
         "crm": crm.CrmResult("not_configured").as_json(),
