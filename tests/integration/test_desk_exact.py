@@ -108,18 +108,15 @@ async def test_the_card_and_the_desk_writes_are_exact(desk: Backend) -> None:
         "disposition": "resolved",
         "disposition_by": "alice",
     }
-    personal = {"fields": {"email": "new@example.com"}}
+    # Saved on the customer's record; the reply merges it with the number's record.
+    personal = {"fields": {"name": "Ann Saved"}}
     assert await send(desk, "PUT", f"{base}/personal", auth, json=personal) == (
         200,
-        {"call_id": first, "personal": {"name": "Ann Customer", "email": "new@example.com"}},
+        {"call_id": first, "personal": {"name": "Ann Saved", "email": "ann@example.com"}},
     )
     saved = await contacts.find_one({"_id": "customer:C-7"})
     assert saved is not None and isinstance(saved.pop("updated_at"), datetime)
-    assert saved == {
-        "_id": "customer:C-7",
-        "manager": "bob",
-        "personal": {"name": "Ann Customer", "email": "new@example.com"},
-    }
+    assert saved == {"_id": "customer:C-7", "manager": "bob", "personal": {"name": "Ann Saved"}}
 
     assert await send(desk, "POST", "/api/v1/me/wrap_up/finish", auth) == (200, {"ok": True})
     await operator_in(desk, "alice", "idle")
@@ -159,7 +156,7 @@ async def test_the_card_and_the_desk_writes_are_exact(desk: Backend) -> None:
             "phone": "+15550001111",
             "customer_id": "C-7",
             "manager": {"login": "bob", "name": "Bob Boss"},
-            "personal": {"name": "Ann Customer", "email": "new@example.com"},
+            "personal": {"name": "Ann Saved", "email": "ann@example.com"},
         },
         "history": [
             {
@@ -222,7 +219,9 @@ async def test_the_card_and_the_desk_writes_are_exact(desk: Backend) -> None:
 async def test_hangup_refusals_and_a_call_with_no_contact_are_exact(desk: Backend) -> None:
     auth = await desk.ready_operator("alice")
     carl = await desk.login((await desk.add_operator("carl"))["login"])
-    placed = await connected_call(desk, "alice", caller="+15550003333")
+    placed = await connected_call(
+        desk, "alice", caller="+15550003333", custom_data='{"customer_id": "C-9"}'
+    )
     await operator_in(desk, "alice", "in_call")  # the operator's write follows the call's
     call_id = placed["call_id"]
     base = f"/api/v1/calls/{call_id}"
@@ -244,18 +243,19 @@ async def test_hangup_refusals_and_a_call_with_no_contact_are_exact(desk: Backen
     )
     await before.assert_unchanged(desk.store)
 
-    # A contact of a number only, new: stored with its number.
+    # A new contact: stored under the customer id, with the number and the id.
     personal = {"fields": {"name": "Bea"}}
     assert await send(desk, "PUT", f"{base}/personal", auth, json=personal) == (
         200,
         {"call_id": call_id, "personal": {"name": "Bea", "email": ""}},
     )
-    contact = await desk.store.db["contacts"].find_one({"_id": "phone:+15550003333"})
+    contact = await desk.store.db["contacts"].find_one({"_id": "customer:C-9"})
     assert contact is not None
     assert contact.pop("created_at") == contact.pop("updated_at")
     assert contact == {
-        "_id": "phone:+15550003333",
+        "_id": "customer:C-9",
         "phone": "+15550003333",
+        "customer_id": "C-9",
         "personal": personal["fields"],
     }
 
