@@ -126,6 +126,7 @@ async def test_max_wait_moves_the_call_and_announces_it_exactly(make_backend: Ma
     backend = await make_backend(
         'rules = []\n\n[[groups]]\nname = "default"\nmax_wait_s = 1\n'
         'max_wait_action = "group:support"\n\n[[groups]]\nname = "support"\n'
+        'max_wait_s = 60\nmax_wait_action = "goodbye"\n'
     )
     auth = await backend.ready_operator("dora")
     await backend.set_status(auth, "not_ready", "break")  # online: the call waits for her
@@ -136,9 +137,10 @@ async def test_max_wait_moves_the_call_and_announces_it_exactly(make_backend: Ma
         message="moved by max_wait",
     )
     assert moved is not None
+    # The new group's own maximum wait starts now.
     [entry] = [e for e in moved["log"] if e["kind"] == "fallback"]
-    assert isinstance(entry.pop("at"), datetime)
-    assert entry == {"kind": "fallback", "why": "max_wait"}
+    waits = moved["max_wait_at"] - entry["at"]
+    assert timedelta(seconds=59) < waits <= timedelta(seconds=60)
     session = backend.platform.sessions[placed["session_id"]]
 
     async def announced() -> dict[str, object] | None:
@@ -156,6 +158,11 @@ async def test_max_wait_moves_the_call_and_announces_it_exactly(make_backend: Ma
     }
     assert backend.engine.fallbacks is not None
     assert await backend.engine.fallbacks.max_wait(placed["call_id"]) is False, "done once"
+    doc = await backend.store.calls.find_one({"_id": placed["call_id"]})
+    assert doc is not None
+    [entry] = [e for e in doc["log"] if e["kind"] == "fallback"]  # the refusal logs nothing
+    assert isinstance(entry.pop("at"), datetime)
+    assert entry == {"kind": "fallback", "why": "max_wait"}
     assert await backend.engine.fallbacks.max_wait("nope") is False
     assert await backend.engine.fallbacks.dial_number("nope", "+15550001111") is False
 
