@@ -60,9 +60,9 @@ async def test_today_counts_the_operators_day_whole(store: Store) -> None:
         [
             row("presence", "ready", -600, 100),  # from the day's start: 100 s
             row("activity", "idle", -600, 10),
-            row("activity", "offered", 10, 13),  # answered in 3 s
-            row("activity", "in_call", 13, 73),
-            row("activity", "idle", 73, 80),
+            row("activity", "offered", 10, 12.57),  # answered in 2.57 s
+            row("activity", "in_call", 12.57, 74.26),
+            row("activity", "idle", 74.26, 80),
             row("activity", "offered", 80, 90),  # not answered
             row("activity", "idle", 90, 100),
             row("presence", "not_ready", 100, 130),
@@ -72,7 +72,7 @@ async def test_today_counts_the_operators_day_whole(store: Store) -> None:
     )
     await store.calls.insert_many(
         [
-            {"_id": "c1", "operator": "ann", "connected_at": at(13), "ended_at": at(73)},
+            {"_id": "c1", "operator": "ann", "connected_at": at(13), "ended_at": at(74.26)},
             {"_id": "c2", "operator": "ann", "connected_at": at(150)},  # talking now
             {"_id": "c3", "operator": "ann", "connected_at": at(-30), "ended_at": at(-10)},
             {"_id": "c4", "operator": "bob", "connected_at": at(20), "ended_at": at(30)},
@@ -91,14 +91,14 @@ async def test_today_counts_the_operators_day_whole(store: Store) -> None:
         "offers": 2,
         "answered": 2,
         "not_answered": 1,
-        "talk_s": 110.0,  # 60 s, and 50 s of the call under way
-        "avg_talk_s": 55.0,
-        "avg_answer_s": 3.0,
+        "talk_s": 111.3,  # 61.26 s, and 50 s of the call under way (rounded, not to 2 places)
+        "avg_talk_s": 55.6,
+        "avg_answer_s": 2.6,
         "ready_s": 170.0,  # 100 s, then 70 s since 130
         "not_ready_s": 30.0,
         "time_s": {
             "presence": {"ready": 170.0, "not_ready": 30.0},
-            "activity": {"idle": 27.0, "offered": 13.0, "in_call": 110.0},
+            "activity": {"idle": 25.7, "offered": 12.6, "in_call": 111.7},
         },
     }
     # A day with nothing in it: no averages, no Ready time.
