@@ -168,6 +168,15 @@ async def test_the_login_throttle_documents_attempt_by_attempt(store: Store) -> 
         await throttle.attempt("cy", "10.0.0.1")
     assert refused.value.retry_after_s == 4.0
     assert "login:cy" not in await docs()
+    # A failure is counted even while the address waits.
+    await throttle.failed("cy", "10.0.0.1")
+    assert (await docs())["addr:10.0.0.1"] == attempts_doc("addr:10.0.0.1", 3, 4, 0.0)
+    # A wait under a second holds up a login with no attempts of its own too.
+    await coll.update_one({"_id": "addr:10.0.0.1"}, {"$set": {"next_at": at(4.5)}})
+    with pytest.raises(Throttled) as refused:
+        await throttle.attempt("dee", "10.0.0.1")
+    assert refused.value.retry_after_s == 0.5
+    assert "login:dee" not in await docs()
 
     # A success clears the login, not the address.
     await throttle.succeeded("ANN", "10.0.0.1")
