@@ -5,6 +5,7 @@ status history's batches, the audit record and the Web SDK login info, each comp
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -255,6 +256,41 @@ async def test_status_history_writes_every_row_in_batches(store: Store) -> None:
     history.add([StatusInterval("bo", "activity", "idle", None, at(0), at(1))])
     await history.close()
     assert await written() == ROWS_PER_WRITE + 3
+
+
+async def test_a_failed_history_write_keeps_its_rows_and_is_tried_again(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real refusal by the server (a unique index the rows break): logged with its
+    traceback, tried again and again, the rows kept until the write succeeds."""
+    await store.status_log.create_index("operator", unique=True, name="one_per_operator")
+    await store.status_log.insert_one({"operator": "ann"})
+    history = StatusHistory(store, interval_s=0.01)
+    history.start()
+    history.add([StatusInterval("ann", "activity", "idle", None, at(0), at(1))])
+
+    def failures() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "backend.services.status_history"]
+
+    async def failed_twice() -> bool:
+        return len(failures()) >= 2
+
+    assert await eventually(failed_twice, message="two failed writes")
+    assert {r.getMessage() for r in failures()} == {"status history write failed; retrying"}
+    assert all(r.exc_info is not None for r in failures())
+    await store.status_log.drop_index("one_per_operator")
+
+    async def written() -> bool:
+        return await store.status_log.count_documents(
+            {"operator": "ann", "field": "idle"}
+        ) == 0 and (
+            await store.status_log.count_documents({"operator": "ann", "value": "idle"}) == 1
+        )
+
+    assert await eventually(written, message="the kept row written once the index is gone")
+    await history.close()
+    # Never started: closing only writes what is pending.
+    await StatusHistory(store).close()
 
 
 async def test_audit_record_and_media_info_whole(store: Store) -> None:
