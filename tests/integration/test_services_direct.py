@@ -359,7 +359,7 @@ async def test_audit_record_and_media_info_whole(store: Store) -> None:
 
 async def test_password_hasher_runs_in_its_own_bounded_pool() -> None:
     """scrypt in a pool of its own (no database: here for its 1 s of hashing)."""
-    hasher = PasswordHasher(threads=1, queue=0)
+    hasher = PasswordHasher(threads=1, queue=1)
     try:
         name = await hasher._run(lambda: threading.current_thread().name)
         assert name.startswith("scrypt_")
@@ -369,15 +369,19 @@ async def test_password_hasher_runs_in_its_own_bounded_pool() -> None:
         assert await hasher.verify("pw-2", stored) is False
         assert await hasher.verify("pw-1", None) is False
         assert await hasher.verify("pw-1", "") is False
-        # One thread, no queue: a second hash while the first runs is refused at once.
+        # One thread and one place in the queue: a third hash meanwhile is refused at once.
         release = threading.Event()
-        first = asyncio.ensure_future(hasher._run(release.wait, 5))
-        await asyncio.sleep(0)  # the first takes the only slot
+        held = [asyncio.ensure_future(hasher._run(release.wait, 5)) for _ in range(2)]
+
+        async def full() -> bool:
+            return hasher._slots.locked()
+
+        assert await eventually(full, message="both slots taken")
         with pytest.raises(HasherBusy) as busy:
             await hasher._run(lambda: None)
-        assert str(busy.value) == "more than 1 log-ins at once"
+        assert str(busy.value) == "more than 2 log-ins at once"
         release.set()
-        assert await first is True
+        assert await asyncio.gather(*held) == [True, True]
     finally:
         hasher.close()
     with pytest.raises(RuntimeError):
