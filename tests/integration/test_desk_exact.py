@@ -73,6 +73,8 @@ async def test_the_card_and_the_desk_writes_are_exact(desk: Backend) -> None:
     assert close_to(note.pop("at"), stored_note["at"])
     assert note == {"operator": "alice", "text": "wants a refund"}
 
+    await desk.engine.drain()  # commands in flight write their log entries first
+    await desk.engine.drain()
     before = await Snapshot.take(desk.store)
     assert await send(desk, "PUT", f"{base}/disposition", auth, json={"code": "lost"}) == (
         422,
@@ -208,6 +210,7 @@ async def test_the_card_and_the_desk_writes_are_exact(desk: Backend) -> None:
     url = f"/api/v1/calls/{second}/notes"
     status, _ = await send(desk, "POST", url, auth, json={"text": "the last"})
     assert status == 201
+    await desk.engine.drain()
     before = await Snapshot.take(desk.store)
     assert await send(desk, "POST", url, auth, json={"text": "one more"}) == (
         409,
@@ -226,6 +229,7 @@ async def test_hangup_refusals_and_a_call_with_no_contact_are_exact(desk: Backen
     call_id = placed["call_id"]
     base = f"/api/v1/calls/{call_id}"
 
+    await desk.engine.drain()
     before = await Snapshot.take(desk.store)
     assert await send(desk, "GET", f"{base}/card", carl) == (
         403,
@@ -297,6 +301,7 @@ async def test_hangup_refusals_and_a_call_with_no_contact_are_exact(desk: Backen
         "personal": {"name": "", "email": ""},
     }
     assert (card["history"], card["previous_call"]) == ([], None)
+    await desk.engine.drain()
     before = await Snapshot.take(desk.store)
     assert await send(desk, "PUT", f"/api/v1/calls/{nobody}/personal", auth, json=personal) == (
         409,

@@ -97,6 +97,8 @@ async def test_a_voicemail_task_is_accepted_and_closed_and_every_refusal_is_exac
     assert offered["offer"]["operator"] == "vera"
     base = f"/api/v1/calls/{call_id}"
 
+    await b.engine.drain()  # commands in flight write their log entries first
+    await b.engine.drain()
     before = await Snapshot.take(b.store)
     not_offered = error("not_offered", f"task {call_id} is not offered to you now")
     assert await post(b, f"{base}/accept", walt) == (409, not_offered)
@@ -125,6 +127,7 @@ async def test_a_voicemail_task_is_accepted_and_closed_and_every_refusal_is_exac
     assert entries(doc, "state")[-1] == {"kind": "state", "from": "offering", "to": "connected"}
     assert (doc["state"], doc["operator"]) == ("connected", "vera")
 
+    await b.engine.drain()
     before = await Snapshot.take(b.store)
     assert await post(b, f"{base}/accept", vera) == (409, not_offered)
     assert await post(b, f"{base}/close", vera, json={"disposition": "lost"}) == (
@@ -157,6 +160,7 @@ async def test_a_voicemail_task_is_accepted_and_closed_and_every_refusal_is_exac
         "handled",
         "operator",
     )
+    await b.engine.drain()
     before = await Snapshot.take(b.store)
     assert await post(b, f"{base}/close", vera, json={"disposition": "resolved"}) == (
         409,
@@ -189,6 +193,7 @@ async def test_a_task_of_a_group_without_required_code_closes_without_one(
     await b.store.calls.update_one(
         {"_id": call_id}, {"$set": {"operator": "zed"}, "$inc": {"rev": 1}}
     )
+    await b.engine.drain()
     before = await Snapshot.take(b.store)
     assert await post(b, f"{base}/close", sam, json={}) == (
         409,
