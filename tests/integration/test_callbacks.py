@@ -156,6 +156,22 @@ async def test_a_failed_start_counts_an_attempt_and_the_retry_starts_the_session
     ]
     assert doc["callback_access_url"] == "http://127.0.0.1/plain"
 
+    # With no rule id (an administrator's edit), the rule is named.
+    config = b.engine.settings.config
+    callback = config.callback.model_copy(update={"rule_id": 0})
+    b.engine.settings = b.engine.settings.model_copy(
+        update={"config": config.model_copy(update={"callback": callback})}
+    )
+    replies.append({"result": 1})
+    await callbacks.start(call_id, "offer-name")
+    assert fake.requests[-1].form == {
+        "script_custom_data": json.dumps(
+            {"callback": call_id, "offer_id": "offer-name"}, separators=(",", ":")
+        ),
+        "rule_name": "callback",
+        "application_name": "switchboard",
+    }
+
 
 async def test_without_credentials_the_start_fails_and_counts_as_an_attempt(
     make_backend: MakeBackend, caplog: pytest.LogCaptureFixture
