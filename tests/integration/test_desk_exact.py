@@ -203,6 +203,11 @@ async def test_the_card_and_the_desk_writes_are_exact(desk: Backend) -> None:
     await contacts.update_one({"_id": "customer:C-7"}, {"$unset": {"manager": ""}})
     status, card = await send(desk, "GET", f"/api/v1/calls/{second}/card", auth)
     assert card["contact"]["manager"] == {"login": "ghost", "name": ""}
+    # No record names one: the manager the call had (from the PIN question) is shown.
+    await contacts.update_many({}, {"$unset": {"manager": ""}})
+    await desk.store.calls.update_one({"_id": second}, {"$set": {"manager": "bob"}})
+    status, card = await send(desk, "GET", f"/api/v1/calls/{second}/card", auth)
+    assert card["contact"]["manager"] == {"login": "bob", "name": "Bob Boss"}
 
     # The call's hundredth note is the last.
     notes = [{"at": doc["created_at"], "operator": "alice", "text": str(n)} for n in range(99)]
