@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -197,18 +198,24 @@ async def test_card_opens_between_the_two_writes_of_a_claim(make_backend: Any) -
     assert resp.status == 403
 
 
-async def test_wrap_up_timer_records_the_timeout_disposition(make_backend: Any) -> None:
+async def test_wrap_up_timer_records_the_timeout_disposition(
+    make_backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     """The timer frees the operator even when a code is required; the call is then recorded
     with the configured timeout code, and a code the operator chose is never overwritten."""
     config = DESK_CONFIG.replace("wrap_up_s = 120", "wrap_up_s = 1")
     b = await make_backend(config)
     auth = await b.ready_operator("alice")
     silent = (await connected_call(b, "alice"))["call_id"]
+    caplog.set_level(logging.INFO, logger="backend.services.desk")
     resp = await b.client.post(f"/api/v1/calls/{silent}/hangup", headers=auth)
     assert resp.status == 200
     await operator_in(b, "alice", "idle")
     desk = (await b.store.calls.find_one({"_id": silent}))["desk"]
-    assert desk["disposition"] == "wrap_up_expired" and desk["disposition_by"] == "timer"
+    assert isinstance(desk.pop("disposition_at"), datetime)
+    assert desk == {"disposition": "wrap_up_expired", "disposition_by": "timer"}
+    said = [r.getMessage() for r in caplog.records if r.name == "backend.services.desk"]
+    assert said == [f"call {silent}: alice's wrap-up ran out without a code: wrap_up_expired"]
 
     # A code chosen during the call (so the one-second wrap-up cannot beat the test to it).
     chosen = (await connected_call(b, "alice"))["call_id"]
