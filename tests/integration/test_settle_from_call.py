@@ -9,7 +9,9 @@ matching transition applied to the operator.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -20,7 +22,7 @@ from pymongo import ReturnDocument
 
 from backend.adapters.documents import operator_from
 from backend.domain.model import Activity, Operator
-from backend.keys import FEED
+from backend.keys import FEED, SWEEPER
 from tests.conftest import Backend
 from tests.support.desk import call_in_state, connected_call, operator_in
 from tests.support.fake_platform import Script
@@ -390,11 +392,16 @@ async def test_a_session_another_process_registered_answers_with_its_call(b: Bac
     process's call (200, not created), whether the call was to wait or to be offered; an
     operator reserved for it is given back."""
     await b.ready_operator("ivy", [("sales", 1)])
+    resp = await b.client.put(
+        "/api/v1/groups/support/closed", json={"closed": True}, headers=b.admin
+    )
+    assert resp.status == 200, await resp.text()
     template = await b.store.calls.find_one({"_id": (await b.place_call())["call_id"]})
     assert template is not None
     ivy = await _op(b, "ivy")
     b.app[FEED].flowing.clear()  # the other process's inserts do not reach this view
-    for n, group in ((1, "default"), (2, "sales")):
+    groups = {1: "default", 2: "sales", 3: "support"}
+    for n, group in groups.items():
         await b.store.calls.insert_one(
             {
                 **template,
@@ -407,7 +414,8 @@ async def test_a_session_another_process_registered_answers_with_its_call(b: Bac
                 "deadline": None,
             }
         )
-    for n, custom in ((1, ""), (2, SALES)):
+    # Queued, offered to ivy, refused at once (its group is closed): three ways of inserting.
+    for n, custom in ((1, ""), (2, SALES), (3, json.dumps({"category": "support"}))):
         body = {
             "session_id": f"dup-{n}",
             "access_url": b.platform.access_url(f"dup-{n}"),
@@ -419,13 +427,118 @@ async def test_a_session_another_process_registered_answers_with_its_call(b: Bac
         assert await resp.json() == {
             "call_id": f"elsewhere-{n}",
             "state": "ended",
-            "group": "default" if n == 1 else "sales",
+            "group": groups[n],
             "media": "voice",
             "outcome": "abandoned",
         }
-    assert await b.store.calls.count_documents({}) == 3
+    assert await b.store.calls.count_documents({}) == 4
     # Reserved for the second, then given back: idle, its offer not counted, place kept.
     after = await _op(b, "ivy")
     assert after == replace(ivy, activity_since=after.activity_since, rev=ivy.rev + 2)
     assert b.platform.connects_by_target["ivy"] == 0
     b.app[FEED].flowing.set()
+
+
+async def test_a_background_task_that_fails_is_logged_with_its_error(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A spawned task's failure is logged with its exception; a cancelled one is not."""
+    engine = backend.engine
+    boom = RuntimeError("boom")
+
+    async def fails() -> None:
+        raise boom
+
+    async def waits() -> None:
+        await asyncio.Event().wait()
+
+    with caplog.at_level(logging.ERROR, logger="backend.services.engine"):
+        engine.spawn(fails())
+        others = set(engine._tasks)
+        engine.spawn(waits())
+        [waiting] = engine._tasks - others
+        waiting.cancel()
+        await engine.drain()
+    assert not engine._tasks
+    records = [
+        (r.getMessage(), r.exc_info[1] if r.exc_info else None)
+        for r in caplog.records
+        if r.name == "backend.services.engine"
+    ]
+    assert records == [("background task failed", boom)]
+
+
+async def test_a_deadline_due_this_very_moment_is_acted_on(b: Backend) -> None:
+    """`activity_until` equal to now is due: a pause ends, and so does a wrap-up that names
+    its call (the call is not consulted: only offers and calls in progress are settled)."""
+    await b.add_operator("pat")
+    await b.add_operator("quinn")
+    at = _ms(b.engine.clock())
+    real = b.engine.clock
+    b.engine.clock = lambda: at
+    try:
+        pat = await _behind(
+            b,
+            "pat",
+            {"presence": "ready", "activity": "paused_no_answer", "activity_until": at},
+        )
+        quinn = await _behind(
+            b,
+            "quinn",
+            {
+                "presence": "ready",
+                "activity": "wrap_up",
+                "call_id": "some-call",
+                "activity_until": at,
+            },
+        )
+        for login, before in (("pat", pat), ("quinn", quinn)):
+            await b.engine.operator_deadline(login)
+            assert await _settled(b, login, before) == replace(
+                before,
+                activity=Activity.IDLE,
+                activity_since=at,
+                idle_since=at,
+                activity_until=None,
+                call_id=None,
+                rev=before.rev + 1,
+            )
+    finally:
+        b.engine.clock = real
+
+
+async def test_a_change_made_behind_the_view_is_matched_by_the_backstop(
+    b: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No process matched it (another wrote it and died): an operator made Ready and idle,
+    or a call queued, is matched once the change reaches the view, without the sweep."""
+
+    async def no_sweep_rebalance() -> None:
+        pass
+
+    monkeypatch.setattr(b.app[SWEEPER], "rebalance", no_sweep_rebalance)
+    b.platform.script("kim", Script(talk_s=None))
+    b.platform.script("lou", Script(answer_after_s=None, talk_s=None))  # rings on
+    await b.add_operator("kim")
+    first = await b.place_call()  # queued: kim is not ready
+    now = _ms(b.engine.clock())
+    await b.store.operators.update_one(
+        {"_id": "kim"},
+        {"$set": {"presence": "ready", "last_seen": now}, "$inc": {"rev": 1}},
+    )
+    call = await call_in_state(b, first["call_id"], "connected")
+    assert call["operator"] == "kim"
+
+    await b.ready_operator("lou")  # nothing waits: lou stays idle
+    template = await b.store.calls.find_one({"_id": first["call_id"]})
+    assert template is not None
+    queued = {
+        k: v
+        for k, v in template.items()
+        if k not in ("offer", "operator", "connected_at", "log", "parties", "deadline")
+    }
+    await b.store.calls.insert_one(
+        {**queued, "_id": "behind", "session_id": "behind", "state": "queued", "rev": 0}
+    )
+    call = await call_in_state(b, "behind", "offering")
+    assert call["offer"]["operator"] == "lou"
