@@ -75,7 +75,7 @@ async def _settled(b: Backend, login: str, before: Operator) -> Operator:
         op = await _op(b, login)
         return op if op.rev > before.rev else None
 
-    settled: Operator = await eventually(probe, message=f"{login} settled")
+    settled: Operator = await eventually(probe, timeout=5, message=f"{login} settled")
     return settled
 
 
