@@ -470,7 +470,8 @@ async def test_a_background_task_that_fails_is_logged_with_its_error(
 
 async def test_a_deadline_due_this_very_moment_is_acted_on(b: Backend) -> None:
     """`activity_until` equal to now is due: a pause ends, and so does a wrap-up that names
-    its call (the call is not consulted: only offers and calls in progress are settled)."""
+    its call (the call is not consulted: only offers and calls in progress are settled), into
+    Video Reserved when the operator sent a video invitation."""
     await b.add_operator("pat")
     await b.add_operator("quinn")
     at = _ms(b.engine.clock())
@@ -503,6 +504,29 @@ async def test_a_deadline_due_this_very_moment_is_acted_on(b: Backend) -> None:
                 call_id=None,
                 rev=before.rev + 1,
             )
+        # A wrap-up after a call with a video invitation pending: Video Reserved for the
+        # configured time (300 s by default) instead of idle.
+        await b.add_operator("rex")
+        rex = await _behind(
+            b,
+            "rex",
+            {
+                "presence": "ready",
+                "activity": "wrap_up",
+                "call_id": "voice-call",
+                "video_invite": "inv-1",
+                "activity_until": at,
+            },
+        )
+        await b.engine.operator_deadline("rex")
+        assert await _settled(b, "rex", rex) == replace(
+            rex,
+            activity=Activity.VIDEO_RESERVED,
+            activity_since=at,
+            activity_until=at + timedelta(seconds=300),
+            call_id=None,
+            rev=rex.rev + 1,
+        )
     finally:
         b.engine.clock = real
 
