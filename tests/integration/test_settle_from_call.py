@@ -566,3 +566,19 @@ async def test_a_change_made_behind_the_view_is_matched_by_the_backstop(
     )
     call = await call_in_state(b, "behind", "offering")
     assert call["offer"]["operator"] == "lou"
+
+
+async def test_a_call_in_progress_past_its_check_asks_the_session_how_it_is(b: Backend) -> None:
+    """The in-call check: the scenario is asked for its status, the next check armed."""
+    placed = await _connected(b, "sid", SALES)
+    now = _ms(b.engine.clock())
+    await b.store.calls.update_one(
+        {"_id": placed["call_id"]}, {"$set": {"deadline": now - PAST}, "$inc": {"rev": 1}}
+    )
+    await b.view_synced()
+    await b.engine.call_deadline(placed["call_id"])
+    await b.engine.drain()
+    commands = b.platform.sessions[placed["session_id"]].commands
+    assert [c for c in commands if c["command"] != "connect"] == [{"command": "status"}]
+    doc = await b.store.calls.find_one({"_id": placed["call_id"]})
+    assert doc is not None and doc["deadline"] - doc["updated_at"] == timedelta(seconds=600)
