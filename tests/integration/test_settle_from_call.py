@@ -260,8 +260,8 @@ async def test_a_call_that_ended_finishes_the_operator_with_its_talk_time(b: Bac
 async def test_a_call_gone_or_never_connected_finishes_the_operator_with_no_talk(
     b: Backend,
 ) -> None:
-    """No call at all (the default policy: no wrap-up), and an ended call that never
-    connected (no talk time to take from it)."""
+    """No call at all (the default policy: no wrap-up; an offer for it released), and an
+    ended call that never connected (no talk time to take from it)."""
     await b.add_operator("eve")
     now = _ms(b.engine.clock())
     before = await _behind(
@@ -286,6 +286,34 @@ async def test_a_call_gone_or_never_connected_finishes_the_operator_with_no_talk
         idle_since=after.activity_since,
         activity_until=None,
         call_id=None,
+        rev=before.rev + 1,
+    )
+
+    # Offered for a call that is nowhere: the offer is released (no miss), place kept.
+    await b.add_operator("gil")
+    before = await _behind(
+        b,
+        "gil",
+        {
+            "presence": "ready",
+            "activity": "offered",
+            "offer_id": "o-lost",
+            "call_id": "no-such-call",
+            "activity_until": now - PAST,
+            "stats": {"offers": 2},
+            "last_seen": now,
+        },
+    )
+    await b.engine.operator_deadline("gil")
+    after = await _settled(b, "gil", before)
+    assert after == replace(
+        before,
+        activity=Activity.IDLE,
+        activity_since=after.activity_since,
+        activity_until=None,
+        offer_id=None,
+        call_id=None,
+        stats=replace(before.stats, offers=1),
         rev=before.rev + 1,
     )
 
