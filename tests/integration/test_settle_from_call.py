@@ -509,7 +509,12 @@ async def test_a_deadline_due_this_very_moment_is_acted_on(b: Backend) -> None:
         pat = await _behind(
             b,
             "pat",
-            {"presence": "ready", "activity": "paused_no_answer", "activity_until": at},
+            {
+                "presence": "ready",
+                "activity": "paused_no_answer",
+                "activity_until": at,
+                "last_seen": at,
+            },
         )
         quinn = await _behind(
             b,
@@ -519,6 +524,7 @@ async def test_a_deadline_due_this_very_moment_is_acted_on(b: Backend) -> None:
                 "activity": "wrap_up",
                 "call_id": "some-call",
                 "activity_until": at,
+                "last_seen": at,
             },
         )
         for login, before in (("pat", pat), ("quinn", quinn)):
@@ -544,6 +550,7 @@ async def test_a_deadline_due_this_very_moment_is_acted_on(b: Backend) -> None:
                 "call_id": "voice-call",
                 "video_invite": "inv-1",
                 "activity_until": at,
+                "last_seen": at,
             },
         )
         await b.engine.operator_deadline("rex")
