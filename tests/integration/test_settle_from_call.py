@@ -417,8 +417,9 @@ async def _connected(b: Backend, login: str, custom_data: str) -> dict[str, Any]
 async def test_a_session_another_process_registered_answers_with_its_call(b: Backend) -> None:
     """The scenario repeated a session that another process inserted and this one has not
     heard of yet: the insert fails on the session's unique key and the reply is the other
-    process's call (200, not created), whether the call was to wait or to be offered; an
-    operator reserved for it is given back."""
+    process's call (200, not created), whether the call was to wait, to be offered (the
+    operator reserved for it is given back) or to be refused at once. A new session of the
+    closed group is created (201) and known here as stored."""
     await b.ready_operator("ivy", [("sales", 1)])
     resp = await b.client.put(
         "/api/v1/groups/support/closed", json={"closed": True}, headers=b.admin
@@ -465,6 +466,29 @@ async def test_a_session_another_process_registered_answers_with_its_call(b: Bac
     assert after == replace(ivy, activity_since=after.activity_since, rev=ivy.rev + 2)
     assert b.platform.connects_by_target["ivy"] == 0
     b.app[FEED].flowing.set()
+    # A new session of the closed group: inserted ended at once, and created.
+    body = {
+        "session_id": "fresh-3",
+        "access_url": b.platform.access_url("fresh-3"),
+        "caller": "+15550000003",
+        "custom_data": json.dumps({"category": "support"}),
+    }
+    resp = await b.client.post("/api/v1/calls", json=body, headers=b.plat)
+    stored = await b.store.calls.find_one({"session_id": "fresh-3"})
+    assert stored is not None
+    assert resp.status == 201
+    assert await resp.json() == {
+        "call_id": stored["_id"],
+        "state": "ended",
+        "group": "support",
+        "media": "voice",
+        "outcome": "rejected",
+        "action": stored["action"],
+    }
+    # This process's copy is the stored call but its log (kept in the database only).
+    known = b.engine.call_doc(stored["_id"])
+    assert known is not None
+    assert known == {k: v for k, v in stored.items() if k not in ("log", "updated_at")}
 
 
 async def test_a_background_task_that_fails_is_logged_with_its_error(
