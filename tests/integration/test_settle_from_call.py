@@ -409,6 +409,17 @@ async def _ringing_helper(
     return op
 
 
+async def _quiet(b: Backend) -> None:
+    """The look this process's own writes scheduled has been taken: only what comes next
+    can schedule another."""
+
+    async def idle() -> bool:
+        return b.engine._rebalance_due is None
+
+    await eventually(idle, message="the scheduled rebalance")
+    await b.engine.drain()
+
+
 async def _connected(b: Backend, login: str, custom_data: str) -> dict[str, Any]:
     await b.ready_operator(login, [("sales", 1)])
     return await connected_call(b, login, custom_data=custom_data)
@@ -604,6 +615,7 @@ async def test_a_change_made_behind_the_view_is_matched_by_the_backstop(
     b.platform.script("lou", Script(answer_after_s=None, talk_s=None))  # rings on
     await b.add_operator("kim")
     first = await b.place_call()  # queued: kim is not ready
+    await _quiet(b)
     now = _ms(b.engine.clock())
     await b.store.operators.update_one(
         {"_id": "kim"},
@@ -613,6 +625,7 @@ async def test_a_change_made_behind_the_view_is_matched_by_the_backstop(
     assert call["operator"] == "kim"
 
     await b.ready_operator("lou")  # nothing waits: lou stays idle
+    await _quiet(b)
     template = await b.store.calls.find_one({"_id": first["call_id"]})
     assert template is not None
     queued = {
