@@ -92,6 +92,8 @@ async def _behind(
     the operator exactly as written (a sweep may settle it at once, before this returns)."""
     if call_set is not None:
         await b.store.calls.update_one({"_id": call_id}, {"$set": call_set, "$inc": {"rev": 1}})
+        # In the view before the operator falls due: a sweep settling them reads this call.
+        await b.view_synced()
     doc = await b.store.operators.find_one_and_update(
         {"_id": login}, {"$set": op_set, "$inc": {"rev": 1}}, return_document=ReturnDocument.AFTER
     )
