@@ -424,7 +424,9 @@ async def _quiet(b: Backend) -> None:
 
 async def _connected(b: Backend, login: str, custom_data: str) -> dict[str, Any]:
     await b.ready_operator(login, [("sales", 1)])
-    return await connected_call(b, login, custom_data=custom_data)
+    placed = await connected_call(b, login, custom_data=custom_data)
+    await operator_in(b, login, "in_call")  # the operator's own write follows the call's
+    return placed
 
 
 async def test_a_session_another_process_registered_answers_with_its_call(b: Backend) -> None:
@@ -502,6 +504,7 @@ async def test_a_session_another_process_registered_answers_with_its_call(b: Bac
     known = b.engine.call_doc(stored["_id"])
     assert known is not None
     assert known == {k: v for k, v in stored.items() if k not in ("log", "updated_at")}
+    assert stored["updated_at"] == stored["created_at"] == stored["ended_at"]
 
 
 async def test_a_background_task_that_fails_is_logged_with_its_error(
