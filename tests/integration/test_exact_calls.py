@@ -584,7 +584,10 @@ async def party_events_late_answers_and_their_commands_compared_whole(
     left = {"type": "caller_hung_up", "parties_stay": True}
     assert await _post_event(b, call_id, left) == (200, {"ok": True, "applied": True})
     raw = await _raw(b, call_id)
-    assert (raw["state"], raw["caller_left_at"]) == ("connected", _at(raw["log"][-1]))
+    assert raw["state"] == "connected"
+    # The transition reads the clock just after the log entry did: the same millisecond or
+    # one later (it failed once on exact equality).
+    assert timedelta(0) <= raw["caller_left_at"] - _at(raw["log"][-1]) < timedelta(seconds=1)
     gone = {"type": "party_hung_up", "party_id": bob}
     assert await _post_event(b, call_id, gone) == (200, {"ok": True, "applied": True})
     ended = {"type": "session_ended"}
