@@ -112,10 +112,10 @@ async def send_invite(
     if call is None:
         raise DeskError(404, "not_found", f"no call {call_id}", "call_id")
     login = call.get("operator")
-    if requester is not None and requester not in (
-        login,
-        (call.get("offer") or {}).get("operator"),
-    ):
+    # The operator ringing for the call owns it until one is written; after a takeover or a
+    # transfer only the new owner may text the caller (the first one's offer stays on record).
+    owner = login or (call.get("offer") or {}).get("operator")
+    if requester is not None and requester != owner:
         raise DeskError(403, "forbidden", "this call is not yours", "call_id")
     if call["state"] != "connected" or not login:
         raise DeskError(409, "not_connected", f"call {call_id} is not connected to an operator")

@@ -80,6 +80,16 @@ async def test_blind_with_a_helper_present_the_target_answers_and_owns_the_call(
         "by": "alice",
         "mode": "blind",
     }
+    # Alice's offer stays on record, but the call is carl's now: she may not text its caller
+    # a video link (it would bring the caller back to carl, on her request).
+    assert doc["offer"]["operator"] == "alice"
+    before = await Snapshot.take(b.store)
+    resp = await b.client.post(f"/api/v1/calls/{call_id}/video_invite", json={}, headers=alice)
+    assert (resp.status, await resp.json()) == (
+        403,
+        {"error": {"code": "forbidden", "message": "this call is not yours", "field": "call_id"}},
+    )
+    await before.assert_unchanged(b.store)
 
 
 async def test_blind_with_a_helper_present_whose_target_fails_stays_with_the_helper(
