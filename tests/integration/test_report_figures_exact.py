@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from backend.domain.actions import StatusInterval
 from backend.keys import FLOOR
+from backend.services import report_summary as reports
 from tests.conftest import Backend
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -1387,3 +1388,62 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
             },
         ]
     }
+
+
+async def test_report_ranges_their_default_resolution_and_their_limits(
+    make_backend: Any,
+) -> None:
+    b: Backend = await make_backend(CONFIG)
+
+    async def get(query: str) -> tuple[int, Any]:
+        resp = await b.client.get(f"/api/v1/reports/summary?{query}", headers=b.admin)
+        return resp.status, await resp.json()
+
+    def refused(field: str, message: str) -> tuple[int, Any]:
+        return 400, {"error": {"code": "invalid", "message": message, "field": field}}
+
+    # Without `by`: quarters up to six hours, hours up to two days, days beyond.
+    for query, by, intervals in [
+        ("from=2026-03-10T10:00&to=2026-03-10T16:00", "15min", 24),
+        ("from=2026-03-10T10:00&to=2026-03-10T16:00:01", "hour", 7),
+        ("from=2026-03-10&to=2026-03-11", "hour", 48),
+        ("from=2026-03-10&to=2026-03-12", "day", 3),
+    ]:
+        status, body = await get(query)
+        assert (status, body["by"], len(body["intervals"])) == (200, by, intervals), query
+    # The last interval ends where the report does, but a day's at its midnight.
+    status, body = await get("from=2026-03-10T10:00&to=2026-03-10T11:20&by=hour")
+    assert [(i["start"][11:16], i["end"][11:16]) for i in body["intervals"]] == [
+        ("10:00", "11:00"),
+        ("11:00", "11:20"),
+    ]
+    status, body = await get("from=2026-03-10T10:00&to=2026-03-11T11:20&by=day")
+    assert [(i["start"], i["end"]) for i in body["intervals"]] == [
+        ("2026-03-10T00:00:00+01:00", "2026-03-11T00:00:00+01:00"),
+        ("2026-03-11T00:00:00+01:00", "2026-03-12T00:00:00+01:00"),
+    ]
+    assert body["from"] == "2026-03-10T00:00:00+01:00"  # from the start of its interval
+
+    assert await get("by=week") == refused("by", "by: one of 15min, hour, day")
+    equal = "from=2026-03-10T10:00&to=2026-03-10T10:00"
+    assert await get(equal) == refused("to", "to: must be after from")
+    assert await get("group=nope") == refused("group", "group: no group named 'nope'")
+    # The most intervals a report may span: 31 days of quarters, 366 of hours, 3,660 days.
+    assert await get("from=2026-01-01&to=2026-02-01T00:15&by=15min") == refused(
+        "to", "to: at most 2976 intervals of 15min"
+    )
+    assert await get("from=2026-01-01&to=2027-01-02T01:00&by=hour") == refused(
+        "to", "to: at most 8784 intervals of hour"
+    )
+    # Ranges at the limit pass (checked without making their reports: thousands of intervals).
+    settings = b.engine.settings
+    for start, end, by in [
+        (at("00:00", 1), at("00:00", 1) + timedelta(days=31), "15min"),
+        (at("00:00", 1), at("00:00", 1) + timedelta(days=366), "hour"),
+        (datetime(2020, 1, 1, tzinfo=PARIS), datetime(2030, 1, 7, tzinfo=PARIS), "day"),
+    ]:
+        rng = reports.Range(start, end, by, None)
+        assert reports.check_range(settings, rng) == rng
+    assert await get("from=2020-01-01&to=2030-01-08&by=day") == refused(
+        "to", "to: at most 3660 intervals of day"
+    )
