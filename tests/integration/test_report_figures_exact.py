@@ -63,21 +63,22 @@ def ended(
     outcome: str,
     *,
     wait_s: float = 0.0,
+    queued_after_s: float = 0.0,
     talk_s: float | None = None,
     ended_after_s: float = 0.0,
     operator: str | None = None,
     day: int = 10,
     **extra: Any,
 ) -> dict[str, Any]:
-    """An ended call document: answered when talk_s is given (after wait_s), else it ended
-    ended_after_s after it was queued."""
-    start = at(created, day)
+    """An ended call document, queued queued_after_s after it came: answered when talk_s is
+    given (after wait_s in the queue), else it ended ended_after_s after it was queued."""
+    start = at(created, day) + timedelta(seconds=queued_after_s)
     doc: dict[str, Any] = {
         "_id": call_id,
         "session_id": f"s-{call_id}",
         "state": "ended",
         "group": group,
-        "created_at": start,
+        "created_at": at(created, day),
         "enqueued_at": start,
         "outcome": outcome,
         "ended_at": start + timedelta(seconds=ended_after_s),
@@ -124,6 +125,7 @@ async def _day(b: Backend, clock: Clock) -> None:
             "default",
             "10:10",
             "answered",
+            queued_after_s=2,
             wait_s=8,
             talk_s=120,
             operator="ann",
@@ -150,8 +152,9 @@ async def _day(b: Backend, clock: Clock) -> None:
         ),
         # Given up after 3 s (a short abandon) and after 40 s.
         ended("c3", "sales", "11:05", "abandoned", ended_after_s=3),
-        ended("c4", "default", "11:20", "abandoned", ended_after_s=40),
-        ended("c5", "support", "11:25", "overflowed", ended_after_s=60),
+        # (Someone was asked for help three times; the call was transferred twice.)
+        ended("c4", "default", "11:20", "abandoned", ended_after_s=40, help_requests=3),
+        ended("c5", "support", "11:25", "overflowed", ended_after_s=60, transfers=[{}, {}]),
         # Before the report's range, and the same hour a week before.
         ended("c6", "default", "09:50", "answered", wait_s=2, talk_s=60, operator="bob"),
         ended(
@@ -168,6 +171,12 @@ async def _day(b: Backend, clock: Clock) -> None:
     ]
     for doc in calls:
         b.engine.history.call_ended(doc)
+    # Not counted: a call not ended, one with no outcome. Counted from its arrival: a call
+    # never queued, given up after 4 s.
+    b.engine.history.call_ended({**calls[0], "_id": "x1", "state": "connected"})
+    b.engine.history.call_ended({**calls[0], "_id": "x2", "outcome": None})
+    never = ended("x3", "support", "11:40", "abandoned", ended_after_s=4)
+    b.engine.history.call_ended({**never, "enqueued_at": None})
     await b.engine.drain()
     # The same calls in the database (for /queues), and voicemails and callbacks of support.
     tasks = [
@@ -264,22 +273,22 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
         "timezone": "Europe/Paris",
         "service_level_s": 20,
         "short_abandon_s": 5,
-        "calls": 5,
+        "calls": 6,
         "answered": 2,
-        "abandoned": 2,
-        "abandoned_short": 1,
+        "abandoned": 3,
+        "abandoned_short": 2,
         "overflowed": 1,
-        "transfers": 1,
-        "help_requests": 2,
+        "transfers": 3,
+        "help_requests": 5,
         "service_level": 0.333,
         "asa_s": 19.0,
         "aht_s": 515.0,
-        "abandon_rate": 0.4,
+        "abandon_rate": 0.5,
         "occupancy": 0.333,
         "talk_s": 420.0,
         "hold_s": 10.0,
         "wrap_up_s": 600.0,
-        "outcomes": {"abandoned": 2, "answered": 2, "overflowed": 1},
+        "outcomes": {"abandoned": 3, "answered": 2, "overflowed": 1},
         "presence": {"not_ready": 2400.0, "offline": 5400.0, "ready": 3600.0},
         "activity": {"idle": 10800.0, "in_call": 600.0, "wrap_up": 600.0},
         "groups": [
@@ -291,7 +300,7 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "abandoned_short": 0,
                 "overflowed": 0,
                 "transfers": 1,
-                "help_requests": 0,
+                "help_requests": 3,
                 "service_level": 0.5,
                 "asa_s": 8.0,
                 "aht_s": 130.0,
@@ -327,22 +336,22 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
             },
             {
                 "group": "support",
-                "calls": 1,
+                "calls": 2,
                 "answered": 0,
-                "abandoned": 0,
-                "abandoned_short": 0,
+                "abandoned": 1,
+                "abandoned_short": 1,
                 "overflowed": 1,
-                "transfers": 0,
+                "transfers": 2,
                 "help_requests": 0,
                 "service_level": None,
                 "asa_s": None,
                 "aht_s": None,
-                "abandon_rate": 0.0,
+                "abandon_rate": 0.5,
                 "occupancy": None,
                 "talk_s": 0.0,
                 "hold_s": 0.0,
                 "wrap_up_s": 600.0,
-                "outcomes": {"overflowed": 1},
+                "outcomes": {"abandoned": 1, "overflowed": 1},
                 "presence": {"offline": 5400.0},
                 "activity": {"idle": 5400.0, "wrap_up": 600.0},
             },
@@ -435,22 +444,22 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
             {
                 "start": "2026-03-10T11:00:00+01:00",
                 "end": "2026-03-10T12:00:00+01:00",
-                "calls": 3,
+                "calls": 4,
                 "answered": 0,
-                "abandoned": 2,
-                "abandoned_short": 1,
+                "abandoned": 3,
+                "abandoned_short": 2,
                 "overflowed": 1,
-                "transfers": 0,
-                "help_requests": 0,
+                "transfers": 2,
+                "help_requests": 3,
                 "service_level": 0.0,
                 "asa_s": None,
                 "aht_s": None,
-                "abandon_rate": 0.667,
+                "abandon_rate": 0.75,
                 "occupancy": 0.333,
                 "talk_s": 0.0,
                 "hold_s": 0.0,
                 "wrap_up_s": 600.0,
-                "outcomes": {"abandoned": 2, "overflowed": 1},
+                "outcomes": {"abandoned": 3, "overflowed": 1},
                 "presence": {"not_ready": 1800.0, "offline": 1800.0, "ready": 1800.0},
                 "activity": {"idle": 3600.0, "wrap_up": 600.0},
                 "groups": {
@@ -461,7 +470,7 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                         "abandoned_short": 0,
                         "overflowed": 0,
                         "transfers": 0,
-                        "help_requests": 0,
+                        "help_requests": 3,
                         "service_level": 0.0,
                         "asa_s": None,
                         "aht_s": None,
@@ -495,22 +504,22 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                         "activity": {"idle": 1800.0},
                     },
                     "support": {
-                        "calls": 1,
+                        "calls": 2,
                         "answered": 0,
-                        "abandoned": 0,
-                        "abandoned_short": 0,
+                        "abandoned": 1,
+                        "abandoned_short": 1,
                         "overflowed": 1,
-                        "transfers": 0,
+                        "transfers": 2,
                         "help_requests": 0,
                         "service_level": None,
                         "asa_s": None,
                         "aht_s": None,
-                        "abandon_rate": 0.0,
+                        "abandon_rate": 0.5,
                         "occupancy": None,
                         "talk_s": 0.0,
                         "hold_s": 0.0,
                         "wrap_up_s": 600.0,
-                        "outcomes": {"overflowed": 1},
+                        "outcomes": {"abandoned": 1, "overflowed": 1},
                         "presence": {"offline": 1800.0},
                         "activity": {"idle": 1800.0, "wrap_up": 600.0},
                     },
@@ -813,7 +822,7 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "0.5",
                 "0.167",
                 "1",
-                "0",
+                "3",
                 "0",
                 "1",
                 "1",
@@ -837,22 +846,22 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "1",
                 "0",
             ],
-            ["support", "1", "0", "0", "0", "", "", "", "0.0", "", "0", "0", "1", "0", "0", "1"],
+            ["support", "2", "0", "1", "1", "", "", "", "0.5", "", "2", "0", "1", "1", "0", "1"],
             [
                 "all",
-                "5",
+                "6",
                 "2",
+                "3",
                 "2",
-                "1",
                 "0.333",
                 "19.0",
                 "515.0",
-                "0.4",
+                "0.5",
                 "0.333",
+                "3",
+                "5",
                 "1",
-                "2",
-                "1",
-                "2",
+                "3",
                 "2",
                 "1",
             ],
@@ -948,17 +957,17 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "2026-03-10T11:00:00+01:00",
                 "2026-03-10T12:00:00+01:00",
                 "all",
-                "3",
+                "4",
                 "0",
+                "3",
                 "2",
-                "1",
                 "0.0",
                 "",
                 "",
-                "0.667",
+                "0.75",
                 "0.333",
-                "0",
-                "0",
+                "2",
+                "3",
                 "1",
             ],
             [
@@ -975,7 +984,7 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "1.0",
                 "0.0",
                 "0",
-                "0",
+                "3",
                 "0",
             ],
             [
@@ -999,16 +1008,16 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "2026-03-10T11:00:00+01:00",
                 "2026-03-10T12:00:00+01:00",
                 "support",
+                "2",
+                "0",
                 "1",
-                "0",
-                "0",
-                "0",
+                "1",
                 "",
                 "",
                 "",
-                "0.0",
+                "0.5",
                 "",
-                "0",
+                "2",
                 "0",
                 "1",
             ],
@@ -1132,6 +1141,17 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
     floor = b.app[FLOOR]
     floor.clock = clock
     await floor.seed(b.store)
+    # Calls ended since, as the stream brings them: counted once, when they came today and
+    # ended after the seed's read (the read has those before).
+    late = [
+        ended("f1", "support", "11:29:50", "answered", wait_s=4, talk_s=30, operator="ann"),
+        ended("f2", "sales", "11:29", "abandoned", ended_after_s=70),
+        ended("f3", "default", "11:00", "failed", ended_after_s=1200),
+        ended("f4", "default", "23:00", "abandoned", ended_after_s=45005, day=9),
+    ]
+    await b.store.calls.insert_many(late)
+    await b.store.calls.update_one({"_id": "f1"}, {"$set": {"rev": 4}})
+    await b.view_synced()
     first = await b.place_call()
     clock.now += timedelta(seconds=45)
     second = await b.place_call(caller="+15550000002")
@@ -1267,9 +1287,9 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "offline": 1,
                 "routable": 0,
                 "today": {
-                    "calls": 2,
+                    "calls": 3,
                     "answered": 1,
-                    "abandoned": 1,
+                    "abandoned": 2,
                     "abandoned_short": 1,
                     "overflowed": 0,
                     "service_level": 0.0,
@@ -1288,13 +1308,13 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "offline": 1,
                 "routable": 0,
                 "today": {
-                    "calls": 1,
-                    "answered": 0,
-                    "abandoned": 0,
-                    "abandoned_short": 0,
+                    "calls": 3,
+                    "answered": 1,
+                    "abandoned": 1,
+                    "abandoned_short": 1,
                     "overflowed": 1,
-                    "service_level": None,
-                    "asa_s": None,
+                    "service_level": 1.0,
+                    "asa_s": 4.0,
                 },
                 "wait_level": "ok",
                 "service_level_level": "ok",
@@ -1317,15 +1337,15 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                     "by_activity": {"wrap_up": 1},
                 },
                 "today": {
-                    "calls": 5,
+                    "calls": 6,
                     "answered": 2,
                     "abandoned": 1,
-                    "failed": 0,
+                    "failed": 1,
                     "in_progress": 2,
                     "asa_s": 5.0,
                     "service_level": 0.667,
                     "service_level_s": 20,
-                    "abandon_rate": 0.2,
+                    "abandon_rate": 0.167,
                     "overflowed": 0,
                     "voicemails": {"left": 0, "handled": 0},
                     "callbacks": {"requested": 0, "completed": 0, "failed": 0},
@@ -1344,15 +1364,15 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                     "by_activity": {"wrap_up": 1},
                 },
                 "today": {
-                    "calls": 2,
+                    "calls": 3,
                     "answered": 1,
-                    "abandoned": 1,
+                    "abandoned": 2,
                     "failed": 0,
                     "in_progress": 0,
                     "asa_s": 30.0,
-                    "service_level": 0.5,
+                    "service_level": 0.333,
                     "service_level_s": 20,
-                    "abandon_rate": 0.5,
+                    "abandon_rate": 0.667,
                     "overflowed": 0,
                     "voicemails": {"left": 0, "handled": 0},
                     "callbacks": {"requested": 0, "completed": 0, "failed": 0},
@@ -1371,15 +1391,15 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                     "by_activity": {},
                 },
                 "today": {
-                    "calls": 7,
-                    "answered": 1,
+                    "calls": 8,
+                    "answered": 2,
                     "abandoned": 1,
                     "failed": 0,
                     "in_progress": 0,
-                    "asa_s": 5.0,
+                    "asa_s": 4.5,
                     "service_level": 1.0,
                     "service_level_s": 20,
-                    "abandon_rate": 0.143,
+                    "abandon_rate": 0.125,
                     "overflowed": 1,
                     "voicemails": {"left": 2, "handled": 1},
                     "callbacks": {"requested": 3, "completed": 2, "failed": 1},
@@ -1388,6 +1408,20 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
             },
         ]
     }
+
+    # At midnight the floor's figures of the day start again from nothing.
+    clock.now = at("00:00:30", 11)
+    resp = await b.client.get("/api/v1/operators/live", headers=b.admin)
+    nothing = {
+        "calls": 0,
+        "answered": 0,
+        "abandoned": 0,
+        "abandoned_short": 0,
+        "overflowed": 0,
+        "service_level": None,
+        "asa_s": None,
+    }
+    assert [g["today"] for g in (await resp.json())["groups"]] == [nothing] * 3
 
 
 async def test_report_ranges_their_default_resolution_and_their_limits(
