@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from backend.domain import rollup
 from backend.domain.actions import StatusInterval
 from backend.keys import FLOOR
 from backend.services import report_summary as reports
@@ -1481,3 +1484,48 @@ async def test_report_ranges_their_default_resolution_and_their_limits(
     assert await get("from=2020-01-01&to=2030-01-08&by=day") == refused(
         "to", "to: at most 3660 intervals of day"
     )
+
+
+async def test_counters_of_a_failed_batch_go_out_with_the_next(
+    make_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The buckets' write fails while another call ends: both calls' counters are kept, added
+    together, and written whole once the database is back."""
+    b: Backend = await make_backend(CONFIG)
+    history, rolls = b.engine.history, b.engine.rollup
+    await b.engine.drain()
+    real = b.store.add_report_counters
+    later = ended("a2", "sales", "10:12", "abandoned", ended_after_s=50)
+
+    async def down(incs: Any) -> None:
+        if later["_id"] not in ended_now:
+            ended_now.append(later["_id"])
+            history.call_ended(later)  # ends while the batch is being written
+        raise ConnectionError("database down")
+
+    ended_now: list[str] = []
+    monkeypatch.setattr(b.store, "add_report_counters", down)
+    history.call_ended(
+        ended("a1", "sales", "10:10", "answered", wait_s=4, talk_s=60, operator="bob")
+    )
+    with pytest.raises(ConnectionError):
+        await history.flush()
+    key = (rollup.GROUP, "15min", "sales", at("10:00"))
+    both = {
+        "calls": 2.0,
+        "outcome.answered": 1.0,
+        "answered": 1.0,
+        "wait_s": 4.0,
+        "answered_in_sl": 1.0,
+        "talk_s": 60.0,
+        "hold_s": 0.0,
+        "outcome.abandoned": 1.0,
+        "abandoned": 1.0,
+        "abandoned_short": 0.0,
+    }
+    assert rolls.pending[key] == both
+    monkeypatch.setattr(b.store, "add_report_counters", real)
+    await b.engine.drain()
+    assert rolls.pending == {}
+    stored = await b.store.report_buckets.find_one({"_id": rollup.bucket_id(key)})
+    assert stored == rollup.bucket_doc(key, both)
