@@ -586,6 +586,12 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
             },
         ],
     }
+    whole = await resp.json()
+    # The same once the center's buckets began at 11:00: the 10:00 hour's time from the
+    # operators' buckets, the 11:00 hour's from the center's (and the view's).
+    b.store.center_since = at("11:00")
+    resp = await b.client.get(f"/api/v1/reports/summary?{q}", headers=b.admin)
+    assert await resp.json() == whole
     resp = await b.client.get(f"/api/v1/reports/summary?{q}&group=sales", headers=b.admin)
     assert await resp.json() == {
         "from": "2026-03-10T10:00:00+01:00",
@@ -1139,6 +1145,50 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
             },
         ]
     }
+    # At 11:37 the last hour's quarters are those from 10:45: 52 minutes of them.
+    clock.now = at("11:37")
+    resp = await b.client.get("/api/v1/reports/staffing", headers=b.admin)
+    assert await resp.json() == {
+        "groups": [
+            {
+                "group": "default",
+                "calls_last_hour": 1,
+                "calls_same_hour_last_week": 0,
+                "arrival_rate_per_hour": 1.15,
+                "handle_time_s": 180.0,
+                "traffic_erlangs": 0.06,
+                "target_service_level": 0.8,
+                "service_level_s": 20,
+                "needed": 1,
+                "ready": 1,
+            },
+            {
+                "group": "sales",
+                "calls_last_hour": 1,
+                "calls_same_hour_last_week": 1,
+                "arrival_rate_per_hour": 1.15,
+                "handle_time_s": 280.0,
+                "traffic_erlangs": 0.09,
+                "target_service_level": 0.9,
+                "service_level_s": 20,
+                "needed": 1,
+                "ready": 1,
+            },
+            {
+                "group": "support",
+                "calls_last_hour": 2,
+                "calls_same_hour_last_week": 0,
+                "arrival_rate_per_hour": 2.31,
+                "handle_time_s": 180.0,
+                "traffic_erlangs": 0.12,
+                "target_service_level": 0.8,
+                "service_level_s": 20,
+                "needed": 1,
+                "ready": 0,
+            },
+        ]
+    }
+    clock.now = NOW
 
     # The floor, seeded at 11:30 from the day's buckets; two calls wait 95 s and 50 s.
     floor = b.app[FLOOR]
