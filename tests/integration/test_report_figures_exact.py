@@ -236,6 +236,7 @@ async def _day(b: Backend, clock: Clock) -> None:
     )
     await b.add_operator("cid", [("sales", 1)])
     await b.add_operator("dan", [("support", 1)], role="supervisor")
+    await b.add_operator("eve", [("support", 1)])
     for login, fields in (
         (
             "bob",
@@ -248,6 +249,17 @@ async def _day(b: Backend, clock: Clock) -> None:
             },
         ),
         ("cid", {"absence": {"reason": "dismissed", "until": None}}),
+        # Ready for support from 11:30 on: routable, nothing in the reports yet.
+        (
+            "eve",
+            {
+                "presence": "ready",
+                "presence_since": NOW,
+                "activity": "idle",
+                "activity_since": NOW,
+                "last_seen": NOW,
+            },
+        ),
         (
             "dan",
             {
@@ -1141,7 +1153,7 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "target_service_level": 0.8,
                 "service_level_s": 20,
                 "needed": 1,
-                "ready": 0,
+                "ready": 1,
             },
         ]
     }
@@ -1184,7 +1196,7 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "target_service_level": 0.8,
                 "service_level_s": 20,
                 "needed": 1,
-                "ready": 0,
+                "ready": 1,
             },
         ]
     }
@@ -1284,6 +1296,21 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "groups": [{"name": "support", "level": 1}],
                 "absence": {"reason": "vacation", "until": "2026-03-20T17:00:00+00:00"},
             },
+            {
+                "login": "eve",
+                "name": "Eve",
+                "role": "operator",
+                "presence": "ready",
+                "reason": None,
+                "activity": "idle",
+                "since": "2026-03-10T10:30:00+00:00",
+                "presence_since": "2026-03-10T10:30:00+00:00",
+                "activity_since": "2026-03-10T10:30:00+00:00",
+                "call_id": None,
+                "call": None,
+                "groups": [{"name": "support", "level": 1}],
+                "absence": None,
+            },
         ],
         "waiting": [
             {
@@ -1356,10 +1383,10 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "group": "support",
                 "waiting": 0,
                 "longest_wait_s": 0.0,
-                "ready": 0,
+                "ready": 1,
                 "not_ready": 0,
                 "offline": 1,
-                "routable": 0,
+                "routable": 1,
                 "today": {
                     "calls": 3,
                     "answered": 1,
@@ -1437,11 +1464,11 @@ async def test_a_small_day_reported_whole(make_backend: Any) -> None:
                 "waiting": 0,
                 "longest_wait_s": 0,
                 "operators": {
-                    "ready": 0,
+                    "ready": 1,
                     "not_ready": 0,
                     "offline": 1,
-                    "routable": 0,
-                    "by_activity": {},
+                    "routable": 1,
+                    "by_activity": {"idle": 1},
                 },
                 "today": {
                     "calls": 8,
