@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.conftest import Backend
 from tests.support.fake_platform import Script
 from tests.support.waiting import eventually
@@ -41,7 +43,12 @@ async def _spares(b: Backend) -> dict[str, dict[str, Any]]:
     return {s["number"]: s for s in group["spares"]}
 
 
-async def test_a_call_waiting_past_the_threshold_goes_to_a_spare(make_backend: Any) -> None:
+@pytest.fixture
+async def to_a_spare(make_backend: Any) -> dict[str, Any]:
+    """A call past its threshold goes to a spare and ends there; compared whole on the way.
+
+    A fixture, so that mutmut (which runs the tests reaching a mutant fastest *call* first,
+    up to a time budget) runs it among the first: see tests/integration/test_exact_calls.py."""
     b: Backend = await make_backend(overflow_config())
     b.platform.script(A, Script(talk_s=None))
     placed = await b.place_call()
@@ -52,6 +59,37 @@ async def test_a_call_waiting_past_the_threshold_goes_to_a_spare(make_backend: A
     assert connect["target"] == {"type": "pstn", "address": A}
     assert connect["headers"]["X-Overflow"] == "1"
     assert (await _spares(b))[A]["active"] == 1
+    # Compared whole: the spare's attempt on the call, its log entry, the connect, the slot.
+    raw = await b.store.calls.find_one({"_id": placed["call_id"]})
+    assert raw is not None
+    call_id, spare = placed["call_id"], raw["spare"]
+    offer_id, at = spare["offer_id"], spare["created_at"]
+    assert connect == {
+        "command": "connect",
+        "call_id": call_id,
+        "offer_id": offer_id,
+        "target": {"type": "pstn", "address": A},
+        "video": False,
+        "ring_timeout_s": 10,
+        "headers": {"X-Call-Id": call_id, "X-Offer-Id": offer_id, "X-Overflow": "1"},
+    }
+    sent = next(e for e in raw["log"] if e["kind"] == "command" and e["command"] == connect)
+    assert spare == {
+        "offer_id": offer_id,
+        "number": A,
+        "created_at": at,
+        "expires_at": at + timedelta(seconds=11),  # ring_timeout_s + offer_grace_s
+        "sent_at": sent["at"],
+        "fallback": False,
+    }
+    offered = [e for e in raw["log"] if e["kind"] == "spare_offer"]
+    assert offered == [{"at": at, "kind": "spare_offer", "number": A, "offer_id": offer_id}]
+    assert raw["spares_tried"] == [A]
+    slots = b.store.calls.database["spare_slots"]
+    assert [d async for d in slots.find({}, sort=[("_id", 1)])] == [
+        {"_id": f"{A}#0", "number": A, "call_id": call_id, "taken_at": at},
+        {"_id": f"{B}#0", "number": B, "call_id": None, "taken_at": None},
+    ]
     resp = await b.client.post(
         f"/api/v1/calls/{placed['call_id']}/events",
         json={"type": "operator_hung_up"},
@@ -60,8 +98,16 @@ async def test_a_call_waiting_past_the_threshold_goes_to_a_spare(make_backend: A
     assert resp.status == 200
     ended = await b.call(placed["call_id"])
     assert ended["outcome"] == "overflowed" and ended["spare"]["number"] == A
-    usage = await _spares(b)
-    assert usage[A]["active"] == 0 and usage[A]["used_today"] == 1
+    assert [d async for d in slots.find({"number": A})] == [
+        {"_id": f"{A}#0", "number": A, "call_id": None, "taken_at": None}
+    ]
+    return (await _spares(b))[A]
+
+
+async def test_a_call_waiting_past_the_threshold_goes_to_a_spare(
+    to_a_spare: dict[str, Any],
+) -> None:
+    assert (to_a_spare["active"], to_a_spare["used_today"]) == (0, 1)
 
 
 async def test_a_busy_spare_hands_on_to_the_next(make_backend: Any) -> None:

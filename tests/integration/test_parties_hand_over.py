@@ -69,7 +69,17 @@ async def test_blind_with_a_helper_present_the_target_answers_and_owns_the_call(
     assert [n["text"] for n in doc["desk"]["notes"]] == [
         "transferred by alice to group sales: billing"
     ]
-    assert [e["mode"] for e in doc["log"] if e["kind"] == "transfer"] == ["blind"]
+    [entry] = [e for e in doc["log"] if e["kind"] == "transfer"]
+    assert entry == {
+        "at": entry["at"],
+        "kind": "transfer",
+        "party_id": party_id,
+        "to": {"type": "group", "address": "sales"},
+        "login": "carl",
+        "role": "transfer",
+        "by": "alice",
+        "mode": "blind",
+    }
 
 
 async def test_blind_with_a_helper_present_whose_target_fails_stays_with_the_helper(
@@ -102,10 +112,15 @@ async def test_blind_with_others_present_is_refused_with_its_reason_and_writes_n
         (bob, {"type": "operator", "address": "carl"}, 409, "not_owner"),
         (alice, {"type": "operator", "address": "bob"}, 409, "already_on_call"),
     ]
+    messages = {
+        "not_owner": "only the call's owner (alice) hands it over",
+        "already_on_call": "bob is on this call already",
+    }
     for auth, to, status, code in cases:
         before = await Snapshot.take(b.store)
         data = await _blind(b, call_id, auth, to, status)
-        assert data["error"]["code"] == code, data
+        field = "to.address" if code == "already_on_call" else None
+        assert data["error"] == {"code": code, "message": messages[code], "field": field}, data
         await before.assert_unchanged(b.store)
     # Only an outside number would stay with the caller.
     dave = await b.ready_operator("dave")

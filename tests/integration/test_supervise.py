@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from backend.domain.model import (
+    Address,
+    CallParty,
+    PartyKind,
+    PartyState,
+    SuperviseMode,
+    TargetType,
+)
+from backend.services import parties, supervise
+from backend.services.desk import DeskError
+from backend.services.parties import Actor
 from tests.conftest import Backend
 from tests.integration.test_parties import CONFIG, _add, _commands, _error, _party, _party_in
 from tests.support.desk import call_in_state, connected_call, operator_in
@@ -211,3 +223,161 @@ async def test_refusals_write_nothing(b: Backend) -> None:
     resp = await b.client.delete(path, headers=alice)
     assert resp.status == 403
     assert not await _commands(b, placed["session_id"], "party_mode")
+
+
+async def _refusal(action: Coroutine[Any, Any, Any]) -> tuple[int, str, str, str | None]:
+    with pytest.raises(DeskError) as refused:
+        await action
+    e = refused.value
+    return e.status, e.code, e.message, e.field
+
+
+async def test_what_supervising_writes_and_refuses_exactly(b: Backend) -> None:
+    """From the service: the supervisor's party and log entries whole, every refusal whole, and
+    which call a login supervises."""
+    engine = b.engine
+    await b.ready_operator("alice")
+    first = (await connected_call(b, "alice"))["call_id"]
+    await b.ready_operator("bob")
+    second = (await connected_call(b, "bob"))["call_id"]
+    sue_auth = await _supervisor(b)
+    await _supervisor(b, "ted")
+    sue, ted = Actor("sue", True), Actor("ted", True)
+    listen, whisper = SuperviseMode.LISTEN, SuperviseMode.WHISPER
+    only = "only supervisors and administrators may supervise"
+    for action, error in (
+        (
+            supervise.supervise(engine, first, Actor("alice", False), listen),
+            (403, "forbidden", only),
+        ),
+        (
+            supervise.set_mode(engine, first, "p", Actor("alice", False), listen),
+            (403, "forbidden", only),
+        ),
+        (
+            supervise.supervise(engine, first, Actor(None, True), listen),
+            (403, "login_required", "supervising dials your own media user: log in as yourself"),
+        ),
+        (
+            supervise.supervise(engine, first, Actor("ghost", True), listen),
+            (403, "forbidden", "ghost has no media user to dial"),
+        ),
+    ):
+        assert await _refusal(action) == (*error, None)
+    assert await _refusal(supervise.supervise(engine, "nope", sue, listen)) == (
+        404,
+        "not_found",
+        "no call nope",
+        "call_id",
+    )
+    await b.set_status(sue_auth, "ready")
+    assert await _refusal(supervise.supervise(engine, first, sue, listen)) == (
+        409,
+        "busy",
+        "you are ready: be Not ready and off calls to supervise",
+        None,
+    )
+    await b.set_status(sue_auth, "not_ready", "meeting")
+    # On a call (as another process would have written it): busy too, saying so.
+    await b.store.operators.update_one({"_id": "sue"}, {"$set": {"activity": "in_call"}})
+    assert await _refusal(supervise.supervise(engine, first, sue, listen)) == (
+        409,
+        "busy",
+        "you are in_call: be Not ready and off calls to supervise",
+        None,
+    )
+    await b.store.operators.update_one({"_id": "sue"}, {"$set": {"activity": "idle"}})
+
+    party_id = await supervise.supervise(engine, first, sue, listen)
+    doc = await b.store.call_doc(first)
+    assert doc is not None
+    [entry] = [e for e in doc["log"] if e["kind"] == "supervisor_joined"]
+    at = entry["at"]
+    assert entry == {
+        "at": at,
+        "kind": "supervisor_joined",
+        "party_id": party_id,
+        "login": "sue",
+        "mode": "listen",
+    }
+    policy = engine.settings.policy("default")
+    call = await engine.call(first, fresh=True)
+    assert call is not None
+    assert call.party(party_id) == CallParty(
+        party_id=party_id,
+        kind=PartyKind.SUPERVISOR,
+        address=Address(TargetType.USER, "sue"),
+        state=PartyState.DIALING,
+        created_at=at,
+        login="sue",
+        requested_by="sue",
+        expires_at=at + timedelta(seconds=policy.ring_timeout_s + policy.offer_grace_s),
+        mode=listen,
+    )
+    # Which call each login supervises: bob is an operator on his, not a supervisor.
+    assert [await supervise.supervising(engine, x) for x in ("sue", "ted", "bob")] == [
+        first,
+        None,
+        None,
+    ]
+    assert await _refusal(supervise.supervise(engine, first, sue, whisper)) == (
+        409,
+        "already_supervising",
+        "sue supervises this call already",
+        None,
+    )
+    assert await _refusal(supervise.supervise(engine, second, sue, listen)) == (
+        409,
+        "supervising_elsewhere",
+        f"you supervise call {first}: leave it first",
+        None,
+    )
+    teds = await supervise.supervise(engine, second, ted, listen)
+
+    # Switching mode: one entry, the party's mode; refusals whole.
+    await supervise.set_mode(engine, first, party_id, sue, whisper)
+    doc = await b.store.call_doc(first)
+    assert doc is not None
+    [entry] = [e for e in doc["log"] if e["kind"] == "supervisor_mode"]
+    assert entry == {
+        "at": entry["at"],
+        "kind": "supervisor_mode",
+        "party_id": party_id,
+        "mode": "whisper",
+        "by": "sue",
+    }
+    call = await engine.call(first, fresh=True)
+    assert call is not None
+    mine = call.party(party_id)
+    assert mine is not None and mine.mode is whisper
+    own = next(p.party_id for p in call.parties if p.login == "alice")
+    switches: tuple[tuple[Coroutine[Any, Any, Any], tuple[int, str, str, str | None]], ...] = (
+        (
+            supervise.set_mode(engine, "nope", party_id, sue, listen),
+            (404, "not_found", "no call nope", "call_id"),
+        ),
+        (
+            supervise.set_mode(engine, first, "nope", sue, listen),
+            (404, "unknown_party", f"call {first} has no party nope", "party_id"),
+        ),
+        (
+            supervise.set_mode(engine, second, teds, sue, listen),
+            (403, "forbidden", f"party {teds} is another supervisor's", None),
+        ),
+        (
+            supervise.set_mode(engine, first, own, sue, listen),
+            (409, "not_supervisor", f"party {own} is not a supervisor's", None),
+        ),
+    )
+    for switch, refused in switches:
+        assert await _refusal(switch) == refused
+    # Only a supervisor takes a supervisor off a call; once sue's leg has left, she
+    # supervises nothing.
+    assert await _refusal(parties.remove_party(engine, first, party_id, Actor("alice", False))) == (
+        403,
+        "forbidden",
+        "only supervisors may take a supervisor off a call",
+        None,
+    )
+    await parties.remove_party(engine, first, party_id, sue)
+    assert await supervise.supervising(engine, "sue") is None

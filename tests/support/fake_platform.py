@@ -29,6 +29,7 @@ class Script:
     fail_code: int | None = None  # e.g. 486 busy, 603 declined, 480 offline
     talk_s: float | None = 0.05  # None: stays connected until the test ends the call
     hangup_by: str = "operator"  # or "caller"
+    refuse: bool = False  # the scenario answers the connect (or add_party) with {"ok": false}
 
 
 @dataclass
@@ -105,6 +106,9 @@ class FakePlatform:
         command = await request.json()
         session.commands.append(command)
         kind = command.get("command")
+        target_script = self.scripts.get(str((command.get("target") or {}).get("address")))
+        if kind in ("connect", "add_party") and target_script is not None and target_script.refuse:
+            return web.json_response({"ok": False, "command": kind, "error": "refused"})
         if kind == "connect":
             session.call_id = command["call_id"]
             if session.leg is not None:

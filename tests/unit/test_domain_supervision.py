@@ -31,16 +31,8 @@ from backend.domain.model import (
     SuperviseMode,
     TargetType,
 )
-from tests.unit.test_domain_parties_steps import (
-    NUMBER,
-    POLICY,
-    at,
-    bob_party,
-    connected,
-    moved,
-    owner,
-    with_party,
-)
+from tests.unit.party_calls import NUMBER, POLICY, at, connected, moved
+from tests.unit.test_domain_parties_steps import bob_party, owner, with_party
 
 SUE = Address(TargetType.USER, "sue")
 LISTEN, WHISPER, BARGE = SuperviseMode.LISTEN, SuperviseMode.WHISPER, SuperviseMode.BARGE
