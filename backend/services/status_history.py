@@ -102,7 +102,10 @@ class StatusHistory:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            # A batch being written finishes first: cancelled inside its write, the rows it
+            # had taken would be lost (they are no longer pending for the last flush below).
+            async with self._flushing:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Exception):

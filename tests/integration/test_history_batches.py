@@ -3,7 +3,11 @@ operators change at once, no single insert or upsert batch holds the database fo
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from backend.domain import rollup
 from backend.domain.actions import StatusInterval
@@ -42,3 +46,30 @@ async def test_a_large_batch_is_written_in_bounded_parts(backend: Backend) -> No
     )
     assert center is not None
     assert center["c"]["presence"]["ready"] == 300.0 * len(logins)
+
+
+async def test_a_batch_being_written_at_shutdown_is_not_lost(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    b = backend
+    history = b.engine.history
+    start = datetime(2026, 5, 4, 9, 0, 30, tzinfo=UTC)
+    row = StatusInterval("ann", "presence", "ready", None, start, start + timedelta(minutes=1))
+    await b.engine.drain()
+    writing, release = asyncio.Event(), asyncio.Event()
+    log_status = b.store.log_status
+
+    async def slow(rows: list[Any]) -> None:
+        writing.set()
+        await release.wait()
+        await log_status(rows)
+
+    monkeypatch.setattr(b.store, "log_status", slow)
+    history.add([row])  # the batch writer takes it within its interval
+    await writing.wait()
+    closing = asyncio.create_task(history.close())
+    await asyncio.sleep(0)  # close() is waiting for the batch, not cancelling it
+    assert not closing.done()
+    release.set()
+    await closing
+    assert await b.store.status_log.count_documents({"operator": "ann", "start": start}) == 1
