@@ -88,8 +88,9 @@ mutation-changed: $(STAMP)
 
 # The services against one real SecantusDB server (bench/mutation_services.py): the unit and
 # the single-process integration tests, in var/mutation-services/ (kept: mutmut resumes and
-# keeps results; MUTATION_FRESH=1 starts anew). Hours for all of services: run it per file,
-# e.g. MUTANTS='backend.services.engine*'. docs/testing.md has the scores and the survivors.
+# keeps results; MUTATION_FRESH=1 starts anew). Days for all of services: run it per function,
+# e.g. MUTANTS='backend.services.engine.x_run*', or SAMPLE=200 SEED=2 for the estimated score of
+# all of services from a random sample. docs/testing.md has the scores and the survivors.
 MUTATION_FRESH ?=
 mutation-services: $(STAMP) $(WEB_DEPS)
 	$(PY) bench/mutation_services.py $(if $(MUTATION_FRESH),--fresh) $(if $(SAMPLE),--sample $(SAMPLE) --seed $(or $(SEED),1)) $(MUTANTS)
