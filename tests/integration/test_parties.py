@@ -391,7 +391,10 @@ async def test_a_helper_who_does_not_answer_in_time_is_a_miss_paused_or_banned(
     """The ring timeout of a help offer, found by the call's deadline or by the operator's
     (whichever process's timer or sweep comes first): a miss, then a pause, or a ban."""
     misses = 1 if via == "call" else 3
-    b = await make_backend(CONFIG + f"\n[routing]\nmax_no_answer = {misses}\n")
+    # A pause and a ban that outlast the test: with the suite's 1 s pause, a slow step let bob
+    # be Ready again before the probe saw him paused (failed once in CI).
+    routing = f"max_no_answer = {misses}\nno_answer_delay_s = 600\nban_minutes = 10\n"
+    b = await make_backend(CONFIG + f"\n[routing]\n{routing}ban_cap_minutes = 20\n")
     alice = await b.ready_operator("alice")
     placed = await connected_call(b, "alice")
     await b.ready_operator("bob")

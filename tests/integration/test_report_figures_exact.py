@@ -1618,3 +1618,15 @@ async def test_counters_of_a_failed_batch_go_out_with_the_next(
     assert rolls.pending == {}
     stored = await b.store.report_buckets.find_one({"_id": rollup.bucket_id(key)})
     assert stored == rollup.bucket_doc(key, both)
+
+
+async def test_a_group_with_nobody_ready_counts_zero_ready(make_backend: Any) -> None:
+    """The floor's presence counts of a group are numbers even when nobody is in that state."""
+    b: Backend = await make_backend(CONFIG)
+    await b.add_operator("zed", [("sales", 1)])  # never logged in: offline
+    await b.view_synced()
+    resp = await b.client.get("/api/v1/operators/live", headers=b.admin)
+    assert resp.status == 200, await resp.text()
+    sales = next(g for g in (await resp.json())["groups"] if g["group"] == "sales")
+    counts = {k: sales[k] for k in ("ready", "not_ready", "offline")}
+    assert counts == {"ready": 0, "not_ready": 0, "offline": 1}
