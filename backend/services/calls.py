@@ -250,11 +250,13 @@ async def call_event(engine: Engine, call_id: str, event: dict[str, Any]) -> Rea
     if kind == "operator_connected" and not applied and offer_id not in current:
         # The scenario bridged an operator the backend had already given up on (the answer
         # came after the offer expired): hang that leg up, or two operators may talk to one
-        # caller while the call is offered again.
-        engine.run_later(SendCancel(call_id, offer_id))
+        # caller while the call is offered again. Sent before the reply: a process killed
+        # after a 2xx would lose it, the scenario would not report again, and the operator,
+        # free in the database, could be put through to another call with this leg still up.
+        await engine.run((SendCancel(call_id, offer_id),))
     if kind == "party_connected" and not applied:
         # A leg the backend had already given up on (it rang out, or was taken back).
-        engine.run_later(SendRemoveParty(call_id, party_id))
+        await engine.run((SendRemoveParty(call_id, party_id),))
     if kind == "operator_connected" and applied and call.invite_id is not None:
         doc = engine.call_doc(call_id) or await engine.store.call_doc(call_id)
         if doc is not None:
