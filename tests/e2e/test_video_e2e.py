@@ -30,7 +30,11 @@ from tests.e2e.conftest import (
     scenarios_for,
 )
 from tests.e2e.emulator import EmulatorClient
-from tests.support.fake_management_api import FakeManagementApi, KeyPair, make_credentials
+from tests.support.fake_management_api import (
+    FakeManagementApi,
+    KeyPair,
+    running_api,
+)
 from tests.support.waiting import eventually
 
 CALLER = "+15551230001"
@@ -38,11 +42,8 @@ CALLER = "+15551230001"
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[tuple[FakeManagementApi, KeyPair]]:
-    keys = make_credentials(tmp_path)
-    fake = FakeManagementApi(keys.public_key_pem)
-    await fake.start()
-    yield fake, keys
-    await fake.close()
+    async with running_api(tmp_path) as started:
+        yield started
 
 
 @pytest.fixture

@@ -16,7 +16,11 @@ import pytest
 
 from tests.conftest import Backend
 from tests.support.desk import call_in_state
-from tests.support.fake_management_api import FakeManagementApi, KeyPair, make_credentials
+from tests.support.fake_management_api import (
+    FakeManagementApi,
+    KeyPair,
+    running_api,
+)
 from tests.support.waiting import eventually
 
 MakeBackend = Callable[..., Awaitable[Backend]]
@@ -37,11 +41,8 @@ max_attempts = 3
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[tuple[FakeManagementApi, KeyPair]]:
-    keys = make_credentials(tmp_path)
-    fake = FakeManagementApi(keys.public_key_pem)
-    await fake.start()
-    yield fake, keys
-    await fake.close()
+    async with running_api(tmp_path) as started:
+        yield started
 
 
 def callback_starts(doc: dict[str, Any]) -> list[dict[str, Any]]:

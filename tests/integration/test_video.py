@@ -21,7 +21,11 @@ from backend.services import video
 from backend.services.desk import DeskError
 from tests.conftest import Backend
 from tests.support.desk import call_in_state, connected_call, operator_in
-from tests.support.fake_management_api import FakeManagementApi, KeyPair, make_credentials
+from tests.support.fake_management_api import (
+    FakeManagementApi,
+    KeyPair,
+    running_api,
+)
 from tests.support.fake_platform import Script
 from tests.support.snapshots import Snapshot
 from tests.support.waiting import eventually
@@ -46,11 +50,8 @@ request_timeout_s = 2
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[tuple[FakeManagementApi, KeyPair]]:
-    keys = make_credentials(tmp_path)
-    fake = FakeManagementApi(keys.public_key_pem)
-    await fake.start()
-    yield fake, keys
-    await fake.close()
+    async with running_api(tmp_path) as started:
+        yield started
 
 
 @pytest.fixture

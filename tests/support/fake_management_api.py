@@ -13,8 +13,9 @@ the next requests fail with an HTTP status, an API error, or no answer at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,3 +230,15 @@ class FakeManagementApi:
     def _refuse(self, code: int, msg: str) -> web.Response:
         self.rejected.append(msg)
         return web.json_response({"error": {"code": code, "msg": msg}})
+
+
+@contextlib.asynccontextmanager
+async def running_api(folder: Path) -> AsyncIterator[tuple[FakeManagementApi, KeyPair]]:
+    """A started stand-in with a fresh key pair (its credentials file in `folder`)."""
+    keys = make_credentials(folder)
+    fake = FakeManagementApi(keys.public_key_pem)
+    await fake.start()
+    try:
+        yield fake, keys
+    finally:
+        await fake.close()
