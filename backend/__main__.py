@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -20,6 +19,7 @@ from backend.adapters.mongo import Store, connect
 from backend.adapters.voximplant_api import Credentials, CredentialsError
 from backend.app import create_app, database_name
 from backend.availability import DB_STATE, database_guard
+from backend.cancelling import cancel_and_wait
 from backend.settings import ROOT, ConfigError, Settings, load_settings
 
 log = logging.getLogger("switchboard")
@@ -146,9 +146,7 @@ def _supervisor(embedded: EmbeddedMongo) -> Callable[[web.Application], AsyncIte
     async def ctx(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(supervise())
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
 
     return ctx
 

@@ -21,6 +21,7 @@ from backend.adapters.scheduler import Timers
 from backend.adapters.spares_store import SpareCounters
 from backend.adapters.voximplant_api import Credentials, ManagementApi
 from backend.auth import InviteSigner, TokenSigner
+from backend.cancelling import cancel_and_wait
 from backend.clock import utcnow
 from backend.domain.view import ReadView
 from backend.keys import (
@@ -212,9 +213,7 @@ async def push_ctx(app: web.Application) -> AsyncIterator[None]:
     app.on_shutdown.append(lambda _app: hub.close_all())
     yield
     await hub.close_all()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait([task])
 
 
 async def floor_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -231,9 +230,7 @@ async def floor_ctx(app: web.Application) -> AsyncIterator[None]:
     app[FLOOR], app[FLOOR_RELAY] = floor, relay
     task = asyncio.create_task(relay.run())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait([task])
 
 
 async def party_targets_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -244,9 +241,7 @@ async def party_targets_ctx(app: web.Application) -> AsyncIterator[None]:
     app[PARTY_TARGETS], app[TARGETS_RELAY] = targets, relay
     task = asyncio.create_task(relay.run())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait([task])
 
 
 async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:

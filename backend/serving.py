@@ -24,6 +24,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
+from backend.cancelling import cancel_and_wait
+
 log = logging.getLogger("switchboard.serving")
 
 # Descriptors kept free beside client connections: the MongoDB pool (100 by default), a
@@ -200,9 +202,7 @@ def run(app: web.Application, port: int, max_connections: int, **options: Any) -
             with contextlib.suppress(asyncio.CancelledError, GracefulExit, KeyboardInterrupt):
                 loop.run_until_complete(main)
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for t in pending:
-            t.cancel()
         with contextlib.suppress(Exception):
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(cancel_and_wait(pending))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()

@@ -230,8 +230,10 @@ class Backend:
 
 @pytest.fixture
 async def make_backend(
-    aiohttp_client: Any, make_settings: Callable[..., Settings]
+    make_settings: Callable[..., Settings], aiohttp_client: Any
 ) -> AsyncIterator[Callable[..., Awaitable[Backend]]]:
+    # make_settings (and so the database) comes first: fixtures are torn down in reverse,
+    # so the apps close while their database still answers, as in production.
     platforms: list[FakePlatform] = []
 
     async def make(extra_config: str = "", **overrides: Any) -> Backend:

@@ -10,7 +10,6 @@ change as it is folded in, with no read of their own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections import OrderedDict
@@ -28,6 +27,7 @@ from backend.adapters.documents import (
     operator_from,
 )
 from backend.adapters.mongo import ACTIVE_CALL_STATES, Store
+from backend.cancelling import cancel_and_wait
 from backend.domain.model import Call, Operator
 from backend.domain.view import ReadView
 
@@ -118,9 +118,7 @@ class ChangeFeed:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
 
     async def restart_stream(self) -> None:
         """Close the stream as a network failure would (tests): the feed must resume."""

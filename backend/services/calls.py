@@ -118,12 +118,12 @@ async def call_arrived(engine: Engine, a: Arrival) -> tuple[Doc, bool]:
         )
     engine.commands.remember_access_url(call.call_id, a.access_secure_url or a.access_url)
     if call.ended:
-        return await engine.insert_final(call, extra)
+        return await engine.insert_final(call, extra, now)
     if res is not None and res.action is not None and res.action.type is ActionType.VOICEMAIL:
         recording = call_rules.start_voicemail(call, now, settings.policy(group))
-        return await engine.insert_final(recording, extra)
+        return await engine.insert_final(recording, extra, now)
     if res is not None and res.action is not None and res.action.type is ActionType.NUMBER:
-        doc, created = await engine.insert_final(call, extra)
+        doc, created = await engine.insert_final(call, extra, now)
         if created and fb is not None and res.action.target:
             await fb.dial_number(call.call_id, res.action.target)
         return engine.call_doc(call.call_id) or doc, created

@@ -22,6 +22,7 @@ from backend.adapters.platform import (
 )
 from backend.adapters.scheduler import Timers
 from backend.auth import InviteSigner
+from backend.cancelling import cancel_and_wait
 from backend.clock import new_id, utcnow
 from backend.domain import calls as call_rules
 from backend.domain import operators as op_rules
@@ -170,9 +171,7 @@ class Engine:
         self.history.start()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
         await self.history.close()
 
     # -- reading: the view first, the database when the view has nothing or lost a race --
@@ -428,10 +427,12 @@ class Engine:
         await self.dispatch_call(call.call_id)
         return self.feed.call_doc(call.call_id) or doc, True
 
-    async def insert_final(self, call: Call, extra: Doc) -> tuple[Doc, bool]:
-        """Insert a call without matching it (refused at once, or going to a number)."""
+    async def insert_final(self, call: Call, extra: Doc, now: datetime) -> tuple[Doc, bool]:
+        """Insert a call without matching it (refused at once, or going to a number).
+
+        `now` is the time the call was decided at: a call ended at once was updated then."""
         try:
-            await self.store.insert_call(call, extra, self.clock())
+            await self.store.insert_call(call, extra, now)
         except DuplicateKeyError:
             return await self._existing(extra), False
         doc = self.feed.local_call(call, {k: v for k, v in extra.items() if k != "log"})

@@ -8,6 +8,7 @@ import logging
 
 from backend.adapters.documents import Doc
 from backend.adapters.mongo import Store
+from backend.cancelling import cancel_and_wait
 from backend.domain.actions import StatusInterval
 from backend.services.rollup import Rollup
 
@@ -106,7 +107,6 @@ class StatusHistory:
             # had taken would be lost (they are no longer pending for the last flush below).
             async with self._flushing:
                 self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
         with contextlib.suppress(Exception):
             await self.flush()
