@@ -47,7 +47,20 @@ UNTRACED = (
 )
 
 
+# The longest modules go first, so that `make test`'s two workers (pytest -n 2 --dist
+# loadfile: a module runs whole on one worker) end together on short ones instead of one
+# waiting for the other's last long module.
+LONG_FIRST = (
+    "tests/simulation/test_erlang_c.py",
+    "tests/integration/test_read_view.py",
+    "tests/integration/test_flat_cost.py",
+    "tests/browser/test_desk_browser.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Stable, and whole modules move: the workers must all collect the same order.
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))
     if not config.pluginmanager.hasplugin("_cov"):
         return
     for item in items:
