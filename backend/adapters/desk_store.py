@@ -42,6 +42,11 @@ def contact_keys(phone: str, customer_id: str | None) -> list[str]:
     return keys
 
 
+def disposition_fields(code: str, by: str, now: datetime) -> Doc:
+    """A disposition code as stored on its call."""
+    return {"desk.disposition": code, "desk.disposition_by": by, "desk.disposition_at": now}
+
+
 class DeskStore:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self.calls = db["calls"]
@@ -74,14 +79,7 @@ class DeskStore:
 
     async def set_disposition(self, call_id: str, code: str, login: str, now: datetime) -> None:
         await self.calls.update_one(
-            {"_id": call_id},
-            {
-                "$set": {
-                    "desk.disposition": code,
-                    "desk.disposition_by": login,
-                    "desk.disposition_at": now,
-                }
-            },
+            {"_id": call_id}, {"$set": disposition_fields(code, login, now)}
         )
 
     async def set_disposition_if_missing(
@@ -90,13 +88,7 @@ class DeskStore:
         """Record a code only when the operator chose none (guarded: their choice wins a race)."""
         result = await self.calls.update_one(
             {"_id": call_id, "desk.disposition": {"$exists": False}},
-            {
-                "$set": {
-                    "desk.disposition": code,
-                    "desk.disposition_by": by,
-                    "desk.disposition_at": now,
-                }
-            },
+            {"$set": disposition_fields(code, by, now)},
         )
         return result.modified_count == 1
 

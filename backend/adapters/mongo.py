@@ -213,9 +213,16 @@ class Store:
         return call_from(doc) if doc else None
 
     async def save_call(
-        self, old: Call, new: Call, now: datetime, log: Iterable[Doc] = ()
+        self,
+        old: Call,
+        new: Call,
+        now: datetime,
+        log: Iterable[Doc] = (),
+        also_set: Doc | None = None,
     ) -> Call | None:
-        changes = changed_fields(call_doc(old), call_doc(new))
+        """`also_set`: fields outside the call's model (the desk's) written by the same
+        guarded update, so that they are kept only if the transition is."""
+        changes = {**(also_set or {}), **changed_fields(call_doc(old), call_doc(new))}
         changes.update(rev=old.rev + 1, updated_at=now)
         update: Doc = {"$set": changes}
         entries = list(log)

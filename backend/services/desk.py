@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from backend.adapters import crm
-from backend.adapters.desk_store import NOTES_LIMIT, DeskStore, contact_keys
+from backend.adapters.desk_store import NOTES_LIMIT, DeskStore, contact_keys, disposition_fields
 from backend.adapters.documents import Doc, iso
 from backend.domain import calls as call_rules
 from backend.domain.actions import SendHangup, Step
@@ -279,18 +279,24 @@ async def close_task(desk: Desk, call_id: str, login: str, code: str | None) -> 
     if code is not None and code not in allowed:
         message = f"disposition: must be one of {', '.join(allowed)}"
         raise DeskError(422, "invalid_field", message, "disposition")
-    if code is not None:
-        await set_disposition(desk, doc, login, code)
-    elif lacks_required_disposition(engine, doc):
+    if code is None and lacks_required_disposition(engine, doc):
         raise DeskError(
             409,
             "disposition_required",
             "disposition: choose a disposition code before closing",
             "disposition",
         )
-    entry: Doc = {"at": engine.clock(), "kind": "task_closed", "operator": login}
+    now = engine.clock()
+    entry: Doc = {"at": now, "kind": "task_closed", "operator": login}
+    # The code is written by the close's own guarded write: a close refused because the
+    # task changed hands meanwhile keeps no code either.
+    chosen = None if code is None else disposition_fields(code, login, now)
     call, changed = await engine.apply_call(
-        call_id, lambda c, now: call_rules.task_closed(c, login, now), entry, log_ignored=False
+        call_id,
+        lambda c, now: call_rules.task_closed(c, login, now),
+        entry,
+        log_ignored=False,
+        also_set=chosen,
     )
     if call is None:
         raise DeskError(404, "not_found", f"no call {call_id}", "call_id")

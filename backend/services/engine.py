@@ -241,11 +241,13 @@ class Engine:
         log_entry: Doc | None = None,
         *,
         log_ignored: bool = True,
+        also_set: Doc | None = None,
     ) -> tuple[Call | None, bool]:
         """Like apply_operator, for calls; also says whether the transition changed anything.
 
         An ignored transition still logs what happened outside (a command sent, a report
-        received) unless log_ignored is False: a refused request writes nothing."""
+        received) unless log_ignored is False: a refused request writes nothing. `also_set`
+        rides on the transition's guarded write (written only with it)."""
         fresh = False
         for _ in range(MAX_RACES):
             cached = None if fresh else self.view.call(call_id)
@@ -287,7 +289,7 @@ class Engine:
                         "to": step.state.state.value,
                     }
                 )
-            saved = await self.store.save_call(stored, step.state, now, entries)
+            saved = await self.store.save_call(stored, step.state, now, entries, also_set)
             if saved is not None:
                 self.commands.logged(call_id, len(pending))
                 saved_doc = self.feed.local_call(saved)

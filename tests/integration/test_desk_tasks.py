@@ -210,3 +210,41 @@ async def test_a_task_of_a_group_without_required_code_closes_without_one(
     doc = await raw(b, call_id)
     assert "desk" not in doc, "no code given, none required: nothing recorded"
     assert entries(doc, "task_closed") == [{"kind": "task_closed", "operator": "sam"}]
+
+
+async def test_a_close_refused_after_a_takeover_keeps_no_code(make_backend: MakeBackend) -> None:
+    """The code rides on the close's guarded write: taken over between the desk's check and
+    that write, the close is refused and the code is not recorded either (it was, before)."""
+    b = await make_backend(TASK_CONFIG)
+    call_id = await voicemail_task(b)
+    vera = await b.ready_operator("vera")
+    await call_in_state(b, call_id, "offering")
+    base = f"/api/v1/calls/{call_id}"
+    assert await post(b, f"{base}/accept", vera) == (
+        200,
+        {"call_id": call_id, "state": "connected"},
+    )
+    await b.store.calls.update_one(
+        {"_id": call_id}, {"$set": {"operator": "zed"}, "$inc": {"rev": 1}}
+    )
+    await b.engine.drain()
+    before = await Snapshot.take(b.store)
+    assert await post(b, f"{base}/close", vera, json={"disposition": "resolved"}) == (
+        409,
+        error("not_taken", f"task {call_id} is not taken by you"),
+    )
+    await before.assert_unchanged(b.store)
+    assert "desk" not in await raw(b, call_id)
+    await b.store.calls.update_one(
+        {"_id": call_id}, {"$set": {"operator": "vera"}, "$inc": {"rev": 1}}
+    )
+    assert await post(b, f"{base}/close", vera, json={"disposition": "callback_needed"}) == (
+        200,
+        {"call_id": call_id, "state": "ended", "outcome": "voicemail"},
+    )
+    doc = await raw(b, call_id)
+    assert {k: v for k, v in doc["desk"].items() if k != "disposition_at"} == {
+        "disposition": "callback_needed",
+        "disposition_by": "vera",
+    }
+    assert doc["created_at"] < doc["desk"]["disposition_at"] <= doc["ended_at"]
