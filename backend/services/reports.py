@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from backend.domain import rollup
 from backend.services.engine import Engine
 from backend.services.overflow import Overflow
 
@@ -13,10 +14,6 @@ from backend.services.overflow import Overflow
 # entering the queue, over all answered and abandoned calls. A caller who gives up after
 # longer counts against the level; one who hangs up within it does not.
 SERVICE_LEVEL_S = 20
-
-
-def _day_start(now: datetime) -> datetime:
-    return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
 
 
 def tasks_figures(calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -42,7 +39,8 @@ def tasks_figures(calls: list[dict[str, Any]]) -> dict[str, Any]:
 async def queue_figures(engine: Engine) -> list[dict[str, Any]]:
     store = engine.store
     now = engine.clock()
-    since = _day_start(now)
+    # Today is the center's day, as on the live floor and in the reports.
+    since = rollup.bucket_start(now, "day", ZoneInfo(engine.settings.config.center.timezone))
     out = []
     for group in engine.settings.config.groups:
         # Live figures from the read view; the day's figures from the database.

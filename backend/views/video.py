@@ -3,7 +3,8 @@ and its one-time-key login, and the invitations report."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from backend.adapters.documents import iso
 from backend.auth import InviteSigner, same_secret
+from backend.domain import rollup
 from backend.keys import ENGINE, MANAGEMENT_API, SECRETS
 from backend.presenters import operator_view
 from backend.services import video
@@ -102,7 +104,7 @@ async def post_page_login(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
-def _when(request: web.Request, name: str, default: datetime) -> datetime:
+def _when(request: web.Request, name: str, default: datetime, tz: ZoneInfo) -> datetime:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
@@ -110,17 +112,18 @@ def _when(request: web.Request, name: str, default: datetime) -> datetime:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, "invalid_field", f"{name}: not an ISO date-time", name) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
 async def get_report(request: web.Request) -> web.Response:
     """GET /api/v1/reports/video?from=&to=: invitations and time in Video Reserved."""
     await require_supervisor(request)
     engine = request.app[ENGINE]
-    now = engine.clock()
-    start = datetime.combine(now.date(), time(0), tzinfo=UTC)
-    since = _when(request, "from", start)
-    until = _when(request, "to", start + timedelta(days=1))
+    # Days and times without an offset are the center's, as in the other reports.
+    tz = ZoneInfo(engine.settings.config.center.timezone)
+    start = rollup.bucket_start(engine.clock(), "day", tz)
+    since = _when(request, "from", start, tz)
+    until = _when(request, "to", rollup.bucket_end(start, "day", tz), tz)
     if until <= since:
         raise ApiError(400, "invalid_field", "to: must be after from", "to")
     return web.json_response(await video.report(engine, engine.invites, since, until))

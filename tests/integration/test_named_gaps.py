@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -226,6 +227,66 @@ async def test_queues_service_level_figures(backend: Backend) -> None:
         "callbacks": {"requested": 0, "completed": 0, "failed": 0},
     }
     assert group["waiting"] == 0 and group["longest_wait_s"] == 0
+
+
+FAR_EAST = "Pacific/Kiritimati"  # UTC+14: its day never starts at UTC midnight
+
+
+def _far_east_midnight() -> datetime:
+    """Today's midnight in FAR_EAST, in UTC (computed here, not by the code under test)."""
+    local = datetime.now(ZoneInfo(FAR_EAST))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+async def test_queues_today_is_the_centers_day(make_backend: MakeBackend) -> None:
+    """The center's midnight starts /queues' day, as on the live floor (it was UTC's)."""
+    b = await make_backend(f'[center]\ntimezone = "{FAR_EAST}"\n')
+    midnight = _far_east_midnight()
+    for n, at in enumerate((midnight - timedelta(minutes=1), midnight + timedelta(minutes=1))):
+        await b.store.calls.insert_one(
+            {
+                "_id": f"day-{n}",
+                "session_id": f"day-{n}",
+                "group": "default",
+                "priority": 0,
+                "media": "voice",
+                "state": "ended",
+                "outcome": "abandoned",
+                "created_at": at,
+                "enqueued_at": at,
+                "ended_at": at + timedelta(seconds=5),
+                "rev": 2,
+            }
+        )
+    resp = await b.client.get("/api/v1/queues", headers=b.admin)
+    assert resp.status == 200
+    group = next(g for g in (await resp.json())["groups"] if g["group"] == "default")
+    assert (group["today"]["calls"], group["today"]["abandoned"]) == (1, 1)
+
+
+async def test_the_video_report_reads_days_and_times_in_the_centers_zone(
+    make_backend: MakeBackend,
+) -> None:
+    b = await make_backend(f'[center]\ntimezone = "{FAR_EAST}"\n')
+    midnight = _far_east_midnight()
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    await b.store.db["video_invites"].insert_many(
+        [
+            {"_id": "before", "operator": "amy", "sent_at": before},
+            {"_id": "after", "operator": "bob", "sent_at": after},
+        ]
+    )
+
+    async def report(query: str = "") -> dict[str, int]:
+        resp = await b.client.get(f"/api/v1/reports/video{query}", headers=b.admin)
+        assert resp.status == 200, await resp.text()
+        return {r["operator"]: r["invites"] for r in (await resp.json())["operators"]}
+
+    assert await report() == {"bob": 1}  # today, the center's
+    # A time without an offset is the center's wall-clock time.
+    local = before.astimezone(ZoneInfo(FAR_EAST)).replace(tzinfo=None)
+    start, end = local - timedelta(minutes=1), local + timedelta(minutes=1)
+    assert await report(f"?from={start.isoformat()}&to={end.isoformat()}") == {"amy": 1}
 
 
 async def test_refused_oversized_bodies_write_nothing(backend: Backend) -> None:
