@@ -10,7 +10,7 @@ from typing import Any
 from backend.domain.rollup import EndedCall
 from backend.services.floor import level
 from backend.services.report_summary import default_by, to_csv
-from backend.services.reports import _day_start, tasks_figures
+from backend.services.reports import tasks_figures
 from backend.services.rollup import ended_call
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -114,12 +114,6 @@ def test_the_days_voicemails_and_callbacks() -> None:
         "voicemails": {"left": 0, "handled": 0},
         "callbacks": {"requested": 0, "completed": 0, "failed": 0},
     }
-
-
-def test_the_day_of_the_queues_figures_starts_at_midnight_of_the_clocks_zone() -> None:
-    assert _day_start(datetime(2026, 3, 10, 23, 59, 59, 999, tzinfo=UTC)) == datetime(
-        2026, 3, 10, tzinfo=UTC
-    )
 
 
 def test_the_default_resolution_by_the_length_of_the_range() -> None:
