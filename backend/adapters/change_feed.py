@@ -58,13 +58,14 @@ SettingsListener = Callable[[Doc], None]
 
 
 def _set_path(doc: Doc, path: str, value: Any) -> None:
+    # The embedded documents on the way are copied: `doc` is a shallow copy of one that
+    # other holders (the ended calls, a listener) may still have.
     parts = path.split(".")
     target = doc
     for part in parts[:-1]:
         nxt = target.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            target[part] = nxt
+        nxt = dict(nxt) if isinstance(nxt, dict) else {}
+        target[part] = nxt
         target = nxt
     target[parts[-1]] = value
 
@@ -322,8 +323,14 @@ class ChangeFeed:
                 self.operator_docs[login] = {**doc, "last_seen": now}
 
     def local_call(self, call: Call, extra: Doc | None = None) -> Doc:
+        """A write this process just made; `extra` may hold dotted paths ("desk.x"), as set."""
+        extra = extra or {}
         doc = self.call_doc(call.call_id) or {"_id": call.call_id}
-        doc = {**doc, **call_doc(call), **(extra or {}), "rev": call.rev}
+        plain = {k: v for k, v in extra.items() if "." not in k}
+        doc = {**doc, **call_doc(call), **plain, "rev": call.rev}
+        for path, value in extra.items():
+            if "." in path:
+                _set_path(doc, path, value)
         doc.pop("log", None)
         self._put_call_doc(doc)
         self._notify("calls", doc, False)

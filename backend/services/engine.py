@@ -292,7 +292,7 @@ class Engine:
             saved = await self.store.save_call(stored, step.state, now, entries, also_set)
             if saved is not None:
                 self.commands.logged(call_id, len(pending))
-                saved_doc = self.feed.local_call(saved)
+                saved_doc = self.feed.local_call(saved, also_set)
                 if saved.ended and not stored.ended:
                     self.history.call_ended(saved_doc)
                 self._arm_call(saved)

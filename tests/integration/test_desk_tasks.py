@@ -248,3 +248,6 @@ async def test_a_close_refused_after_a_takeover_keeps_no_code(make_backend: Make
         "disposition_by": "vera",
     }
     assert doc["created_at"] < doc["desk"]["disposition_at"] <= doc["ended_at"]
+    # This process's copy has it too (the stream's echo of its own write is skipped).
+    known = b.engine.call_doc(call_id)
+    assert known is not None and known["desk"] == doc["desk"]
