@@ -296,11 +296,13 @@ def to_csv(report: dict[str, Any], table: str) -> str:
     outcomes = sorted({k for g in report["groups"] for k in g["outcomes"]})
     if table == "groups":
         w.writerow(["group", *FIGURES, *(f"outcome_{o}" for o in outcomes)])
-        rows = [*report["groups"], {"group": "all", **report}]
+        # The total row is "all", as in the intervals table, also in a one-group report
+        # (whose `group` is that group's name).
+        rows = [*report["groups"], {**report, "group": "all"}]
         for g in rows:
             w.writerow(
                 [
-                    g["group"] or "all",
+                    g["group"],
                     *(_blank(g[f]) for f in FIGURES),
                     *(g["outcomes"].get(o, 0) for o in outcomes),
                 ]

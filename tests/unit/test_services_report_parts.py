@@ -145,7 +145,7 @@ def _figures(calls: int, **more: Any) -> dict[str, Any]:
     }
 
 
-def test_a_group_reports_csv_names_its_total_row_after_the_group() -> None:
+def test_a_group_reports_csv_names_its_total_row_all_as_the_intervals_table_does() -> None:
     report = {
         "group": "sales",
         **_figures(2, answered=1, service_level=0.5, outcomes={"answered": 1, "failed": 1}),
@@ -160,6 +160,6 @@ def test_a_group_reports_csv_names_its_total_row_after_the_group() -> None:
         "group,calls,answered,abandoned,abandoned_short,service_level,asa_s,aht_s,abandon_rate,"
         "occupancy,transfers,help_requests,overflowed,outcome_answered,outcome_failed",
         "sales,2,1,0,0,,,,,,0,0,0,1,1",
-        "sales,2,1,0,0,0.5,,,,,0,0,0,1,1",
+        "all,2,1,0,0,0.5,,,,,0,0,0,1,1",
         "",
     ]
