@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from tests.conftest import Backend
@@ -258,3 +259,30 @@ async def test_dispatch_is_event_driven_not_left_to_the_sweep(make_backend: Any)
     arriving = await b.place_call()
     # And a call that arrives while someone is Ready is offered in the same request.
     assert arriving["state"] == "offering"
+
+
+async def test_a_group_an_admin_adds_routes_its_waiting_call_within_the_request(
+    backend: Backend,
+) -> None:
+    """The admin's PUT puts the new groups into this process's view before it dispatches the
+    operator: the reply already shows the offer (it said `idle`, and the call waited for the
+    rebalance that the change stream brings a moment later)."""
+    b = backend
+    b.platform.script("ivy", Script(answer_after_s=60.0, talk_s=1.0))  # rings while we look
+    await b.ready_operator("ivy", [("sales", 1)])
+    placed = await b.place_call(custom_data=json.dumps({"category": "support"}))
+    assert (placed["state"], placed["group"]) == ("queued", "support")
+    body = {
+        "name": "Ivy",
+        "email": "",
+        "role": "operator",
+        "address": {"type": "user", "address": "ivy"},
+        "groups": [{"name": "sales", "level": 1}, {"name": "support", "level": 1}],
+    }
+    resp = await b.client.put("/api/v1/operators/ivy", json=body, headers=b.admin)
+    assert resp.status == 200, await resp.text()
+    reply = await resp.json()
+    assert (reply["activity"], reply["call_id"]) == ("offered", placed["call_id"])
+    assert reply["groups"] == body["groups"]
+    call = await b.store.calls.find_one({"_id": placed["call_id"]})
+    assert call is not None and call["state"] == "offering" and call["offer"]["operator"] == "ivy"
