@@ -3,6 +3,7 @@ wrap-up, history on the next call, and reconnecting after the backend restarts."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -453,6 +454,36 @@ async def test_the_other_side_hanging_up_ends_the_video_call(
     await page.evaluate("window.__vox.hangUp()")  # Disconnected {call, headers, params}
     await expect(page.locator("#video-panel")).to_be_hidden()
     await expect(page.locator("#card-message")).to_have_text("The call has ended.")
+
+
+async def test_a_late_reply_to_ready_does_not_undo_the_offer_pushed_meanwhile(
+    live: Callable[..., Any], page: Page
+) -> None:
+    """The reply to the Ready click is held until a call has been offered and pushed: the
+    desk keeps the offer (it showed the reply's idle state, marked the call not answered and
+    refused its leg: seen once in CI under load)."""
+    desk = await desk_with_fake_sdk(live, page, "dora")
+    await expect(page.locator("#media-status")).to_have_text("Media connected")
+    release = asyncio.Event()
+
+    async def late(route: Route) -> None:
+        response = await route.fetch()
+        await release.wait()
+        await route.fulfill(response=response)
+
+    await page.route("**/api/v1/me/status", late)
+    await page.get_by_role("button", name="Ready", exact=True).click()
+    await expect(page.locator("#presence")).to_have_text("Ready")  # pushed; the reply is held
+    placed = await ring(desk, "dora")
+    await expect(page.locator("#card-state")).to_have_text("Ringing")
+    release.set()
+    await expect(page.locator("body")).to_have_attribute("data-status-replies", "1")
+    await expect(page.locator("#activity")).to_have_text("Call offered — ringing")
+    await expect(page.locator("#card-state")).to_have_text("Ringing")
+    offer_id = desk.platform.sessions[placed["session_id"]].ringing
+    headers = {"X-Call-Id": placed["call_id"], "X-Offer-Id": offer_id}
+    await page.evaluate("([v, h]) => window.__vox.ring(v, h)", [False, headers])
+    await expect(page.get_by_role("button", name="Answer", exact=True)).to_be_focused()
 
 
 async def test_a_failed_call_says_why(live: Callable[..., Any], page: Page) -> None:

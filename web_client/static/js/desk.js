@@ -31,7 +31,7 @@ status.update(config.operator);
 
 function onMessage(message) {
   if (message.type === "state") {
-    status.update(message.operator);
+    status.pushed(message.operator);
     if (message.call) card.show(message.call);
   } else if (message.type === "call") {
     card.updateCall(message.call);

@@ -17,6 +17,8 @@ export class StatusBar {
   constructor({ onChanged }) {
     this.operator = null;
     this.onChanged = onChanged;
+    this.pushes = 0; // operator states pushed over the socket so far
+    this.replies = 0; // replies to this page's own status changes, handled
     this.lastAnnounced = "";
     for (const id of ["btn-ready", "btn-not-ready", "btn-offline"]) {
       $(id).addEventListener("click", (e) => this.choose(e.currentTarget.dataset.status));
@@ -28,12 +30,24 @@ export class StatusBar {
     const body = { status };
     if (status === "not_ready") body.reason = $("reason").value;
     $("status-message").textContent = "";
+    const pushesBefore = this.pushes;
     try {
       const operator = await post("/api/v1/me/status", body);
-      this.update(operator);
+      // Every change is pushed: a push that came while this request was out is as new as the
+      // reply or newer (a call offered the moment Ready was written), and a slow reply
+      // must not take the desk back to the state before it.
+      if (this.pushes === pushesBefore) this.update(operator);
     } catch (err) {
       $("status-message").textContent = err.status === 409 ? `Not now: ${err.message}` : err.message;
     }
+    this.replies += 1;
+    document.body.dataset.statusReplies = String(this.replies); // tests wait on it
+  }
+
+  // The operator's state as pushed over the socket: always the newest the desk has.
+  pushed(operator) {
+    this.pushes += 1;
+    this.update(operator);
   }
 
   update(operator) {
