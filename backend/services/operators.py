@@ -55,11 +55,14 @@ async def upsert_operator(engine: Engine, login: str, p: Profile) -> tuple[Doc, 
             continue
         updated = replace(current, address=p.address, groups=p.groups)
         if await store.update_operator_profile(current, updated, profile, now):
-            # Into this process's view first (the stream's echo is skipped by rev): the
-            # dispatch below must see the new groups, not wait for the next rebalance.
-            engine.feed.local_operator(
-                replace(updated, rev=current.rev + 1), {**profile, "updated_at": now}
-            )
+            if not ends_sessions:
+                # Into this process's view first (the stream's echo is skipped by rev): the
+                # dispatch below must see the new groups, not wait for the next rebalance.
+                # Not when the sessions end: the view tells the sockets at once, and the
+                # old sessions' sockets must be closed (by the stream, in order) first.
+                engine.feed.local_operator(
+                    replace(updated, rev=current.rev + 1), {**profile, "updated_at": now}
+                )
             if updated.routable:
                 # New groups may have calls waiting for exactly this operator.
                 await engine.run((DispatchOperator(login),))
