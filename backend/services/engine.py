@@ -677,6 +677,22 @@ class Engine:
                         lambda o, now: op_rules.offer_answered(o, offer_id, 0.0, now, policy),
                     )
                     return
+                elif party.outcome in (party_rules.NO_ANSWER, party_rules.FAILED):
+                    # Already recorded as not answered (another process, or the call's own
+                    # deadline, got there first and its OfferMissed is still on its way): a
+                    # miss, as that would make it. A release here won the race and lost the
+                    # miss, and the operator skipped the pause.
+                    counted = party.code in call_rules.OPERATOR_FAULT_CODES
+                    await self.apply_operator(
+                        op.login,
+                        partial(
+                            _missed,
+                            offer_id=offer_id,
+                            policy=self.settings.policy(),
+                            counted=counted,
+                        ),
+                    )
+                    return
                 else:
                     await self.apply_operator(
                         op.login, lambda o, now: op_rules.release_offer(o, offer_id, now)

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from backend.domain import parties as party_rules
+from backend.domain.actions import OfferMissed
+from backend.keys import TIMERS
 from tests.conftest import Backend
 from tests.support.desk import DESK_CONFIG, call_in_state, connected_call, operator_in
 from tests.support.fake_platform import Script
@@ -382,6 +385,48 @@ async def test_the_party_limit_and_two_adds_at_once(b: Backend) -> None:
     )
     assert resp.status == 409 and _error(await resp.json())["code"] == "too_many_parties"
     await before.assert_unchanged(b.store)
+
+
+async def test_an_operator_deadline_after_the_calls_no_answer_is_a_miss_not_a_release(
+    make_backend: Callable[..., Awaitable[Backend]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forced: the call's deadline has recorded the helper's no-answer, and its OfferMissed has
+    not reached the operator yet (another process's, still on its way) when the operator's own
+    deadline is acted on. The operator follows the call's record: a miss and a pause (it was a
+    plain release that won the race: no miss, no pause; seen in a CI run under load)."""
+    routing = "max_no_answer = 3\nno_answer_delay_s = 600\n"
+    b = await make_backend(CONFIG + f"\n[routing]\n{routing}")
+    alice = await b.ready_operator("alice")
+    placed = await connected_call(b, "alice")
+    await b.ready_operator("bob")
+    b.platform.script("bob", Script(answer_after_s=None))
+    added = await _add(b, placed["call_id"], alice, {"type": "operator", "address": "bob"})
+    await operator_in(b, "bob", "offered")
+    b.app[TIMERS].remove("sweep")  # this test makes the interleaving; no sweep in between
+    real_run, real_clock = b.engine.run, b.engine.clock
+    b.engine.clock = lambda: real_clock() + timedelta(seconds=60)
+
+    async def without_misses(actions: Any) -> None:
+        await real_run([a for a in actions if not isinstance(a, OfferMissed)])
+
+    monkeypatch.setattr(b.engine, "run", without_misses)
+    policy = b.engine.settings.policy()
+    await b.engine.apply_call(
+        placed["call_id"],
+        lambda c, now: party_rules.party_expired(c, added["party_id"], now, policy),
+    )
+    call = await b.call(placed["call_id"])
+    party = _party(call, added["party_id"])
+    assert (party["state"], party["outcome"], party["code"]) == ("left", "no_answer", 408)
+    assert (await b.operator("bob"))["activity"] == "offered"  # the miss has not arrived
+    monkeypatch.setattr(b.engine, "run", real_run)
+    await b.engine.operator_deadline("bob")
+    bob = await b.operator("bob")
+    assert (bob["activity"], bob["misses_in_row"], bob["scores"]["misses"]) == (
+        "paused_no_answer",
+        1,
+        1,
+    )
 
 
 @pytest.mark.parametrize("via", ["call", "operator"])

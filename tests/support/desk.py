@@ -38,11 +38,18 @@ async def call_in_state(b: Backend, call_id: str, state: str) -> dict[str, Any]:
 
 
 async def operator_in(b: Backend, login: str, activity: str) -> dict[str, Any]:
+    seen: list[dict[str, Any]] = []
+
     async def probe() -> dict[str, Any] | None:
         op = await b.operator(login)
+        seen[:] = [op]
         return op if op["activity"] == activity else None
 
-    found = await eventually(probe, message=f"{login} {activity}")
+    try:
+        found = await eventually(probe, message=f"{login} {activity}")
+    except AssertionError as e:
+        # Say where the operator is instead, and why (a timeout alone tells nothing).
+        raise AssertionError(f"{e}; the operator last read: {seen}") from None
     assert found is not None
     return found
 
