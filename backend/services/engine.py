@@ -247,7 +247,8 @@ class Engine:
 
         An ignored transition still logs what happened outside (a command sent, a report
         received) unless log_ignored is False: a refused request writes nothing. `also_set`
-        rides on the transition's guarded write (written only with it)."""
+        rides on the transition's guarded write (written only with it). A log entry without
+        `at` gets the time the transition was decided at."""
         fresh = False
         for _ in range(MAX_RACES):
             cached = None if fresh else self.view.call(call_id)
@@ -278,7 +279,8 @@ class Engine:
                     await self.store.append_call_log(call_id, [{**log_entry, "ignored": True}])
                 return stored, False
             pending = self.commands.pending_log(call_id)
-            entries = [*pending, *([log_entry] if log_entry else [])]
+            # An entry without its own time is stamped with the transition's.
+            entries = [*pending, *([{"at": now, **log_entry}] if log_entry else [])]
             if step.state.state is not stored.state:
                 # The state history is what audits ("how long was it queued?") are built from.
                 entries.append(

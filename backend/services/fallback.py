@@ -118,8 +118,8 @@ class Fallbacks:
                 self.max_wait_s(res.group),
             )
 
-        now = engine.clock()
-        entry = {"at": now, "kind": "fallback", "why": Why.MAX_WAIT.value}
+        # Its time is the transition's: the new group's max_wait_at counts from the same moment.
+        entry = {"kind": "fallback", "why": Why.MAX_WAIT.value}
         _, changed = await engine.apply_call(call_id, transition, entry, log_ignored=False)
         return changed
 
