@@ -679,21 +679,14 @@ class Engine:
                         lambda o, now: op_rules.offer_answered(o, offer_id, 0.0, now, policy),
                     )
                     return
-                elif party.outcome in (party_rules.NO_ANSWER, party_rules.FAILED):
+                elif party.code is not None and party.outcome in (
+                    party_rules.NO_ANSWER,
+                    party_rules.FAILED,
+                ):
                     # Already recorded as not answered (another process, or the call's own
-                    # deadline, got there first and its OfferMissed is still on its way): a
-                    # miss, as that would make it. A release here won the race and lost the
-                    # miss, and the operator skipped the pause.
-                    counted = party.code in call_rules.OPERATOR_FAULT_CODES
-                    await self.apply_operator(
-                        op.login,
-                        partial(
-                            _missed,
-                            offer_id=offer_id,
-                            policy=self.settings.policy(),
-                            counted=counted,
-                        ),
-                    )
+                    # deadline, got there first and its OfferMissed is still on its way): the
+                    # same miss. A release here won the race and lost the miss and the pause.
+                    await self.run((OfferMissed(op.login, offer_id, party.code),))
                     return
                 else:
                     await self.apply_operator(
